@@ -1,0 +1,1264 @@
+//! The check: the KB's manual steps as an explicit sequence of phases.
+//!
+//! connect → tls → greeting → capability → starttls → login → list →
+//! examine/select → fetch → logout. Each step runs against the session,
+//! checks every response against what that phase allows, and ends as ok,
+//! warning, failed or skipped with its time and a detail line. After a
+//! failure the later steps are skipped, but LOGOUT is still sent when the
+//! connection can carry it. Nothing here writes to a mailbox: EXAMINE by
+//! default, BODY.PEEK for bodies, no STORE/EXPUNGE/CREATE/DELETE at all.
+
+use std::time::Instant;
+
+use crate::cli::{AuthMethod, Config, Secret, Security};
+use crate::parser::{self, Code, Status, Untagged, Value};
+use crate::report::{
+    Failure, MailboxReport, MessageReport, Report, StepResult, StepStatus, TlsReport, escape_cut,
+};
+use crate::session::{Arg, Completion, Session, SessionError, Transcript};
+use crate::transport::{ConnectError, Deadline, TlsSettings, Transport, describe_io, resolve};
+use crate::{der, mutf7};
+
+/// Folder names kept for the report. LIST keeps being counted beyond this,
+/// but a server (or a hostile one) with millions of folders must not make
+/// the checker's memory grow without bound.
+const MAX_FOLDERS_KEPT: usize = 100_000;
+
+/// ALERT texts kept; RFC 3501 says each MUST be shown, but a server that
+/// sends thousands is broken and the first ones say it all.
+const MAX_ALERTS: usize = 20;
+
+/// How much server text goes into a detail or an error message.
+const TEXT_CUT: usize = 300;
+
+/// A `--body` literal may exceed RFC822.SIZE by this much before it is a
+/// protocol error rather than just a size mismatch (which `fetch` reports).
+const BODY_SLACK: u64 = 64 * 1024;
+
+/// Something that happened during the run, for live output.
+pub enum Event<'a> {
+    Step(&'a StepResult),
+    Alert(&'a str),
+}
+
+/// What a step function returns when it did not fail.
+struct Done {
+    status: StepStatus,
+    detail: String,
+}
+
+impl Done {
+    fn ok(detail: impl Into<String>) -> Result<Done, Failure> {
+        Ok(Done {
+            status: StepStatus::Ok,
+            detail: detail.into(),
+        })
+    }
+    fn warn(detail: impl Into<String>) -> Result<Done, Failure> {
+        Ok(Done {
+            status: StepStatus::Warning,
+            detail: detail.into(),
+        })
+    }
+    fn skip(detail: impl Into<String>) -> Result<Done, Failure> {
+        Ok(Done {
+            status: StepStatus::Skipped,
+            detail: detail.into(),
+        })
+    }
+}
+
+fn failure(
+    message: impl Into<String>,
+    expected: impl Into<String>,
+    got: Option<&[u8]>,
+    hint: impl Into<String>,
+) -> Failure {
+    Failure {
+        message: message.into(),
+        expected: expected.into(),
+        got: got.map(|g| escape_cut(trim_eol(g), TEXT_CUT)),
+        hint: hint.into(),
+    }
+}
+
+fn trim_eol(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// The step names for a configuration, in the fixed order.
+pub fn step_names(cfg: &Config) -> Vec<&'static str> {
+    let mut names = vec!["connect"];
+    if cfg.security == Security::Tls {
+        names.push("tls");
+    }
+    names.extend(["greeting", "capability"]);
+    if cfg.security == Security::Starttls {
+        names.push("starttls");
+    }
+    names.extend([
+        "login",
+        "list",
+        if cfg.select { "select" } else { "examine" },
+        "fetch",
+        "logout",
+    ]);
+    names
+}
+
+/// What the untagged responses have told us so far.
+#[derive(Default)]
+struct Seen {
+    capabilities: Vec<String>,
+    /// A CAPABILITY arrived since the last reset.
+    capabilities_fresh: bool,
+    /// Data before TLS under --security starttls is not trusted.
+    trusted: bool,
+    alerts: Vec<String>,
+    new_alerts: Vec<String>,
+    referrals: Vec<String>,
+    bye: Option<Vec<u8>>,
+    folders: Vec<String>,
+    folders_raw: Vec<Vec<u8>>,
+    folder_count: usize,
+    mailbox: MailboxReport,
+    fetch_seq: Option<u32>,
+    fetched: Vec<(String, Value)>,
+}
+
+impl Seen {
+    fn absorb(&mut self, u: &Untagged, _raw: &[u8]) {
+        match u {
+            Untagged::Capability(caps) => {
+                self.capabilities = caps.clone();
+                self.capabilities_fresh = true;
+            }
+            Untagged::Condition { status, code, text } => {
+                if *status == Status::Bye {
+                    self.bye = Some(text.clone());
+                }
+                if let Some(code) = code {
+                    self.absorb_code(code, text);
+                }
+            }
+            Untagged::List { name, .. } => {
+                self.folder_count += 1;
+                if self.folders.len() < MAX_FOLDERS_KEPT {
+                    self.folders.push(mutf7::decode_lossy(name));
+                    self.folders_raw.push(name.clone());
+                }
+            }
+            Untagged::Flags(flags) => self.mailbox.flags = flags.clone(),
+            Untagged::Exists(n) => self.mailbox.exists = *n,
+            Untagged::Recent(n) => self.mailbox.recent = *n,
+            Untagged::Expunge(_) => self.mailbox.exists = self.mailbox.exists.saturating_sub(1),
+            Untagged::Fetch { seq, items } => {
+                if Some(*seq) == self.fetch_seq {
+                    for (name, value) in items {
+                        // Later data for the same item replaces earlier.
+                        self.fetched.retain(|(n, _)| n != name);
+                        self.fetched.push((name.clone(), value.clone()));
+                    }
+                }
+            }
+            Untagged::Other { .. } => {}
+        }
+    }
+
+    fn absorb_code(&mut self, code: &Code, text: &[u8]) {
+        match code {
+            Code::Alert if self.trusted && self.alerts.len() < MAX_ALERTS => {
+                let alert = escape_cut(text, TEXT_CUT);
+                self.alerts.push(alert.clone());
+                self.new_alerts.push(alert);
+            }
+            Code::Capability(caps) => {
+                self.capabilities = caps.clone();
+                self.capabilities_fresh = true;
+            }
+            Code::PermanentFlags(f) => self.mailbox.permanent_flags = f.clone(),
+            Code::UidValidity(n) => self.mailbox.uidvalidity = Some(*n),
+            Code::UidNext(n) => self.mailbox.uidnext = Some(*n),
+            Code::Unseen(n) => self.mailbox.unseen = Some(*n),
+            Code::Other { name, data } if name == "REFERRAL" => {
+                // Reported, never followed.
+                self.referrals.push(escape_cut(data, TEXT_CUT));
+            }
+            _ => {}
+        }
+    }
+
+    fn has_cap(&self, cap: &str) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(cap))
+    }
+}
+
+/// The one run of a check.
+pub struct Check<'a> {
+    cfg: &'a Config,
+    password: Option<Secret>,
+    tls_settings: TlsSettings,
+    on_event: &'a mut dyn FnMut(Event),
+    transcript: Transcript,
+    deadline: Deadline,
+    session: Option<Session>,
+    seen: Seen,
+    report: Report,
+    authenticated: bool,
+    preauth: bool,
+    /// The folder opened successfully.
+    opened: bool,
+}
+
+impl<'a> Check<'a> {
+    pub fn new(
+        cfg: &'a Config,
+        password: Option<Secret>,
+        tls_settings: TlsSettings,
+        on_event: &'a mut dyn FnMut(Event),
+    ) -> Check<'a> {
+        let mut report = Report::new(&cfg.host, cfg.port, cfg.security.as_str(), &step_names(cfg));
+        report.warn_secs = cfg.warning;
+        report.crit_secs = cfg.critical;
+        report.timeout_secs = cfg.timeout.as_secs_f64();
+        Check {
+            cfg,
+            password,
+            tls_settings,
+            on_event,
+            transcript: Transcript {
+                enabled: cfg.verbose,
+            },
+            deadline: Deadline::after(cfg.timeout),
+            session: None,
+            // Implicit TLS and cleartext-only checks trust what they get;
+            // under STARTTLS, trust starts with the handshake.
+            seen: Seen {
+                trusted: cfg.security != Security::Starttls,
+                ..Seen::default()
+            },
+            report,
+            authenticated: false,
+            preauth: false,
+            opened: false,
+        }
+    }
+
+    /// Runs every step and returns the report.
+    pub fn run(mut self) -> Report {
+        let started = Instant::now();
+        let names = step_names(self.cfg);
+        let mut failed = false;
+        for (i, &name) in names.iter().enumerate() {
+            let t0 = Instant::now();
+            let outcome = if failed && name != "logout" {
+                Done::skip("")
+            } else {
+                self.step(name)
+            };
+            let elapsed = t0.elapsed();
+            let result = match outcome {
+                Ok(done) => StepResult {
+                    name,
+                    status: done.status,
+                    elapsed,
+                    detail: done.detail,
+                    failure: None,
+                },
+                Err(f) => {
+                    if self.report.error.is_none() {
+                        self.report.error = Some((name, f.clone()));
+                    }
+                    failed = true;
+                    StepResult {
+                        name,
+                        status: StepStatus::Failed,
+                        elapsed,
+                        detail: f.message.clone(),
+                        failure: Some(f),
+                    }
+                }
+            };
+            for alert in std::mem::take(&mut self.seen.new_alerts) {
+                (self.on_event)(Event::Alert(&alert));
+            }
+            if let Some(slot) = self.report.steps.get_mut(i) {
+                *slot = result.clone();
+            }
+            (self.on_event)(Event::Step(&result));
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.close();
+        }
+        self.report.elapsed = started.elapsed();
+        self.report.capabilities = self.seen.capabilities.clone();
+        self.report.alerts = std::mem::take(&mut self.seen.alerts);
+        self.report.folders = std::mem::take(&mut self.seen.folders);
+        self.report.folder_count = self.seen.folder_count;
+        self.report
+    }
+
+    fn step(&mut self, name: &str) -> Result<Done, Failure> {
+        match name {
+            "connect" => self.connect(),
+            "tls" => self.implicit_tls(),
+            "greeting" => self.greeting(),
+            "capability" => self.capability(),
+            "starttls" => self.starttls(),
+            "login" => self.login(),
+            "list" => self.list(),
+            "examine" | "select" => self.open_folder(),
+            "fetch" => self.fetch(),
+            "logout" => self.logout(),
+            _ => Done::skip("unknown step"),
+        }
+    }
+
+    fn session(&mut self) -> Result<&mut Session, Failure> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| failure("no connection", "an open connection", None, ""))
+    }
+
+    fn connect(&mut self) -> Result<Done, Failure> {
+        let cfg = self.cfg;
+        let addrs = resolve(&cfg.host, cfg.port, cfg.family, self.deadline)
+            .map_err(|e| connect_failure(&e, cfg))?;
+        self.transcript.note(&format!(
+            "{} resolves to {}",
+            cfg.host,
+            addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let transport =
+            Transport::connect(&addrs, self.deadline).map_err(|e| connect_failure(&e, cfg))?;
+        let peer = transport.peer;
+        self.report.address = Some(peer);
+        let tried = addrs.iter().position(|a| *a == peer).unwrap_or(0);
+        self.transcript.note(&format!("connected to {peer}"));
+        self.session = Some(Session::new(transport, self.transcript));
+        let mut detail = peer.to_string();
+        if tried > 0 {
+            detail.push_str(&format!(
+                " (after {tried} address{} that failed)",
+                if tried == 1 { "" } else { "es" }
+            ));
+        }
+        Done::ok(detail)
+    }
+
+    /// The TLS handshake (implicit, or after STARTTLS) and the certificate.
+    fn handshake(&mut self, step: &str) -> Result<Done, Failure> {
+        let host = self.cfg.host.clone();
+        let settings = &self.tls_settings;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| failure("no connection", "an open connection", None, ""))?;
+        if let Err(e) = session.transport_mut().start_tls(settings, &host) {
+            session.mark_broken();
+            return Err(tls_failure(&e.message, e.timed_out, step, self.cfg));
+        }
+        self.transcript.note("TLS established");
+        let der = session.transport().peer_certificate_der();
+        let verified = !self.cfg.insecure;
+        let mut tls = TlsReport {
+            verified,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            days_left: None,
+        };
+        let mut detail = String::from(if verified {
+            "verified"
+        } else {
+            "NOT verified (--insecure)"
+        });
+        let mut warnings = Vec::new();
+        if !verified {
+            warnings.push("certificate not verified (--insecure)".to_string());
+        }
+        match der.as_deref().map(der::parse_certificate) {
+            Some(Ok(info)) => {
+                let days = der::days_left(info.not_after, der::now_unix());
+                let not_after = der::format_rfc3339(info.not_after);
+                detail.push_str(&format!(
+                    "; subject {}; issuer {}; expires {} ({} days)",
+                    info.subject, info.issuer, not_after, days
+                ));
+                if days < 0 {
+                    warnings.push(format!("certificate expired {} days ago", -days));
+                } else if days < self.cfg.cert_warn_days {
+                    warnings.push(format!("certificate expires in {days} days ({not_after})"));
+                }
+                tls.subject = Some(info.subject);
+                tls.issuer = Some(info.issuer);
+                tls.not_after = Some(not_after);
+                tls.days_left = Some(days);
+            }
+            Some(Err(e)) => detail.push_str(&format!("; certificate not readable: {e}")),
+            None => detail.push_str("; no certificate received"),
+        }
+        self.report.tls = Some(tls);
+        if warnings.is_empty() {
+            Done::ok(detail)
+        } else {
+            Done::warn(format!("{}; {}", warnings.join("; "), detail))
+        }
+    }
+
+    fn implicit_tls(&mut self) -> Result<Done, Failure> {
+        self.handshake("tls")
+    }
+
+    fn greeting(&mut self) -> Result<Done, Failure> {
+        let security = self.cfg.security;
+        let session = self.session()?;
+        let (resp, raw) = match session.read_response() {
+            Ok(r) => r,
+            Err(e) => return Err(greeting_io_failure(&e, security)),
+        };
+        let text = escape_cut(trim_eol(&raw), TEXT_CUT);
+        self.report.greeting = Some(text.clone());
+        match resp {
+            parser::Response::Untagged(Untagged::Condition {
+                status,
+                code,
+                text: words,
+            }) => {
+                if let Some(code) = &code {
+                    self.seen.absorb_code(code, &words);
+                }
+                match status {
+                    Status::Ok => Done::ok(text),
+                    Status::Preauth => {
+                        self.preauth = true;
+                        self.authenticated = true;
+                        Done::ok(text)
+                    }
+                    Status::Bye => Err(failure(
+                        "the server refused the connection (BYE greeting)",
+                        "an untagged OK or PREAUTH greeting",
+                        Some(&raw),
+                        "the server is refusing clients: too many connections, maintenance, or this address is blocked; the text says which",
+                    )),
+                    _ => Err(failure(
+                        "the greeting is not OK, PREAUTH or BYE",
+                        "an untagged OK or PREAUTH greeting",
+                        Some(&raw),
+                        "this does not look like an IMAP server",
+                    )),
+                }
+            }
+            _ => Err(failure(
+                "the greeting is not an untagged status",
+                "\"* OK ...\"",
+                Some(&raw),
+                not_imap_hint(&raw, security),
+            )),
+        }
+    }
+
+    fn run_command(&mut self, args: &[Arg]) -> Result<Completion, SessionError> {
+        let seen = &mut self.seen;
+        let session = self.session.as_mut().ok_or(SessionError::Protocol {
+            what: "no connection".into(),
+            got: vec![],
+        })?;
+        let done = session.command(args, &mut |u, raw| seen.absorb(u, raw))?;
+        if let Some(code) = &done.code {
+            seen.absorb_code(code, &done.text);
+        }
+        Ok(done)
+    }
+
+    fn capability(&mut self) -> Result<Done, Failure> {
+        if self.seen.capabilities_fresh {
+            return Done::ok(format!(
+                "from the greeting: {}",
+                self.seen.capabilities.join(" ")
+            ));
+        }
+        self.request_capabilities("capability")?;
+        let mut detail = self.seen.capabilities.join(" ");
+        if !self.seen.has_cap("IMAP4rev1") && !self.seen.has_cap("IMAP4rev2") {
+            detail = format!("neither IMAP4rev1 nor IMAP4rev2 announced: {detail}");
+            return Done::warn(detail);
+        }
+        Done::ok(detail)
+    }
+
+    fn request_capabilities(&mut self, step: &str) -> Result<(), Failure> {
+        self.seen.capabilities_fresh = false;
+        let done = self
+            .run_command(&[Arg::Raw("CAPABILITY")])
+            .map_err(|e| io_failure(&e, step, "the CAPABILITY response"))?;
+        if done.status != Status::Ok {
+            return Err(failure(
+                "the server refused CAPABILITY",
+                "a tagged OK to CAPABILITY",
+                Some(&done.raw),
+                "every IMAP server must answer CAPABILITY; this is a broken server or not IMAP",
+            ));
+        }
+        if !self.seen.capabilities_fresh {
+            return Err(failure(
+                "no capabilities listed",
+                "an untagged CAPABILITY response",
+                Some(&done.raw),
+                "the server answered OK but listed no capabilities",
+            ));
+        }
+        self.sync_literal_caps();
+        Ok(())
+    }
+
+    fn sync_literal_caps(&mut self) {
+        let plus = self.seen.has_cap("LITERAL+");
+        let minus = self.seen.has_cap("LITERAL-");
+        if let Some(s) = self.session.as_mut() {
+            s.literal_plus = plus;
+            s.literal_minus = minus;
+        }
+    }
+
+    fn starttls(&mut self) -> Result<Done, Failure> {
+        if self.preauth {
+            return Err(failure(
+                "PREAUTH greeting: the connection is already authenticated in cleartext, so STARTTLS can no longer be started",
+                "an OK greeting (not PREAUTH) before STARTTLS",
+                self.report.greeting.as_deref().map(str::as_bytes),
+                "a PREAUTH greeting on a STARTTLS port is a known downgrade attack (CVE-2020-28896); use --security tls on port 993 or fix the server",
+            ));
+        }
+        if !self.seen.has_cap("STARTTLS") {
+            return Err(failure(
+                "the server does not offer STARTTLS",
+                "STARTTLS in the capabilities",
+                Some(self.seen.capabilities.join(" ").as_bytes()),
+                "enable STARTTLS on the server, or use --security tls (port 993); imapcheck never falls back to cleartext (--security none checks cleartext on purpose)",
+            ));
+        }
+        let done = self
+            .run_command(&[Arg::Raw("STARTTLS")])
+            .map_err(|e| io_failure(&e, "starttls", "a tagged OK to STARTTLS"))?;
+        if done.status != Status::Ok {
+            return Err(failure(
+                "the server refused STARTTLS",
+                "a tagged OK to STARTTLS",
+                Some(&done.raw),
+                "the server announced STARTTLS but refused it: check its TLS certificate and key configuration",
+            ));
+        }
+        let leftover = self.session()?.unparsed().to_vec();
+        if !leftover.is_empty() {
+            self.session()?.mark_broken();
+            return Err(failure(
+                "data arrived after the STARTTLS OK, before the TLS handshake: a response-injection attempt (CVE-2011-0411 class)",
+                "nothing until the TLS handshake",
+                Some(&leftover),
+                "something between you and the server (or the server itself) is injecting cleartext responses; do not trust this path",
+            ));
+        }
+        let handshake = self.handshake("starttls")?;
+        // RFC 9051 6.2.1: forget what was learned in cleartext and ask again.
+        self.seen.capabilities.clear();
+        self.seen.trusted = true;
+        self.request_capabilities("starttls")?;
+        let detail = format!(
+            "{}; capabilities after TLS: {}",
+            handshake.detail,
+            self.seen.capabilities.join(" ")
+        );
+        Ok(Done {
+            status: handshake.status,
+            detail,
+        })
+    }
+
+    fn login(&mut self) -> Result<Done, Failure> {
+        if self.preauth {
+            return Done::skip("PREAUTH greeting: already authenticated");
+        }
+        let Some(user) = self.cfg.user.clone() else {
+            return Done::skip("no --user given");
+        };
+        let password = self.password.take().ok_or_else(|| {
+            failure(
+                "no password",
+                "a password",
+                None,
+                "set IMAPCHECK_PASSWORD or use --password-file",
+            )
+        })?;
+        let tls = self.session()?.transport().is_tls();
+        let method;
+        let done = match self.cfg.auth {
+            AuthMethod::Login => {
+                if self.seen.has_cap("LOGINDISABLED") {
+                    return Err(failure(
+                        "the server forbids LOGIN on this connection (LOGINDISABLED); the password was not sent",
+                        "a server that allows LOGIN here",
+                        Some(self.seen.capabilities.join(" ").as_bytes()),
+                        "the server requires TLS before login: use --security starttls (port 143) or --security tls (port 993)",
+                    ));
+                }
+                method = "LOGIN";
+                self.run_command(&[
+                    Arg::Raw("LOGIN"),
+                    Arg::Str(user.as_bytes()),
+                    Arg::Secret(password.expose()),
+                ])
+            }
+            AuthMethod::Plain => {
+                if !self.seen.has_cap("AUTH=PLAIN") {
+                    let offered: Vec<&str> = self
+                        .seen
+                        .capabilities
+                        .iter()
+                        .filter(|c| c.to_ascii_uppercase().starts_with("AUTH="))
+                        .map(String::as_str)
+                        .collect();
+                    return Err(failure(
+                        "the server does not offer AUTHENTICATE PLAIN here; the password was not sent",
+                        "AUTH=PLAIN in the capabilities",
+                        Some(
+                            if offered.is_empty() {
+                                "no AUTH= mechanisms".to_string()
+                            } else {
+                                offered.join(" ")
+                            }
+                            .as_bytes(),
+                        ),
+                        if tls {
+                            "use --auth login, or enable PLAIN on the server"
+                        } else {
+                            "many servers offer PLAIN only after TLS: use --security starttls or tls"
+                        },
+                    ));
+                }
+                method = "AUTHENTICATE PLAIN";
+                let mut initial = Vec::with_capacity(user.len() + password.expose().len() + 2);
+                initial.push(0);
+                initial.extend_from_slice(user.as_bytes());
+                initial.push(0);
+                initial.extend_from_slice(password.expose());
+                let initial = Secret::new(initial);
+                let sasl_ir = self.seen.has_cap("SASL-IR");
+                let seen = &mut self.seen;
+                let session = self
+                    .session
+                    .as_mut()
+                    .ok_or_else(|| failure("no connection", "an open connection", None, ""))?;
+                let result = session.authenticate(
+                    "PLAIN",
+                    initial.expose(),
+                    sasl_ir,
+                    &mut |_| Vec::new(),
+                    &mut |u, raw| seen.absorb(u, raw),
+                );
+                if let Ok(done) = &result
+                    && let Some(code) = &done.code
+                {
+                    seen.absorb_code(code, &done.text);
+                }
+                result
+            }
+        };
+        drop(password);
+        let done =
+            done.map_err(|e| io_failure(&e, "login", &format!("a tagged response to {method}")))?;
+        if done.status != Status::Ok {
+            return Err(login_failure(&done, method, tls));
+        }
+        self.authenticated = true;
+        // Capabilities change at login; the OK usually carries them.
+        if !self.seen.capabilities_fresh {
+            self.request_capabilities("login")?;
+        }
+        self.sync_literal_caps();
+        let detail = format!(
+            "{user} via {method}; {} capabilities after login",
+            self.seen.capabilities.len()
+        );
+        if !tls {
+            return Done::warn(format!(
+                "credentials sent in cleartext (--security none); {detail}"
+            ));
+        }
+        Done::ok(detail)
+    }
+
+    fn list(&mut self) -> Result<Done, Failure> {
+        if !self.authenticated {
+            return Done::skip("not logged in");
+        }
+        let done = self
+            .run_command(&[Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")])
+            .map_err(|e| io_failure(&e, "list", "a tagged response to LIST"))?;
+        if done.status != Status::Ok {
+            return Err(failure(
+                "the server refused LIST",
+                "a tagged OK to LIST",
+                Some(&done.raw),
+                "the account may be broken on the server (home directory, mail storage permissions)",
+            ));
+        }
+        let n = self.seen.folder_count;
+        let shown: Vec<&str> = self
+            .seen
+            .folders
+            .iter()
+            .take(8)
+            .map(String::as_str)
+            .collect();
+        let more = if n > shown.len() { ", …" } else { "" };
+        let mut detail = format!(
+            "{n} folder{}: {}{more}",
+            if n == 1 { "" } else { "s" },
+            shown.join(", ")
+        );
+        if n > self.seen.folders.len() {
+            detail.push_str(&format!(
+                " (names beyond {} not kept)",
+                self.seen.folders.len()
+            ));
+        }
+        Done::ok(detail)
+    }
+
+    fn open_folder(&mut self) -> Result<Done, Failure> {
+        if !self.authenticated {
+            return Done::skip("not logged in");
+        }
+        let verb = if self.cfg.select { "SELECT" } else { "EXAMINE" };
+        let wire_name = mutf7::encode(&self.cfg.folder);
+        self.seen.mailbox = MailboxReport {
+            name: self.cfg.folder.clone(),
+            ..MailboxReport::default()
+        };
+        let done = self
+            .run_command(&[Arg::Raw(verb), Arg::Str(wire_name.as_bytes())])
+            .map_err(|e| {
+                io_failure(
+                    &e,
+                    &verb.to_ascii_lowercase(),
+                    &format!("a tagged response to {verb}"),
+                )
+            })?;
+        if done.status != Status::Ok {
+            let close = closest_names(&self.cfg.folder, &self.seen.folders);
+            let hint = if close.is_empty() {
+                "check the folder name (--folder, in UTF-8; case matters except for INBOX)"
+                    .to_string()
+            } else {
+                format!("closest folder names from LIST: {}", close.join(", "))
+            };
+            return Err(failure(
+                format!("the server refused to open folder \"{}\"", self.cfg.folder),
+                format!("a tagged OK to {verb}"),
+                Some(&done.raw),
+                hint,
+            ));
+        }
+        self.opened = true;
+        let read_only = match &done.code {
+            Some(Code::ReadOnly) => true,
+            Some(Code::ReadWrite) => false,
+            _ => !self.cfg.select,
+        };
+        self.seen.mailbox.read_only = read_only;
+        let mb = &self.seen.mailbox;
+        let mut detail = format!(
+            "{}: {} message{}, {} recent",
+            mb.name,
+            mb.exists,
+            if mb.exists == 1 { "" } else { "s" },
+            mb.recent
+        );
+        if let Some(u) = mb.unseen {
+            detail.push_str(&format!(", first unseen #{u}"));
+        }
+        if let Some(v) = mb.uidvalidity {
+            detail.push_str(&format!(", UIDVALIDITY {v}"));
+        }
+        if let Some(n) = mb.uidnext {
+            detail.push_str(&format!(", UIDNEXT {n}"));
+        }
+        detail.push_str(if read_only {
+            ", read-only"
+        } else {
+            ", read-write"
+        });
+        self.report.mailbox = Some(mb.clone());
+        Done::ok(detail)
+    }
+
+    fn fetch(&mut self) -> Result<Done, Failure> {
+        if self.cfg.no_fetch {
+            return Done::skip("--no-fetch");
+        }
+        if !self.opened {
+            return Done::skip("no folder open");
+        }
+        let exists = self.seen.mailbox.exists;
+        if exists == 0 && self.cfg.message.is_none() {
+            return Done::skip("the folder is empty");
+        }
+        let seq = self.cfg.message.unwrap_or(exists);
+        if seq > exists {
+            return Err(failure(
+                format!("message {seq} does not exist: the folder has {exists}"),
+                format!("a message number from 1 to {exists}"),
+                None,
+                "choose --message within the folder's size, or leave it out to fetch the newest",
+            ));
+        }
+        self.seen.fetch_seq = Some(seq);
+        self.seen.fetched.clear();
+        let seq_s = seq.to_string();
+        let done = self
+            .run_command(&[
+                Arg::Raw("FETCH"),
+                Arg::Raw(&seq_s),
+                Arg::Raw("(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"),
+            ])
+            .map_err(|e| io_failure(&e, "fetch", "a tagged response to FETCH"))?;
+        if done.status != Status::Ok {
+            return Err(failure(
+                format!("the server refused to fetch message {seq}"),
+                "a tagged OK to FETCH",
+                Some(&done.raw),
+                "the message may have been expunged meanwhile, or the mail store is damaged",
+            ));
+        }
+        let get = |name: &str| {
+            self.seen
+                .fetched
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let Some(size) = get("RFC822.SIZE").and_then(|v| v.as_number()) else {
+            return Err(failure(
+                format!("no RFC822.SIZE for message {seq}"),
+                format!("\"* {seq} FETCH (... RFC822.SIZE n ...)\""),
+                Some(&done.raw),
+                "the server answered OK without the requested data",
+            ));
+        };
+        let flags: Vec<String> = get("FLAGS")
+            .and_then(|v| {
+                v.as_list().map(|l| {
+                    l.iter()
+                        .filter_map(|f| {
+                            f.as_bytes()
+                                .map(|b| String::from_utf8_lossy(b).into_owned())
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let internal_date = get("INTERNALDATE").and_then(|v| {
+            v.as_bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        });
+        let envelope = get("ENVELOPE").as_ref().and_then(parser::envelope);
+        let subject = envelope
+            .as_ref()
+            .and_then(|e| e.subject.as_ref().map(|s| escape_cut(s, TEXT_CUT)));
+        let from = envelope.as_ref().and_then(|e| {
+            e.from
+                .first()
+                .map(|a| escape_cut(a.display().as_bytes(), TEXT_CUT))
+        });
+        let mut message = MessageReport {
+            seq,
+            size,
+            flags,
+            internal_date,
+            subject,
+            from,
+            body_bytes: None,
+        };
+        let mut detail = format!("#{seq}: {size} bytes");
+        if let Some(d) = &message.internal_date {
+            detail.push_str(&format!(", {d}"));
+        }
+        if let Some(f) = &message.from {
+            detail.push_str(&format!(", from {f}"));
+        }
+        match &message.subject {
+            Some(s) => detail.push_str(&format!(", \"{s}\"")),
+            None => detail.push_str(", no subject"),
+        }
+        if self.cfg.body {
+            let body = self.fetch_body(seq, size)?;
+            message.body_bytes = Some(body);
+            detail.push_str(&format!("; body {body} bytes"));
+            if body != size {
+                self.report.message = Some(message);
+                return Err(failure(
+                    format!(
+                        "message {seq}: the body has {body} bytes but RFC822.SIZE announced {size}"
+                    ),
+                    format!("BODY[] of exactly {size} bytes"),
+                    None,
+                    "the server delivered something other than it announced: a damaged mail store or index (on Dovecot, try doveadm force-resync)",
+                ));
+            }
+        }
+        self.report.message = Some(message);
+        Done::ok(detail)
+    }
+
+    /// `FETCH n BODY.PEEK[]`, streamed; returns the body's length.
+    fn fetch_body(&mut self, seq: u32, size: u64) -> Result<u64, Failure> {
+        self.seen.fetched.clear();
+        let session = self.session()?;
+        session.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
+        session.take_streamed();
+        let seq_s = seq.to_string();
+        let result =
+            self.run_command(&[Arg::Raw("FETCH"), Arg::Raw(&seq_s), Arg::Raw("BODY.PEEK[]")]);
+        let session = self.session()?;
+        session.stream_literals_up_to = None;
+        let streamed = session.take_streamed();
+        let done = result.map_err(|e| io_failure(&e, "fetch", "the message body"))?;
+        if done.status != Status::Ok {
+            return Err(failure(
+                format!("the server refused to fetch the body of message {seq}"),
+                "a tagged OK to FETCH BODY.PEEK[]",
+                Some(&done.raw),
+                "the mail store may be damaged",
+            ));
+        }
+        match self.seen.fetched.iter().find(|(n, _)| n == "BODY[]") {
+            // A streamed literal is left as "{0}" with its length recorded.
+            Some((_, Value::String(b))) if b.is_empty() && !streamed.is_empty() => {
+                Ok(streamed.iter().sum())
+            }
+            Some((_, Value::String(b))) => Ok(b.len() as u64),
+            Some((_, Value::Nil)) => Ok(0),
+            _ => Err(failure(
+                format!("no BODY[] for message {seq}"),
+                format!("\"* {seq} FETCH (BODY[] {{n}} ...)\""),
+                Some(&done.raw),
+                "the server answered OK without the body",
+            )),
+        }
+    }
+
+    fn logout(&mut self) -> Result<Done, Failure> {
+        let Some(session) = self.session.as_mut() else {
+            return Done::skip("not connected");
+        };
+        if !session.usable() {
+            return Done::skip("the connection is not usable");
+        }
+        self.seen.bye = None;
+        let result = self.run_command(&[Arg::Raw("LOGOUT")]);
+        let bye = self.seen.bye.take();
+        if let Some(s) = self.session.as_mut() {
+            s.close();
+        }
+        match (result, bye) {
+            (Ok(done), Some(bye)) if done.status == Status::Ok => {
+                Done::ok(format!("* BYE {}", escape_cut(&bye, TEXT_CUT)))
+            }
+            (Ok(done), None) if done.status == Status::Ok => {
+                Done::warn("tagged OK without the * BYE that RFC 3501 requires first")
+            }
+            (Ok(done), _) => Err(failure(
+                "the server refused LOGOUT",
+                "* BYE, then a tagged OK",
+                Some(&done.raw),
+                "a server that refuses LOGOUT is broken",
+            )),
+            (Err(e), Some(bye)) if !e.timed_out() => Done::warn(format!(
+                "* BYE {}, then the connection closed without a tagged OK ({e})",
+                escape_cut(&bye, TEXT_CUT)
+            )),
+            (Err(e), _) => Err(io_failure(&e, "logout", "* BYE, then a tagged OK")),
+        }
+    }
+}
+
+/// Folder names from LIST that are close to `wanted`, best first.
+fn closest_names(wanted: &str, folders: &[String]) -> Vec<String> {
+    let w = wanted.to_lowercase();
+    let mut scored: Vec<(usize, &String)> = folders
+        .iter()
+        .map(|f| {
+            let fl = f.to_lowercase();
+            let last = fl.rsplit(['/', '.']).next().unwrap_or(&fl).to_string();
+            let d = edit_distance(&w, &fl).min(edit_distance(&w, &last));
+            (d, f)
+        })
+        .filter(|(d, f)| *d <= (w.chars().count() / 2).max(2) || f.to_lowercase().contains(&w))
+        .collect();
+    scored.sort_by_key(|(d, f)| (*d, f.len()));
+    scored.into_iter().take(5).map(|(_, f)| f.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn connect_failure(e: &ConnectError, cfg: &Config) -> Failure {
+    let port = cfg.port;
+    match e {
+        ConnectError::Resolve(msg) => failure(
+            format!("cannot resolve {}", cfg.host),
+            "an address for the host name",
+            Some(msg.as_bytes()),
+            "check the host name and the resolver (/etc/resolv.conf, /etc/hosts); -4/-6 limit the address family",
+        ),
+        ConnectError::ResolveTimeout => failure(
+            format!("resolving {} did not finish within the deadline", cfg.host),
+            "an address for the host name",
+            None,
+            "the DNS server is slow or unreachable: check /etc/resolv.conf, or use an IP address",
+        ),
+        ConnectError::Failed(errors) => {
+            let refused = errors
+                .iter()
+                .all(|(_, e)| e.kind() == std::io::ErrorKind::ConnectionRefused);
+            let timed_out = errors
+                .iter()
+                .any(|(_, e)| e.kind() == std::io::ErrorKind::TimedOut);
+            let (message, hint) = if refused {
+                (
+                    "connection refused".to_string(),
+                    format!(
+                        "nothing listens on port {port} there, or a firewall rejects it: check the service is running (ss -ltn) and the firewall"
+                    ),
+                )
+            } else if timed_out {
+                (
+                    "no answer before the deadline".to_string(),
+                    format!(
+                        "a firewall may drop packets to port {port}, or the host is wrong or down; try -t with more seconds"
+                    ),
+                )
+            } else {
+                (
+                    "cannot connect".to_string(),
+                    "check routing and the address".to_string(),
+                )
+            };
+            failure(
+                message,
+                format!("a TCP connection to port {port}"),
+                Some(e.to_string().as_bytes()),
+                hint,
+            )
+        }
+    }
+}
+
+fn tls_failure(message: &str, timed_out: bool, step: &str, cfg: &Config) -> Failure {
+    let m = message.to_ascii_lowercase();
+    let expected = "a TLS handshake with a certificate that verifies";
+    let (what, hint) = if timed_out {
+        (
+            "the TLS handshake did not finish before the deadline".to_string(),
+            if step == "tls" {
+                "the server may expect cleartext first on this port: try --security starttls (port 143)".to_string()
+            } else {
+                "the server accepted STARTTLS but never completed the handshake".to_string()
+            },
+        )
+    } else if m.contains("certificate has expired") {
+        (
+            "the server certificate has expired".to_string(),
+            "renew the server's certificate (--insecure checks the rest anyway)".to_string(),
+        )
+    } else if m.contains("not yet valid") {
+        (
+            "the server certificate is not yet valid".to_string(),
+            "check the clocks of this host and the server".to_string(),
+        )
+    } else if m.contains("hostname mismatch") || m.contains("ip address mismatch") {
+        (format!("the server certificate is not valid for {}", cfg.host), "connect with the name the certificate was issued for, or fix the certificate's names (subjectAltName)".to_string())
+    } else if m.contains("self-signed")
+        || m.contains("self signed")
+        || m.contains("unable to get local issuer")
+        || m.contains("unable to get issuer")
+        || m.contains("unable to verify the first certificate")
+    {
+        (
+            "the server certificate is not issued by a trusted CA".to_string(),
+            "if it is a private CA, pass it with --ca-file; if the chain lacks an intermediate, fix the server's certificate chain; is a CA bundle installed (ca-certificates)?".to_string(),
+        )
+    } else if m.contains("certificate verify failed") {
+        (
+            "the server certificate did not verify".to_string(),
+            "see the reason above; --ca-file adds a CA, --insecure skips verification".to_string(),
+        )
+    } else if m.contains("wrong version number")
+        || m.contains("packet length too long")
+        || m.contains("record layer failure")
+        || m.contains("unexpected eof")
+        || m.contains("http request")
+    {
+        (
+            "the server did not answer with TLS".to_string(),
+            if step == "tls" {
+                format!(
+                    "port {} may not use implicit TLS: for port 143 use --security starttls",
+                    cfg.port
+                )
+            } else {
+                "the server said OK to STARTTLS but did not start TLS".to_string()
+            },
+        )
+    } else {
+        ("the TLS handshake failed".to_string(), "check the server's TLS configuration (protocol versions, ciphers); openssl s_client shows more".to_string())
+    };
+    failure(what, expected, Some(message.as_bytes()), hint)
+}
+
+fn not_imap_hint(raw: &[u8], security: Security) -> String {
+    if raw.starts_with(b"+OK") {
+        "this looks like a POP3 server: IMAP is usually on port 143 (993 with TLS)".into()
+    } else if raw.starts_with(b"220") {
+        "this looks like an SMTP or FTP server, not IMAP".into()
+    } else if raw.starts_with(b"SSH-") {
+        "this is an SSH server, not IMAP".into()
+    } else if raw.starts_with(b"HTTP/") {
+        "this is an HTTP server, not IMAP".into()
+    } else if matches!(raw.first(), Some(0x15 | 0x16)) && security != Security::Tls {
+        "the server speaks TLS right away: use --security tls".into()
+    } else {
+        "this does not look like an IMAP server".into()
+    }
+}
+
+fn greeting_io_failure(e: &SessionError, security: Security) -> Failure {
+    if e.timed_out() {
+        let hint = if security == Security::Tls {
+            "the server accepted TLS but sent no greeting: it may be overloaded, or its authentication backend hangs"
+        } else {
+            "the port may expect implicit TLS (try --security tls, port 993), or the server is overloaded"
+        };
+        return failure(
+            "no greeting before the deadline",
+            "an untagged OK greeting",
+            None,
+            hint,
+        );
+    }
+    match e {
+        SessionError::Protocol { what, got } => failure(
+            format!("the greeting is not valid IMAP: {what}"),
+            "\"* OK ...\"",
+            Some(got),
+            not_imap_hint(got, security),
+        ),
+        SessionError::Io(io) => failure(
+            format!("no greeting: {}", describe_io(io)),
+            "an untagged OK greeting",
+            None,
+            "the server closed the connection at once: it may limit connections per client, or the port is not IMAP",
+        ),
+    }
+}
+
+fn io_failure(e: &SessionError, step: &str, expected: &str) -> Failure {
+    match e {
+        SessionError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => failure(
+            format!("no answer before the deadline during {step}"),
+            expected,
+            None,
+            "the server is slow or hangs at this step: compare the step times, raise -t if it is only slow",
+        ),
+        SessionError::Io(io) => failure(
+            format!("the connection failed during {step}: {}", describe_io(io)),
+            expected,
+            None,
+            "the server closed or reset the connection; its logs say why",
+        ),
+        SessionError::Protocol { what, got } => failure(
+            format!("protocol error during {step}: {what}"),
+            expected,
+            if got.is_empty() { None } else { Some(got) },
+            "the server sent something no IMAP server should; run with -v for the transcript",
+        ),
+    }
+}
+
+fn login_failure(done: &Completion, method: &str, tls: bool) -> Failure {
+    let code_name = match &done.code {
+        Some(Code::Other { name, .. }) => name.as_str(),
+        _ => "",
+    };
+    let text = String::from_utf8_lossy(&done.text).to_ascii_lowercase();
+    let hint = match code_name {
+        "AUTHENTICATIONFAILED" => "wrong user name or password, or the account is locked or disabled".to_string(),
+        "AUTHORIZATIONFAILED" => "the credentials are right but this user may not use this mailbox".to_string(),
+        "EXPIRED" => "the password or account has expired".to_string(),
+        "PRIVACYREQUIRED" => "the server wants TLS before login: use --security starttls or tls".to_string(),
+        "UNAVAILABLE" => "the server's authentication or mailbox backend is unavailable; try again later and check the server's logs".to_string(),
+        "CONTACTADMIN" => "the server says to contact its administrator".to_string(),
+        _ if text.contains("basic auth") => "basic authentication is disabled on this server; it wants OAuth 2.0".to_string(),
+        _ if done.status == Status::Bad => format!("the server did not accept the {method} command itself; it may not support it"),
+        _ if !tls && text.contains("plaintext") => "the server refuses passwords in cleartext: use --security starttls or tls".to_string(),
+        _ => "check the user name and password; the server's text and logs may say more".to_string(),
+    };
+    failure(
+        format!("the server refused the login ({})", done.status.as_str()),
+        format!("a tagged OK to {method}"),
+        Some(&done.raw),
+        hint,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_folder_names() {
+        let folders: Vec<String> = ["INBOX", "Sent", "Deleted Items", "Entwürfe", "Archive/2024"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(closest_names("Deleted Item", &folders), ["Deleted Items"]);
+        assert_eq!(closest_names("entwurfe", &folders), ["Entwürfe"]);
+        assert_eq!(closest_names("2024", &folders), ["Archive/2024"]);
+        assert!(closest_names("Zzzzzzzzzzzz", &folders).is_empty());
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("ü", "u"), 1);
+    }
+
+    #[test]
+    fn greeting_hints_name_the_service() {
+        assert!(not_imap_hint(b"+OK POP3 ready", Security::Starttls).contains("POP3"));
+        assert!(not_imap_hint(b"220 smtp", Security::Starttls).contains("SMTP"));
+        assert!(not_imap_hint(b"SSH-2.0-OpenSSH", Security::None).contains("SSH"));
+        assert!(not_imap_hint(b"\x16\x03\x01", Security::Starttls).contains("--security tls"));
+    }
+}

@@ -1,0 +1,16 @@
+//! imapcheck as a library: the engine behind the binary, public so the
+//! fuzz targets and benchmarks can drive the parser and codecs directly.
+//!
+//! Data flows one way: command line (`cli`) → `check` → `session` →
+//! `transport`; results flow back into one `report`.
+
+pub mod base64;
+pub mod check;
+pub mod cli;
+pub mod der;
+pub mod json;
+pub mod mutf7;
+pub mod parser;
+pub mod report;
+pub mod session;
+pub mod transport;

@@ -1,0 +1,369 @@
+//! Transport: name resolution, TCP, TLS and the one deadline.
+//!
+//! Every byte that crosses the network goes through [`Transport`], and every
+//! read and write — including those OpenSSL does during a handshake — first
+//! sets the socket timeout to what is left of the check's single deadline.
+//! A server that drips one byte a second therefore runs into the deadline,
+//! not into a per-read timeout that restarts with every byte.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use native_tls::{Certificate, TlsConnector, TlsStream};
+
+/// The check's one deadline: DNS, connect, TLS, every read and write.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+}
+
+impl Deadline {
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline {
+            end: Instant::now() + budget,
+        }
+    }
+
+    /// Time left, or a `TimedOut` error once the deadline has passed.
+    pub fn remaining(&self) -> io::Result<Duration> {
+        let left = self.end.saturating_duration_since(Instant::now());
+        // set_read_timeout rejects zero; below a millisecond is "passed".
+        if left < Duration::from_millis(1) {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the check's deadline passed",
+            ))
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+/// A TCP stream whose every read and write is bounded by the deadline.
+#[derive(Debug)]
+pub struct TimedTcp {
+    tcp: TcpStream,
+    deadline: Deadline,
+}
+
+fn timeout_kind(e: io::Error) -> io::Error {
+    // Linux reports an expired SO_RCVTIMEO as WouldBlock; call it what it is.
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(io::ErrorKind::TimedOut, "the check's deadline passed")
+    } else {
+        e
+    }
+}
+
+impl Read for TimedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp
+            .set_read_timeout(Some(self.deadline.remaining()?))?;
+        self.tcp.read(buf).map_err(timeout_kind)
+    }
+}
+
+impl Write for TimedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp
+            .set_write_timeout(Some(self.deadline.remaining()?))?;
+        self.tcp.write(buf).map_err(timeout_kind)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// Address family restriction from `-4` / `-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+/// Why no TCP connection could be made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The name did not resolve (or resolved to nothing of the asked family).
+    Resolve(String),
+    /// Resolution did not finish before the deadline.
+    ResolveTimeout,
+    /// Every address failed; each with its error.
+    Failed(Vec<(SocketAddr, io::Error)>),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Resolve(msg) => write!(f, "cannot resolve the host name: {msg}"),
+            ConnectError::ResolveTimeout => {
+                write!(f, "name resolution did not finish before the deadline")
+            }
+            ConnectError::Failed(errors) => {
+                let parts: Vec<String> = errors
+                    .iter()
+                    .map(|(a, e)| format!("{a}: {}", describe_io(e)))
+                    .collect();
+                write!(f, "{}", parts.join("; "))
+            }
+        }
+    }
+}
+
+/// A short, admin-readable name for an I/O error.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
+        io::ErrorKind::UnexpectedEof => "the server closed the connection".into(),
+        io::ErrorKind::HostUnreachable => "host unreachable".into(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Resolves `host` within the deadline. `getaddrinfo` cannot be given a
+/// timeout, so it runs on a helper thread that we stop waiting for when the
+/// deadline passes (the process ends soon after; the thread dies with it).
+pub fn resolve(
+    host: &str,
+    port: u16,
+    family: Family,
+    deadline: Deadline,
+) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        let (tx, rx) = mpsc::channel();
+        let name = host.to_string();
+        std::thread::spawn(move || {
+            let result = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(Iterator::collect::<Vec<_>>);
+            let _ = tx.send(result);
+        });
+        let left = deadline
+            .remaining()
+            .map_err(|_| ConnectError::ResolveTimeout)?;
+        match rx.recv_timeout(left) {
+            Ok(Ok(addrs)) => addrs,
+            Ok(Err(e)) => return Err(ConnectError::Resolve(e.to_string())),
+            Err(_) => return Err(ConnectError::ResolveTimeout),
+        }
+    };
+    let wanted: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        let fam = match family {
+            Family::V4 => "IPv4 ",
+            Family::V6 => "IPv6 ",
+            Family::Any => "",
+        };
+        return Err(ConnectError::Resolve(format!("{host} has no {fam}address")));
+    }
+    Ok(wanted)
+}
+
+/// TLS settings for one check.
+pub struct TlsSettings {
+    pub extra_roots: Vec<Certificate>,
+    pub insecure: bool,
+}
+
+impl TlsSettings {
+    fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
+        let mut builder = TlsConnector::builder();
+        for cert in &self.extra_roots {
+            builder.add_root_certificate(cert.clone());
+        }
+        if self.insecure {
+            builder.danger_accept_invalid_certs(true);
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        builder.build()
+    }
+}
+
+/// Reads every certificate in a PEM file (a bundle may hold several).
+pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest: &[u8] = &text;
+    while let Some(start) = find(rest, BEGIN) {
+        let after = &rest[start..];
+        let Some(end) = find(after, END) else { break };
+        let block = &after[..end + END.len()];
+        let cert = Certificate::from_pem(block).map_err(|e| {
+            format!(
+                "{}: certificate {} is not valid PEM: {e}",
+                path.display(),
+                certs.len() + 1
+            )
+        })?;
+        certs.push(cert);
+        rest = &after[end + END.len()..];
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "{} contains no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+enum Stream {
+    Plain(TimedTcp),
+    Tls(Box<TlsStream<TimedTcp>>),
+    /// After a failed handshake the stream is gone.
+    Closed,
+}
+
+/// Why a TLS handshake failed.
+#[derive(Debug)]
+pub struct TlsError {
+    pub message: String,
+    pub timed_out: bool,
+}
+
+/// One connection to the server.
+pub struct Transport {
+    stream: Stream,
+    pub peer: SocketAddr,
+    pub deadline: Deadline,
+}
+
+impl Transport {
+    /// Tries each address in order until one connects within the deadline.
+    pub fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<Transport, ConnectError> {
+        let mut errors = Vec::new();
+        for addr in addrs {
+            let left = match deadline.remaining() {
+                Ok(left) => left,
+                Err(e) => {
+                    errors.push((*addr, e));
+                    break;
+                }
+            };
+            match TcpStream::connect_timeout(addr, left) {
+                Ok(tcp) => {
+                    // Every command goes out in one write; without Nagle it
+                    // leaves at once instead of waiting for a delayed ACK.
+                    let _ = tcp.set_nodelay(true);
+                    return Ok(Transport {
+                        stream: Stream::Plain(TimedTcp { tcp, deadline }),
+                        peer: *addr,
+                        deadline,
+                    });
+                }
+                Err(e) => errors.push((*addr, timeout_kind(e))),
+            }
+        }
+        Err(ConnectError::Failed(errors))
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Performs the client side of a TLS handshake (implicit TLS or after
+    /// STARTTLS). `server_name` is used for SNI and verification.
+    pub fn start_tls(&mut self, settings: &TlsSettings, server_name: &str) -> Result<(), TlsError> {
+        let connector = settings.connector().map_err(|e| TlsError {
+            message: format!("cannot set up TLS: {e}"),
+            timed_out: false,
+        })?;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(TlsError {
+                message: "TLS is already active or the connection is closed".into(),
+                timed_out: false,
+            });
+        };
+        match connector.connect(server_name, tcp) {
+            Ok(tls) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                Ok(())
+            }
+            Err(native_tls::HandshakeError::Failure(e)) => {
+                let message = e.to_string();
+                let timed_out = self.deadline.remaining().is_err()
+                    || message.contains("timed out")
+                    || message.contains("Resource temporarily unavailable");
+                Err(TlsError { message, timed_out })
+            }
+            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(TlsError {
+                message: "the TLS handshake did not finish before the deadline".into(),
+                timed_out: true,
+            }),
+        }
+    }
+
+    /// The server's leaf certificate in DER, when TLS is active.
+    pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
+        match &self.stream {
+            Stream::Tls(tls) => tls
+                .peer_certificate()
+                .ok()
+                .flatten()
+                .and_then(|c| c.to_der().ok()),
+            _ => None,
+        }
+    }
+
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.stream {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Closed => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection is closed",
+            )),
+        }
+    }
+
+    /// Writes all of `data`; a command is handed over in one call so it
+    /// leaves in one segment (one TLS record).
+    pub fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Plain(s) => s.write_all(data).and_then(|_| s.flush()),
+            Stream::Tls(s) => s.write_all(data).and_then(|_| s.flush()),
+            Stream::Closed => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection is closed",
+            )),
+        }
+    }
+
+    /// Closes the connection (TLS close_notify when possible).
+    pub fn close(&mut self) {
+        match std::mem::replace(&mut self.stream, Stream::Closed) {
+            Stream::Plain(s) => {
+                let _ = s.tcp.shutdown(Shutdown::Both);
+            }
+            Stream::Tls(mut s) => {
+                let _ = s.shutdown();
+                let _ = s.get_ref().tcp.shutdown(Shutdown::Both);
+            }
+            Stream::Closed => {}
+        }
+    }
+}
