@@ -129,6 +129,19 @@ struct Seen {
 
 impl Seen {
     fn absorb(&mut self, u: &Untagged, _raw: &[u8]) {
+        if !self.trusted {
+            // Before the STARTTLS handshake anyone on the path can add
+            // responses: keep only what decides whether to start TLS.
+            match u {
+                Untagged::Capability(caps) => {
+                    self.capabilities = caps.clone();
+                    self.capabilities_fresh = true;
+                }
+                Untagged::Condition { status: Status::Bye, text, .. } => self.bye = Some(text.clone()),
+                _ => {}
+            }
+            return;
+        }
         match u {
             Untagged::Capability(caps) => {
                 self.capabilities = caps.clone();
@@ -181,7 +194,7 @@ impl Seen {
             Code::UidValidity(n) => self.mailbox.uidvalidity = Some(*n),
             Code::UidNext(n) => self.mailbox.uidnext = Some(*n),
             Code::Unseen(n) => self.mailbox.unseen = Some(*n),
-            Code::Other { name, data } if name == "REFERRAL" => {
+            Code::Other { name, data } if name == "REFERRAL" && self.trusted => {
                 // Reported, never followed.
                 self.referrals.push(escape_cut(data, TEXT_CUT));
             }
@@ -251,11 +264,11 @@ impl<'a> Check<'a> {
     pub fn run(mut self) -> Report {
         let started = Instant::now();
         let names = step_names(self.cfg);
-        let mut failed = false;
+        let mut failed: Option<&'static str> = None;
         for (i, &name) in names.iter().enumerate() {
             let t0 = Instant::now();
-            let outcome = if failed && name != "logout" {
-                Done::skip("")
+            let outcome = if let Some(first) = failed.filter(|_| name != "logout") {
+                Done::skip(format!("{first} failed"))
             } else {
                 self.step(name)
             };
@@ -272,7 +285,7 @@ impl<'a> Check<'a> {
                     if self.report.error.is_none() {
                         self.report.error = Some((name, f.clone()));
                     }
-                    failed = true;
+                    failed = failed.or(Some(name));
                     StepResult {
                         name,
                         status: StepStatus::Failed,
@@ -426,7 +439,7 @@ impl<'a> Check<'a> {
         };
         let text = escape_cut(trim_eol(&raw), TEXT_CUT);
         self.report.greeting = Some(text.clone());
-        match resp {
+        let result = match resp {
             parser::Response::Untagged(Untagged::Condition {
                 status,
                 code,
@@ -462,7 +475,12 @@ impl<'a> Check<'a> {
                 Some(&raw),
                 not_imap_hint(&raw, security),
             )),
+        };
+        if result.is_err() {
+            // No LOGOUT to a server that refused us or is not IMAP.
+            self.session()?.mark_broken();
         }
+        result
     }
 
     fn run_command(&mut self, args: &[Arg]) -> Result<Completion, SessionError> {
@@ -683,10 +701,13 @@ impl<'a> Check<'a> {
             self.request_capabilities("login")?;
         }
         self.sync_literal_caps();
-        let detail = format!(
+        let mut detail = format!(
             "{user} via {method}; {} capabilities after login",
             self.seen.capabilities.len()
         );
+        if !self.seen.referrals.is_empty() {
+            detail.push_str(&format!("; referral not followed: {}", self.seen.referrals.join(", ")));
+        }
         if !tls {
             return Done::warn(format!(
                 "credentials sent in cleartext (--security none); {detail}"
@@ -961,6 +982,9 @@ impl<'a> Check<'a> {
         };
         if !session.usable() {
             return Done::skip("the connection is not usable");
+        }
+        if let Some(bye) = &self.seen.bye {
+            return Done::skip(format!("the server already ended the session: * BYE {}", escape_cut(bye, TEXT_CUT)));
         }
         self.seen.bye = None;
         let result = self.run_command(&[Arg::Raw("LOGOUT")]);
