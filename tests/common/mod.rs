@@ -1,0 +1,181 @@
+// Shared test harness for imapcheck's integration tests: runs the binary with
+// a hard timeout, a test PKI (certs.rs), a scripted loopback IMAP server
+// (server.rs) and Dovecot-like scripts (scripts.rs). Each tests/*.rs file
+// uses a subset, hence the blanket dead_code allowance.
+//
+// Server scripts in short: `ScriptedServer::start(Mode, Vec<Step>)` accepts
+// one connection on 127.0.0.1 (or `start_on("[::1]:0", ..)`), runs the steps
+// in a thread and `finish()` returns a `ServerLog`. "{tag}" in `Send` text
+// is the tag of the last line the client sent; `Expect` patterns are globs
+// on the line after its tag. No socket operation blocks longer than
+// IO_TIMEOUT (10 s) and the thread ends within SERVER_DEADLINE (30 s).
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod scripts;
+pub mod server;
+
+// Re-exports: each test binary uses only some of them.
+#[allow(unused_imports)]
+pub use certs::{CertPair, Identity, TestCerts, certs, tls_acceptor};
+#[allow(unused_imports)]
+pub use scripts::*;
+#[allow(unused_imports)]
+pub use server::{IO_TIMEOUT, Mode, SERVER_DEADLINE, ScriptedServer, ServerLog, Step, glob_match};
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Hard limit for one run of the binary.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The binary under test, with IMAPCHECK_PASSWORD and RUST_LOG removed from
+/// its environment and stdin connected to /dev/null.
+pub fn imapcheck() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_imapcheck"));
+    cmd.env_remove("IMAPCHECK_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A loopback port with nothing listening on it (bound, noted, released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// Outcome of one run of a program.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Exit code; 128 + N when killed by signal N.
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs imapcheck with `args`, extra `env` and optional `stdin` bytes
+/// (otherwise /dev/null); kills it and panics after RUN_TIMEOUT.
+pub fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = imapcheck();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_command(cmd, stdin, RUN_TIMEOUT)
+}
+
+/// `run`, then stdout parsed as exactly one JSON object (panics otherwise).
+pub fn run_json(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> (Run, serde_json::Value) {
+    let r = run(args, env, stdin);
+    let v = parse_json_stdout(&r);
+    (r, v)
+}
+
+/// Parses `run.stdout` as exactly one JSON object; panics with stdout and
+/// stderr if it is anything else.
+pub fn parse_json_stdout(run: &Run) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(&run.stdout) {
+        Ok(v) if v.is_object() => v,
+        Ok(v) => panic!(
+            "stdout is JSON but not an object ({v})\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            run.status, run.stdout, run.stderr
+        ),
+        Err(e) => panic!(
+            "stdout is not exactly one JSON value: {e}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            run.status, run.stdout, run.stderr
+        ),
+    }
+}
+
+/// Runs any command with piped stdout/stderr (read concurrently, so large
+/// output cannot deadlock), optional stdin bytes, and a hard timeout after
+/// which the child is killed and this panics.
+pub fn run_command(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Run {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let what = format!("{cmd:?}");
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let data = data.to_vec();
+        // The child may exit without reading: ignore EPIPE.
+        thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let out_rx = collect(child.stdout.take().expect("stdout pipe"));
+    let err_rx = collect(child.stderr.take().expect("stderr pipe"));
+
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => {}
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = start.elapsed();
+    // A grandchild could keep a pipe open: don't wait for that forever.
+    let take = |rx: mpsc::Receiver<Vec<u8>>| match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => "<output not available: pipe still open>".to_string(),
+    };
+    let stdout = take(out_rx);
+    let stderr = take(err_rx);
+    match status {
+        Some(st) => Run {
+            status: st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+            stdout,
+            stderr,
+            elapsed,
+        },
+        None => panic!(
+            "{what} did not finish within {timeout:?}; killed it\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// Printable ASCII as is; CR and LF as \r and \n; every other byte as \xNN.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
