@@ -16,7 +16,9 @@ use crate::report::{
     Failure, MailboxReport, MessageReport, Report, StepResult, StepStatus, TlsReport, escape_cut,
 };
 use crate::session::{Arg, Completion, Session, SessionError, Transcript};
-use crate::transport::{ConnectError, Deadline, TlsSettings, Transport, describe_io, resolve};
+use crate::transport::{
+    ConnectError, Deadline, PreparedTls, TlsSettings, Transport, describe_io, resolve,
+};
 use crate::{der, mutf7};
 
 /// Folder names kept for the report. LIST keeps being counted beyond this,
@@ -137,7 +139,11 @@ impl Seen {
                     self.capabilities = caps.clone();
                     self.capabilities_fresh = true;
                 }
-                Untagged::Condition { status: Status::Bye, text, .. } => self.bye = Some(text.clone()),
+                Untagged::Condition {
+                    status: Status::Bye,
+                    text,
+                    ..
+                } => self.bye = Some(text.clone()),
                 _ => {}
             }
             return;
@@ -213,7 +219,7 @@ impl Seen {
 pub struct Check<'a> {
     cfg: &'a Config,
     password: Option<Secret>,
-    tls_settings: TlsSettings,
+    tls: Option<PreparedTls>,
     on_event: &'a mut dyn FnMut(Event),
     transcript: Transcript,
     deadline: Deadline,
@@ -240,7 +246,8 @@ impl<'a> Check<'a> {
         Check {
             cfg,
             password,
-            tls_settings,
+            // Only a check that will use TLS pays for loading the CA store.
+            tls: (cfg.security != Security::None).then(|| tls_settings.prepare()),
             on_event,
             transcript: Transcript {
                 enabled: cfg.verbose,
@@ -369,12 +376,30 @@ impl<'a> Check<'a> {
     /// The TLS handshake (implicit, or after STARTTLS) and the certificate.
     fn handshake(&mut self, step: &str) -> Result<Done, Failure> {
         let host = self.cfg.host.clone();
-        let settings = &self.tls_settings;
+        let prepared = self
+            .tls
+            .as_mut()
+            .ok_or_else(|| failure("TLS is not configured", "a TLS context", None, ""))?;
+        let (connector, setup_time) = prepared.get();
+        if let Some(t) = setup_time {
+            self.transcript.note(&format!(
+                "TLS context with the CA store ready after {:.1} ms (built in the background)",
+                t.as_secs_f64() * 1000.0
+            ));
+        }
+        let connector = connector.map_err(|e| {
+            failure(
+                e,
+                "a usable TLS library and CA store",
+                None,
+                "check the OpenSSL installation",
+            )
+        })?;
         let session = self
             .session
             .as_mut()
             .ok_or_else(|| failure("no connection", "an open connection", None, ""))?;
-        if let Err(e) = session.transport_mut().start_tls(settings, &host) {
+        if let Err(e) = session.transport_mut().start_tls(connector, &host) {
             session.mark_broken();
             return Err(tls_failure(&e.message, e.timed_out, step, self.cfg));
         }
@@ -388,11 +413,11 @@ impl<'a> Check<'a> {
             not_after: None,
             days_left: None,
         };
-        let mut detail = String::from(if verified {
-            "verified"
-        } else {
-            "NOT verified (--insecure)"
-        });
+        // Unverified is said once, by the warning below.
+        let mut detail: Vec<String> = Vec::new();
+        if verified {
+            detail.push("verified".into());
+        }
         let mut warnings = Vec::new();
         if !verified {
             warnings.push("certificate not verified (--insecure)".to_string());
@@ -401,10 +426,9 @@ impl<'a> Check<'a> {
             Some(Ok(info)) => {
                 let days = der::days_left(info.not_after, der::now_unix());
                 let not_after = der::format_rfc3339(info.not_after);
-                detail.push_str(&format!(
-                    "; subject {}; issuer {}; expires {} ({} days)",
-                    info.subject, info.issuer, not_after, days
-                ));
+                detail.push(format!("subject {}", info.subject));
+                detail.push(format!("issuer {}", info.issuer));
+                detail.push(format!("expires {not_after} ({days} days)"));
                 if days < 0 {
                     warnings.push(format!("certificate expired {} days ago", -days));
                 } else if days < self.cfg.cert_warn_days {
@@ -415,14 +439,15 @@ impl<'a> Check<'a> {
                 tls.not_after = Some(not_after);
                 tls.days_left = Some(days);
             }
-            Some(Err(e)) => detail.push_str(&format!("; certificate not readable: {e}")),
-            None => detail.push_str("; no certificate received"),
+            Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
+            None => detail.push("no certificate received".into()),
         }
         self.report.tls = Some(tls);
         if warnings.is_empty() {
-            Done::ok(detail)
+            Done::ok(detail.join("; "))
         } else {
-            Done::warn(format!("{}; {}", warnings.join("; "), detail))
+            warnings.extend(detail);
+            Done::warn(warnings.join("; "))
         }
     }
 
@@ -706,7 +731,10 @@ impl<'a> Check<'a> {
             self.seen.capabilities.len()
         );
         if !self.seen.referrals.is_empty() {
-            detail.push_str(&format!("; referral not followed: {}", self.seen.referrals.join(", ")));
+            detail.push_str(&format!(
+                "; referral not followed: {}",
+                self.seen.referrals.join(", ")
+            ));
         }
         if !tls {
             return Done::warn(format!(
@@ -984,7 +1012,10 @@ impl<'a> Check<'a> {
             return Done::skip("the connection is not usable");
         }
         if let Some(bye) = &self.seen.bye {
-            return Done::skip(format!("the server already ended the session: * BYE {}", escape_cut(bye, TEXT_CUT)));
+            return Done::skip(format!(
+                "the server already ended the session: * BYE {}",
+                escape_cut(bye, TEXT_CUT)
+            ));
         }
         self.seen.bye = None;
         let result = self.run_command(&[Arg::Raw("LOGOUT")]);

@@ -195,6 +195,54 @@ impl TlsSettings {
         }
         builder.build()
     }
+
+    /// Builds the TLS context on a helper thread. Loading the system CA
+    /// bundle costs tens of milliseconds of CPU (OpenSSL 3 parses it twice
+    /// through native-tls); done while DNS, connect and the cleartext steps
+    /// wait for the network, that cost never shows up as server latency.
+    pub fn prepare(self) -> PreparedTls {
+        let started = Instant::now();
+        let handle = std::thread::spawn(move || {
+            let result = self
+                .connector()
+                .map_err(|e| format!("cannot set up TLS: {e}"));
+            (result, started.elapsed())
+        });
+        PreparedTls {
+            pending: Some(handle),
+            ready: None,
+        }
+    }
+}
+
+type ConnectorJob = std::thread::JoinHandle<(Result<TlsConnector, String>, Duration)>;
+
+/// A TLS context being built, or built.
+pub struct PreparedTls {
+    pending: Option<ConnectorJob>,
+    ready: Option<Result<TlsConnector, String>>,
+}
+
+impl PreparedTls {
+    /// Waits for the context; also says how long building it took.
+    pub fn get(&mut self) -> (Result<&TlsConnector, String>, Option<Duration>) {
+        let mut took = None;
+        if let Some(job) = self.pending.take() {
+            let (result, elapsed) = job.join().unwrap_or_else(|_| {
+                (
+                    Err("the TLS setup thread failed".to_string()),
+                    Duration::ZERO,
+                )
+            });
+            took = Some(elapsed);
+            self.ready = Some(result);
+        }
+        match &self.ready {
+            Some(Ok(c)) => (Ok(c), took),
+            Some(Err(e)) => (Err(e.clone()), took),
+            None => (Err("no TLS context".to_string()), took),
+        }
+    }
 }
 
 /// Reads every certificate in a PEM file (a bundle may hold several).
@@ -287,11 +335,11 @@ impl Transport {
 
     /// Performs the client side of a TLS handshake (implicit TLS or after
     /// STARTTLS). `server_name` is used for SNI and verification.
-    pub fn start_tls(&mut self, settings: &TlsSettings, server_name: &str) -> Result<(), TlsError> {
-        let connector = settings.connector().map_err(|e| TlsError {
-            message: format!("cannot set up TLS: {e}"),
-            timed_out: false,
-        })?;
+    pub fn start_tls(
+        &mut self,
+        connector: &TlsConnector,
+        server_name: &str,
+    ) -> Result<(), TlsError> {
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(TlsError {
                 message: "TLS is already active or the connection is closed".into(),
