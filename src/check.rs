@@ -1153,6 +1153,20 @@ fn tls_failure(message: &str, timed_out: bool, step: &str, cfg: &Config) -> Fail
         )
     } else if m.contains("hostname mismatch") || m.contains("ip address mismatch") {
         (format!("the server certificate is not valid for {}", cfg.host), "connect with the name the certificate was issued for, or fix the certificate's names (subjectAltName)".to_string())
+    } else if (m.contains("unable to get local issuer")
+        || m.contains("self-signed")
+        || m.contains("self signed"))
+        && cfg.ca_file.is_none()
+        && crate::transport::trust_store_sources().is_empty()
+    {
+        (
+            "no trusted CA certificates on this host: the server certificate cannot be verified"
+                .to_string(),
+            format!(
+                "no CA bundle was found (looked for {} and SSL_CERT_FILE/SSL_CERT_DIR): pass the server's CA with --ca-file, or install ca-certificates",
+                crate::transport::CA_BUNDLE_FILES.join(", ")
+            ),
+        )
     } else if m.contains("self-signed")
         || m.contains("self signed")
         || m.contains("unable to get local issuer")

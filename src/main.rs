@@ -52,10 +52,16 @@ fn run() -> i32 {
         }
     };
     if args.version {
+        let store = transport::trust_store_sources();
         println!(
-            "imapcheck {}\nTLS: {}",
+            "imapcheck {}\nTLS: {}\ntrusted CAs: {}",
             env!("CARGO_PKG_VERSION"),
-            tls_library()
+            tls_library(),
+            if store.is_empty() {
+                "none found on this host (use --ca-file)".to_string()
+            } else {
+                store.join(", ")
+            }
         );
         return 0;
     }

@@ -245,6 +245,54 @@ impl PreparedTls {
     }
 }
 
+/// CA bundle files OpenSSL is pointed at on Linux, in the order native-tls
+/// (through openssl-probe) tries them; the first that exists is loaded.
+pub const CA_BUNDLE_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Gentoo
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // RHEL/CentOS 7+, Fedora
+    "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6, Fedora
+    "/etc/ssl/ca-bundle.pem",             // openSUSE, SLES
+    "/etc/pki/tls/cacert.pem",            // OpenELEC
+    "/etc/ssl/cert.pem",                  // Alpine
+    "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
+];
+
+/// Hashed CA directories OpenSSL also searches.
+pub const CA_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+
+/// Where this host's trusted CAs come from: `SSL_CERT_FILE`/`SSL_CERT_DIR`
+/// when set and present, the first bundle file found, and the CA dirs that
+/// exist. Empty on a host with no CA store at all (a scratch container).
+pub fn trust_store_sources() -> Vec<String> {
+    let mut found = Vec::new();
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Some(p) = std::env::var_os(var).filter(|p| Path::new(p).exists()) {
+            found.push(format!("{} ({var})", Path::new(&p).display()));
+        }
+    }
+    if let Some(file) = CA_BUNDLE_FILES.iter().find(|f| Path::new(f).is_file())
+        && !found.iter().any(|f| f.starts_with(&format!("{file} ")))
+    {
+        found.push((*file).to_string());
+    }
+    // A directory counts only if it holds hashed certificate links.
+    for dir in CA_DIRS {
+        let hashed = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.len() == 10 && name.as_bytes().get(8) == Some(&b'.')
+                })
+            })
+            .unwrap_or(false);
+        if hashed && !found.iter().any(|f| f.starts_with(&format!("{dir} "))) {
+            found.push(format!("{dir}/ (hashed)"));
+        }
+    }
+    found
+}
+
 /// Reads every certificate in a PEM file (a bundle may hold several).
 pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
