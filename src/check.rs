@@ -19,7 +19,7 @@ use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{
     ConnectError, Deadline, PreparedTls, TlsSettings, Transport, describe_io, resolve,
 };
-use crate::{der, mutf7};
+use crate::{der, mutf7, sasl};
 
 /// Folder names kept for the report. LIST keeps being counted beyond this,
 /// but a server (or a hostile one) with millions of folders must not make
@@ -29,6 +29,9 @@ const MAX_FOLDERS_KEPT: usize = 100_000;
 /// ALERT texts kept; RFC 3501 says each MUST be shown, but a server that
 /// sends thousands is broken and the first ones say it all.
 const MAX_ALERTS: usize = 20;
+
+/// QUOTA responses kept: a mailbox has one or two quota roots in practice.
+const MAX_QUOTA_ROOTS: usize = 16;
 
 /// How much server text goes into a detail or an error message.
 const TEXT_CUT: usize = 300;
@@ -127,6 +130,10 @@ struct Seen {
     mailbox: MailboxReport,
     fetch_seq: Option<u32>,
     fetched: Vec<(String, Value)>,
+    /// The server's RFC 2971 ID answer (empty for `ID NIL`).
+    server_id: Option<parser::IdFields>,
+    quota_roots: Vec<Vec<u8>>,
+    quotas: Vec<(Vec<u8>, Vec<parser::QuotaResource>)>,
 }
 
 impl Seen {
@@ -179,6 +186,13 @@ impl Seen {
                         self.fetched.retain(|(n, _)| n != name);
                         self.fetched.push((name.clone(), value.clone()));
                     }
+                }
+            }
+            Untagged::Id(pairs) => self.server_id = Some(pairs.clone()),
+            Untagged::QuotaRoot { roots, .. } => self.quota_roots = roots.clone(),
+            Untagged::Quota { root, resources } => {
+                if self.quotas.len() < MAX_QUOTA_ROOTS {
+                    self.quotas.push((root.clone(), resources.clone()));
                 }
             }
             Untagged::Other { .. } => {}
@@ -632,7 +646,7 @@ impl<'a> Check<'a> {
         let Some(user) = self.cfg.user.clone() else {
             return Done::skip("no --user given");
         };
-        let password = self.password.take().ok_or_else(|| {
+        let secret = self.password.take().ok_or_else(|| {
             failure(
                 "no password",
                 "a password",
@@ -641,69 +655,54 @@ impl<'a> Check<'a> {
             )
         })?;
         let tls = self.session()?.transport().is_tls();
-        let method;
-        let done = match self.cfg.auth {
-            AuthMethod::Login => {
-                if self.seen.has_cap("LOGINDISABLED") {
-                    return Err(failure(
-                        "the server forbids LOGIN on this connection (LOGINDISABLED); the password was not sent",
-                        "a server that allows LOGIN here",
-                        Some(self.seen.capabilities.join(" ").as_bytes()),
-                        "the server requires TLS before login: use --security starttls (port 143) or --security tls (port 993)",
-                    ));
-                }
-                method = "LOGIN";
-                self.run_command(&[
-                    Arg::Raw("LOGIN"),
-                    Arg::Str(user.as_bytes()),
-                    Arg::Secret(password.expose()),
-                ])
-            }
-            AuthMethod::Plain => {
-                if !self.seen.has_cap("AUTH=PLAIN") {
-                    let offered: Vec<&str> = self
-                        .seen
-                        .capabilities
-                        .iter()
-                        .filter(|c| c.to_ascii_uppercase().starts_with("AUTH="))
-                        .map(String::as_str)
-                        .collect();
-                    return Err(failure(
-                        "the server does not offer AUTHENTICATE PLAIN here; the password was not sent",
-                        "AUTH=PLAIN in the capabilities",
-                        Some(
-                            if offered.is_empty() {
-                                "no AUTH= mechanisms".to_string()
-                            } else {
-                                offered.join(" ")
-                            }
-                            .as_bytes(),
-                        ),
-                        if tls {
-                            "use --auth login, or enable PLAIN on the server"
-                        } else {
-                            "many servers offer PLAIN only after TLS: use --security starttls or tls"
-                        },
-                    ));
-                }
-                method = "AUTHENTICATE PLAIN";
-                let mut initial = Vec::with_capacity(user.len() + password.expose().len() + 2);
-                initial.push(0);
-                initial.extend_from_slice(user.as_bytes());
-                initial.push(0);
-                initial.extend_from_slice(password.expose());
-                let initial = Secret::new(initial);
+        let auth = self.cfg.auth;
+        let method = match auth.mechanism() {
+            Some(m) => format!("AUTHENTICATE {m}"),
+            None => "LOGIN".to_string(),
+        };
+        self.check_mechanism_offered(auth, tls)?;
+        let mut oauth_error = None;
+        let done = match auth.mechanism() {
+            None => self.run_command(&[
+                Arg::Raw("LOGIN"),
+                Arg::Str(user.as_bytes()),
+                Arg::Secret(secret.expose()),
+            ]),
+            Some(mechanism) => {
+                let initial = match auth {
+                    AuthMethod::XOAuth2 => sasl::xoauth2(&user, secret.expose()),
+                    AuthMethod::OAuthBearer => {
+                        sasl::oauthbearer(&user, &self.cfg.host, self.cfg.port, secret.expose())
+                    }
+                    _ => sasl::plain(&user, secret.expose()),
+                };
                 let sasl_ir = self.seen.has_cap("SASL-IR");
+                let oauth = matches!(auth, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer);
                 let seen = &mut self.seen;
                 let session = self
                     .session
                     .as_mut()
                     .ok_or_else(|| failure("no connection", "an open connection", None, ""))?;
+                // A challenge after the initial response is an OAuth server's
+                // error report (JSON); PLAIN has no second round, so an
+                // empty answer lets the server finish with its NO.
+                let mut on_challenge = |challenge: &[u8]| {
+                    if oauth {
+                        oauth_error =
+                            Some(sasl::parse_oauth_error(challenge).unwrap_or_else(|| {
+                                sasl::OAuthError {
+                                    status: Some(escape_cut(challenge, TEXT_CUT)),
+                                    ..sasl::OAuthError::default()
+                                }
+                            }));
+                    }
+                    sasl::oauth_failure_ack(auth == AuthMethod::OAuthBearer)
+                };
                 let result = session.authenticate(
-                    "PLAIN",
+                    mechanism,
                     initial.expose(),
                     sasl_ir,
-                    &mut |_| Vec::new(),
+                    &mut on_challenge,
                     &mut |u, raw| seen.absorb(u, raw),
                 );
                 if let Ok(done) = &result
@@ -714,11 +713,17 @@ impl<'a> Check<'a> {
                 result
             }
         };
-        drop(password);
+        drop(secret);
         let done =
             done.map_err(|e| io_failure(&e, "login", &format!("a tagged response to {method}")))?;
         if done.status != Status::Ok {
-            return Err(login_failure(&done, method, tls));
+            let mut f = login_failure(&done, &method, tls, &self.seen);
+            if let Some(e) = &oauth_error {
+                f.message
+                    .push_str(&format!("; the OAuth server said: {}", e.describe()));
+                f.hint = oauth_hint(e);
+            }
+            return Err(f);
         }
         self.authenticated = true;
         // Capabilities change at login; the OK usually carries them.
@@ -742,6 +747,62 @@ impl<'a> Check<'a> {
             ));
         }
         Done::ok(detail)
+    }
+
+    /// Refuses, before any secret is sent, a login the server has said it
+    /// will not take: LOGIN under LOGINDISABLED, or an unadvertised SASL
+    /// mechanism.
+    fn check_mechanism_offered(&self, auth: AuthMethod, tls: bool) -> Result<(), Failure> {
+        let caps = &self.seen;
+        let offered: Vec<&str> = caps
+            .capabilities
+            .iter()
+            .filter(|c| c.to_ascii_uppercase().starts_with("AUTH="))
+            .map(String::as_str)
+            .collect();
+        let offered_text = if offered.is_empty() {
+            "no AUTH= mechanisms".to_string()
+        } else {
+            offered.join(" ")
+        };
+        let oauth_offered = caps.has_cap("AUTH=XOAUTH2") || caps.has_cap("AUTH=OAUTHBEARER");
+        match auth.mechanism() {
+            None if caps.has_cap("LOGINDISABLED") => {
+                let hint = if oauth_offered && !caps.has_cap("AUTH=PLAIN") {
+                    "the server takes no passwords here but offers OAuth 2.0: use --auth xoauth2 (or oauthbearer) with an access token"
+                } else {
+                    "the server requires TLS before login: use --security starttls (port 143) or --security tls (port 993)"
+                };
+                Err(failure(
+                    "the server forbids LOGIN on this connection (LOGINDISABLED); the password was not sent",
+                    "a server that allows LOGIN here",
+                    Some(caps.capabilities.join(" ").as_bytes()),
+                    hint,
+                ))
+            }
+            None => Ok(()),
+            Some(m) if caps.has_cap(&format!("AUTH={m}")) => Ok(()),
+            Some(m) => {
+                let hint = if !tls && matches!(auth, AuthMethod::Plain) {
+                    "many servers offer PLAIN only after TLS: use --security starttls or tls"
+                        .to_string()
+                } else if matches!(auth, AuthMethod::Plain) && oauth_offered {
+                    "the server offers OAuth 2.0 only: use --auth xoauth2 (or oauthbearer) with an access token".to_string()
+                } else {
+                    format!(
+                        "use one of the offered mechanisms ({offered_text}); --auth login uses the LOGIN command"
+                    )
+                };
+                Err(failure(
+                    format!(
+                        "the server does not offer AUTHENTICATE {m} here; the secret was not sent"
+                    ),
+                    format!("AUTH={m} in the capabilities"),
+                    Some(offered_text.as_bytes()),
+                    hint,
+                ))
+            }
+        }
     }
 
     fn list(&mut self) -> Result<Done, Failure> {
@@ -1274,20 +1335,27 @@ fn io_failure(e: &SessionError, step: &str, expected: &str) -> Failure {
     }
 }
 
-fn login_failure(done: &Completion, method: &str, tls: bool) -> Failure {
+fn login_failure(done: &Completion, method: &str, tls: bool, seen: &Seen) -> Failure {
     let code_name = match &done.code {
         Some(Code::Other { name, .. }) => name.as_str(),
         _ => "",
     };
     let text = String::from_utf8_lossy(&done.text).to_ascii_lowercase();
+    let oauth_offered = seen.has_cap("AUTH=XOAUTH2") || seen.has_cap("AUTH=OAUTHBEARER");
+    let password_method = method == "LOGIN" || method == "AUTHENTICATE PLAIN";
     let hint = match code_name {
+        _ if password_method && (text.contains("basic auth") || text.contains("basicauth")) => {
+            "basic authentication (passwords) is disabled on this server: use --auth xoauth2 (or oauthbearer) with an OAuth 2.0 access token".to_string()
+        }
+        "AUTHENTICATIONFAILED" if password_method && oauth_offered && !seen.has_cap("AUTH=PLAIN") => {
+            "wrong credentials, or the server accepts only OAuth 2.0: it offers no PLAIN but does offer OAuth, so try --auth xoauth2 with an access token".to_string()
+        }
         "AUTHENTICATIONFAILED" => "wrong user name or password, or the account is locked or disabled".to_string(),
         "AUTHORIZATIONFAILED" => "the credentials are right but this user may not use this mailbox".to_string(),
         "EXPIRED" => "the password or account has expired".to_string(),
         "PRIVACYREQUIRED" => "the server wants TLS before login: use --security starttls or tls".to_string(),
         "UNAVAILABLE" => "the server's authentication or mailbox backend is unavailable; try again later and check the server's logs".to_string(),
         "CONTACTADMIN" => "the server says to contact its administrator".to_string(),
-        _ if text.contains("basic auth") => "basic authentication is disabled on this server; it wants OAuth 2.0".to_string(),
         _ if done.status == Status::Bad => format!("the server did not accept the {method} command itself; it may not support it"),
         _ if !tls && text.contains("plaintext") => "the server refuses passwords in cleartext: use --security starttls or tls".to_string(),
         _ => "check the user name and password; the server's text and logs may say more".to_string(),
@@ -1298,6 +1366,28 @@ fn login_failure(done: &Completion, method: &str, tls: bool) -> Failure {
         Some(&done.raw),
         hint,
     )
+}
+
+/// What to check after an OAuth rejection, from its JSON status.
+fn oauth_hint(e: &sasl::OAuthError) -> String {
+    let status = e.status.as_deref().unwrap_or("");
+    let mut hint = match status {
+        "400" | "invalid_request" => {
+            "the server could not read the token request: check the user name".to_string()
+        }
+        "401" | "invalid_token" => {
+            "the access token is invalid or expired: get a fresh one (they usually live one hour)"
+                .to_string()
+        }
+        "403" | "insufficient_scope" => {
+            "the token lacks the IMAP scope: request it with the scope the server names".to_string()
+        }
+        _ => "check the access token, its scope and that it belongs to this user".to_string(),
+    };
+    if let Some(scope) = &e.scope {
+        hint.push_str(&format!(" (required scope: {scope})"));
+    }
+    hint
 }
 
 #[cfg(test)]

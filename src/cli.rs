@@ -78,7 +78,8 @@ pub struct Args {
     #[argh(switch)]
     pub password_stdin: bool,
 
-    /// login (IMAP LOGIN, default) or plain (AUTHENTICATE PLAIN)
+    /// login (IMAP LOGIN, default), plain (AUTHENTICATE PLAIN), xoauth2 or
+    /// oauthbearer (OAuth 2.0; the secret is the access token)
     #[argh(option)]
     pub auth: Option<String>,
 
@@ -144,6 +145,20 @@ impl Security {
 pub enum AuthMethod {
     Login,
     Plain,
+    XOAuth2,
+    OAuthBearer,
+}
+
+impl AuthMethod {
+    /// The SASL mechanism name, for AUTHENTICATE (None for LOGIN).
+    pub fn mechanism(self) -> Option<&'static str> {
+        match self {
+            AuthMethod::Login => None,
+            AuthMethod::Plain => Some("PLAIN"),
+            AuthMethod::XOAuth2 => Some("XOAUTH2"),
+            AuthMethod::OAuthBearer => Some("OAUTHBEARER"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,9 +300,11 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
     let auth = match args.auth.as_deref() {
         None | Some("login") => AuthMethod::Login,
         Some("plain") => AuthMethod::Plain,
+        Some("xoauth2") => AuthMethod::XOAuth2,
+        Some("oauthbearer") => AuthMethod::OAuthBearer,
         Some(other) => {
             return Err(format!(
-                "--auth must be login or plain, not '{}'",
+                "--auth must be login, plain, xoauth2 or oauthbearer, not '{}'",
                 other.escape_default()
             ));
         }

@@ -12,5 +12,6 @@ pub mod json;
 pub mod mutf7;
 pub mod parser;
 pub mod report;
+pub mod sasl;
 pub mod session;
 pub mod transport;

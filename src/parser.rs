@@ -238,11 +238,34 @@ pub enum Untagged {
         seq: u32,
         items: Vec<(String, Value)>,
     },
+    /// RFC 2971 `* ID ("name" "Dovecot" ...)` or `* ID NIL`: the pairs.
+    Id(IdFields),
+    /// RFC 9208 `* QUOTAROOT mailbox root...`
+    QuotaRoot {
+        mailbox: Vec<u8>,
+        roots: Vec<Vec<u8>>,
+    },
+    /// RFC 9208 `* QUOTA root (resource usage limit ...)`
+    Quota {
+        root: Vec<u8>,
+        resources: Vec<QuotaResource>,
+    },
     /// Understood as well-formed but not needed by the check (SEARCH,
     /// STATUS, NAMESPACE, ID, QUOTA, ...): the keyword, upper-cased.
     Other {
         keyword: String,
     },
+}
+
+/// RFC 2971 ID fields: name and value (NIL values are `None`).
+pub type IdFields = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// One resource of a QUOTA response (STORAGE is in KiB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaResource {
+    pub name: String,
+    pub usage: u64,
+    pub limit: u64,
 }
 
 /// One complete server response.
@@ -552,6 +575,60 @@ impl<'a> Cursor<'a> {
                 self.expect_space()?;
                 Ok(Untagged::Flags(self.flag_list()?))
             }
+            "ID" => {
+                self.expect_space()?;
+                let mut pairs = Vec::new();
+                if let Value::List(items) = self.value(0)? {
+                    let mut it = items.into_iter();
+                    while let Some(key) = it.next() {
+                        let key = key
+                            .as_bytes()
+                            .map(<[u8]>::to_vec)
+                            .ok_or(self.err("an ID field name must be a string"))?;
+                        let value = it.next().and_then(|v| v.as_bytes().map(<[u8]>::to_vec));
+                        pairs.push((key, value));
+                    }
+                }
+                Ok(Untagged::Id(pairs))
+            }
+            "QUOTAROOT" => {
+                self.expect_space()?;
+                let mailbox = self.astring()?;
+                let mut roots = Vec::new();
+                loop {
+                    self.skip_space();
+                    if self.at_eol() {
+                        break;
+                    }
+                    roots.push(self.astring()?);
+                }
+                Ok(Untagged::QuotaRoot { mailbox, roots })
+            }
+            "QUOTA" => {
+                self.expect_space()?;
+                let root = self.astring()?;
+                self.expect_space()?;
+                let Value::List(items) = self.value(0)? else {
+                    return Err(self.err("expected a list of quota resources"));
+                };
+                let mut resources = Vec::new();
+                for triple in items.chunks(3) {
+                    match triple {
+                        [name, Value::Number(usage), Value::Number(limit)] => {
+                            let name = name
+                                .as_bytes()
+                                .ok_or(self.err("expected a quota resource name"))?;
+                            resources.push(QuotaResource {
+                                name: String::from_utf8_lossy(name).to_ascii_uppercase(),
+                                usage: *usage,
+                                limit: *limit,
+                            });
+                        }
+                        _ => return Err(self.err("expected quota resource, usage and limit")),
+                    }
+                }
+                Ok(Untagged::Quota { root, resources })
+            }
             "LIST" | "LSUB" => {
                 self.expect_space()?;
                 let attributes = self.flag_list()?;
@@ -685,6 +762,15 @@ impl<'a> Cursor<'a> {
                     Ok(Value::Atom(w.to_vec()))
                 }
             }
+        }
+    }
+
+    /// An astring or NIL-free string: atom, quoted or literal bytes.
+    fn astring(&mut self) -> Result<Vec<u8>, ParseError> {
+        match self.value(0)? {
+            Value::String(s) | Value::Atom(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string().into_bytes()),
+            _ => Err(self.err("expected a string")),
         }
     }
 
@@ -1085,6 +1171,63 @@ mod tests {
                 keyword: "XNEW".into()
             })
         );
+    }
+
+    #[test]
+    fn id_and_quota() {
+        assert_eq!(
+            parse(b"* ID (\"name\" \"Dovecot\" \"version\" NIL)\r\n"),
+            Response::Untagged(Untagged::Id(vec![
+                (b"name".to_vec(), Some(b"Dovecot".to_vec())),
+                (b"version".to_vec(), None),
+            ]))
+        );
+        assert_eq!(
+            parse(b"* ID NIL\r\n"),
+            Response::Untagged(Untagged::Id(vec![]))
+        );
+        assert_eq!(
+            parse(b"* QUOTAROOT INBOX \"User quota\" \"\"\r\n"),
+            Response::Untagged(Untagged::QuotaRoot {
+                mailbox: b"INBOX".to_vec(),
+                roots: vec![b"User quota".to_vec(), b"".to_vec()],
+            })
+        );
+        assert_eq!(
+            parse(b"* QUOTAROOT INBOX\r\n"),
+            Response::Untagged(Untagged::QuotaRoot {
+                mailbox: b"INBOX".to_vec(),
+                roots: vec![]
+            })
+        );
+        assert_eq!(
+            parse(b"* QUOTA \"User quota\" (STORAGE 19791 1048576 message 5 1000)\r\n"),
+            Response::Untagged(Untagged::Quota {
+                root: b"User quota".to_vec(),
+                resources: vec![
+                    QuotaResource {
+                        name: "STORAGE".into(),
+                        usage: 19791,
+                        limit: 1048576
+                    },
+                    QuotaResource {
+                        name: "MESSAGE".into(),
+                        usage: 5,
+                        limit: 1000
+                    },
+                ],
+            })
+        );
+        assert_eq!(
+            parse(b"* QUOTA \"\" ()\r\n"),
+            Response::Untagged(Untagged::Quota {
+                root: vec![],
+                resources: vec![]
+            })
+        );
+        assert!(parse_response(b"* QUOTA r (STORAGE 1)\r\n").is_err());
+        assert!(parse_response(b"* QUOTA r (STORAGE x 1)\r\n").is_err());
+        assert!(parse_response(b"* ID (NIL \"x\")\r\n").is_err());
     }
 
     #[test]

@@ -560,13 +560,15 @@ impl Session {
                     });
                 }
                 Response::Continuation(data) => {
+                    // In a continuation an empty response is an empty line;
+                    // "=" stands for empty only on the command line (RFC 4959).
                     let reply = if initial_pending {
                         initial_pending = false;
-                        encoded.clone()
+                        crate::base64::encode(initial)
                     } else {
                         let challenge = crate::base64::decode(trim_crlf(&data))
                             .unwrap_or_else(|_| data.clone());
-                        sasl_encode(&on_challenge(&challenge))
+                        crate::base64::encode(&on_challenge(&challenge))
                     };
                     let mut line = reply.into_bytes();
                     line.extend_from_slice(b"\r\n");
