@@ -19,7 +19,7 @@ use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{
     ConnectError, Deadline, PreparedTls, TlsSettings, Transport, describe_io, resolve,
 };
-use crate::{der, mutf7, sasl};
+use crate::{der, mutf7, rfc2047, sasl};
 
 /// Folder names kept for the report. LIST keeps being counted beyond this,
 /// but a server (or a hostile one) with millions of folders must not make
@@ -980,13 +980,24 @@ impl<'a> Check<'a> {
                 .map(|b| String::from_utf8_lossy(b).into_owned())
         });
         let envelope = get("ENVELOPE").as_ref().and_then(parser::envelope);
-        let subject = envelope
-            .as_ref()
-            .and_then(|e| e.subject.as_ref().map(|s| escape_cut(s, TEXT_CUT)));
-        let from = envelope.as_ref().and_then(|e| {
-            e.from
-                .first()
-                .map(|a| escape_cut(a.display().as_bytes(), TEXT_CUT))
+        // Subjects and display names are shown decoded (RFC 2047) with the
+        // raw form kept beside them; a broken encoding never fails the check.
+        let mut undecoded: Vec<String> = Vec::new();
+        let mut decode = |raw: &[u8]| {
+            let d = rfc2047::decode(raw);
+            for c in d.undecoded_charsets {
+                if !undecoded.contains(&c) {
+                    undecoded.push(c);
+                }
+            }
+            cut_text(&d.text, TEXT_CUT)
+        };
+        let subject_raw = envelope.as_ref().and_then(|e| e.subject.as_deref());
+        let subject = subject_raw.map(&mut decode);
+        let first_from = envelope.as_ref().and_then(|e| e.from.first());
+        let from = first_from.map(|a| {
+            let name = a.name.as_deref().map(&mut decode);
+            a.display_with_name(name.as_deref())
         });
         let mut message = MessageReport {
             seq,
@@ -994,7 +1005,10 @@ impl<'a> Check<'a> {
             flags,
             internal_date,
             subject,
+            subject_raw: subject_raw.map(|s| escape_cut(s, TEXT_CUT)),
             from,
+            from_raw: first_from.map(|a| escape_cut(a.display().as_bytes(), TEXT_CUT)),
+            undecoded_charsets: undecoded,
             body_bytes: None,
         };
         let mut detail = format!("#{seq}: {size} bytes");
@@ -1007,6 +1021,12 @@ impl<'a> Check<'a> {
         match &message.subject {
             Some(s) => detail.push_str(&format!(", \"{s}\"")),
             None => detail.push_str(", no subject"),
+        }
+        if !message.undecoded_charsets.is_empty() {
+            detail.push_str(&format!(
+                " (charset {} shown undecoded)",
+                message.undecoded_charsets.join(", ")
+            ));
         }
         if self.cfg.body {
             let body = self.fetch_body(seq, size)?;
@@ -1104,6 +1124,18 @@ impl<'a> Check<'a> {
             (Err(e), _) => Err(io_failure(&e, "logout", "* BYE, then a tagged OK")),
         }
     }
+}
+
+/// Cuts decoded text to about `max` bytes on a character boundary.
+fn cut_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
 }
 
 /// Folder names from LIST that are close to `wanted`, best first.
@@ -1307,7 +1339,11 @@ fn greeting_io_failure(e: &SessionError, security: Security) -> Failure {
             format!("no greeting: {}", describe_io(io)),
             "an untagged OK greeting",
             None,
-            "the server closed the connection at once: it may limit connections per client, or the port is not IMAP",
+            if security == Security::Tls {
+                "the server closed the connection after TLS without a greeting: it may limit connections per client"
+            } else {
+                "the server closed the connection without a greeting: the port may expect implicit TLS (try --security tls), the server may limit connections per client, or the port is not IMAP"
+            },
         ),
     }
 }

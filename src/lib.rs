@@ -12,6 +12,7 @@ pub mod json;
 pub mod mutf7;
 pub mod parser;
 pub mod report;
+pub mod rfc2047;
 pub mod sasl;
 pub mod session;
 pub mod transport;

@@ -847,6 +847,12 @@ pub struct Address {
 impl Address {
     /// `Display Name <mailbox@host>`, or the bare address.
     pub fn display(&self) -> String {
+        let name = self.name.as_deref().map(String::from_utf8_lossy);
+        self.display_with_name(name.as_deref())
+    }
+
+    /// Like [`Address::display`] with the display name given (decoded).
+    pub fn display_with_name(&self, name: Option<&str>) -> String {
         let lossy = |b: &Option<Vec<u8>>| {
             b.as_deref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -857,9 +863,9 @@ impl Address {
             (None, Some(h)) => h,
             (None, None) => String::new(),
         };
-        match lossy(&self.name) {
+        match name {
             Some(n) if !n.is_empty() && !addr.is_empty() => format!("{n} <{addr}>"),
-            Some(n) if !n.is_empty() => n,
+            Some(n) if !n.is_empty() => n.to_string(),
             _ => addr,
         }
     }

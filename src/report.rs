@@ -114,8 +114,14 @@ pub struct MessageReport {
     pub size: u64,
     pub flags: Vec<String>,
     pub internal_date: Option<String>,
+    /// Subject with RFC 2047 encoded words decoded; `subject_raw` as sent.
     pub subject: Option<String>,
+    pub subject_raw: Option<String>,
+    /// First From address, display name decoded; `from_raw` as sent.
     pub from: Option<String>,
+    pub from_raw: Option<String>,
+    /// Charsets whose encoded words could not be decoded (left as sent).
+    pub undecoded_charsets: Vec<String>,
     /// Bytes of BODY[] received with `--body`.
     pub body_bytes: Option<u64>,
 }
@@ -419,7 +425,10 @@ pub fn json(report: &Report) -> String {
             .field("flags", strings(&m.flags))
             .field("internal_date", opt_str(&m.internal_date))
             .field("subject", opt_str(&m.subject))
+            .field("subject_raw", opt_str(&m.subject_raw))
             .field("from", opt_str(&m.from))
+            .field("from_raw", opt_str(&m.from_raw))
+            .field("undecoded_charsets", strings(&m.undecoded_charsets))
             .field(
                 "body_bytes",
                 Json::opt(m.body_bytes, |n| {
