@@ -536,17 +536,18 @@ impl<'a> Check<'a> {
     }
 
     fn capability(&mut self) -> Result<Done, Failure> {
-        if self.seen.capabilities_fresh {
-            return Done::ok(format!(
-                "from the greeting: {}",
-                self.seen.capabilities.join(" ")
-            ));
+        let from_greeting = self.seen.capabilities_fresh;
+        if !from_greeting {
+            self.request_capabilities("capability")?;
         }
-        self.request_capabilities("capability")?;
         let mut detail = self.seen.capabilities.join(" ");
+        if from_greeting {
+            detail = format!("from the greeting: {detail}");
+        }
         if !self.seen.has_cap("IMAP4rev1") && !self.seen.has_cap("IMAP4rev2") {
-            detail = format!("neither IMAP4rev1 nor IMAP4rev2 announced: {detail}");
-            return Done::warn(detail);
+            return Done::warn(format!(
+                "neither IMAP4rev1 nor IMAP4rev2 announced: {detail}"
+            ));
         }
         Done::ok(detail)
     }

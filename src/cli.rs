@@ -387,6 +387,22 @@ pub fn read_password(
     source: &PasswordSource,
     env_value: Option<OsString>,
 ) -> Result<Secret, String> {
+    let secret = read_secret(source, env_value)?;
+    if secret.expose().is_empty() {
+        // No IMAP server accepts an empty password; sending one only earns
+        // a failed login (and on some servers a penalty) for a typo.
+        let from = match source {
+            PasswordSource::Env => "IMAPCHECK_PASSWORD".to_string(),
+            PasswordSource::File(p) => format!("the password file {}", p.display()),
+            PasswordSource::Stdin => "standard input".to_string(),
+            PasswordSource::Prompt | PasswordSource::Missing => "the prompt".to_string(),
+        };
+        return Err(format!("the password from {from} is empty"));
+    }
+    Ok(secret)
+}
+
+fn read_secret(source: &PasswordSource, env_value: Option<OsString>) -> Result<Secret, String> {
     use std::os::unix::ffi::OsStringExt;
     match source {
         PasswordSource::Env => Ok(Secret::new(env_value.map(OsStringExt::into_vec).unwrap_or_default())),
@@ -394,11 +410,7 @@ pub fn read_password(
             let file = std::fs::File::open(path).map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
             let mut bytes = Vec::new();
             file.take(MAX_SECRET_BYTES).read_to_end(&mut bytes).map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
-            let line = first_line(bytes);
-            if line.is_empty() {
-                return Err(format!("the password file {} is empty", path.display()));
-            }
-            Ok(Secret::new(line))
+            Ok(Secret::new(first_line(bytes)))
         }
         PasswordSource::Stdin => {
             let mut bytes = Vec::new();

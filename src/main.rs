@@ -92,10 +92,10 @@ fn run() -> i32 {
         Some(path) => match transport::load_ca_file(path) {
             Ok(c) => c,
             Err(msg) => {
-                let step = if cfg.security == Security::Starttls {
-                    "starttls"
-                } else {
-                    "tls"
+                let step = match cfg.security {
+                    Security::Starttls => "starttls",
+                    Security::Tls => "tls",
+                    Security::None => "connect",
                 };
                 return finish_unknown(
                     &cfg,

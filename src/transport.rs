@@ -270,8 +270,10 @@ pub fn trust_store_sources() -> Vec<String> {
             found.push(format!("{} ({var})", Path::new(&p).display()));
         }
     }
+    // SSL_CERT_FILE replaces the bundle file rather than adding to it.
+    let env_file = found.iter().any(|f| f.ends_with("(SSL_CERT_FILE)"));
     if let Some(file) = CA_BUNDLE_FILES.iter().find(|f| Path::new(f).is_file())
-        && !found.iter().any(|f| f.starts_with(&format!("{file} ")))
+        && !env_file
     {
         found.push((*file).to_string());
     }
