@@ -302,7 +302,13 @@ impl<'a> Check<'a> {
                     detail: done.detail,
                     failure: None,
                 },
-                Err(f) => {
+                Err(mut f) => {
+                    if let Some(bye) = &self.seen.bye
+                        && f.got.is_none()
+                    {
+                        f.got = Some(format!("* BYE {}", escape_cut(bye, TEXT_CUT)));
+                        f.message.push_str(" (the server had said BYE)");
+                    }
                     if self.report.error.is_none() {
                         self.report.error = Some((name, f.clone()));
                     }
@@ -326,6 +332,10 @@ impl<'a> Check<'a> {
         }
         if let Some(s) = self.session.as_mut() {
             s.close();
+        }
+        // EXISTS/EXPUNGE that arrived after EXAMINE keep counting.
+        if self.opened {
+            self.report.mailbox = Some(self.seen.mailbox.clone());
         }
         self.report.elapsed = started.elapsed();
         self.report.capabilities = self.seen.capabilities.clone();
@@ -523,6 +533,18 @@ impl<'a> Check<'a> {
     }
 
     fn run_command(&mut self, args: &[Arg]) -> Result<Completion, SessionError> {
+        // After an untagged BYE the server is closing: another command
+        // would only meet a closed connection.
+        if let Some(bye) = &self.seen.bye
+            && !matches!(args.first(), Some(Arg::Raw("LOGOUT")))
+        {
+            let mut got = b"* BYE ".to_vec();
+            got.extend_from_slice(bye);
+            return Err(SessionError::Protocol {
+                what: "the server ended the session (untagged BYE)".into(),
+                got,
+            });
+        }
         let seen = &mut self.seen;
         let session = self.session.as_mut().ok_or(SessionError::Protocol {
             what: "no connection".into(),
@@ -537,7 +559,9 @@ impl<'a> Check<'a> {
 
     fn capability(&mut self) -> Result<Done, Failure> {
         let from_greeting = self.seen.capabilities_fresh;
-        if !from_greeting {
+        if from_greeting {
+            self.sync_literal_caps();
+        } else {
             self.request_capabilities("capability")?;
         }
         let mut detail = self.seen.capabilities.join(" ");
@@ -589,7 +613,7 @@ impl<'a> Check<'a> {
     fn starttls(&mut self) -> Result<Done, Failure> {
         if self.preauth {
             return Err(failure(
-                "PREAUTH greeting: the connection is already authenticated in cleartext, so STARTTLS can no longer be started",
+                "PREAUTH greeting: the connection is already authenticated in cleartext, so STARTTLS can no longer be started (the CVE-2020-28896 downgrade)",
                 "an OK greeting (not PREAUTH) before STARTTLS",
                 self.report.greeting.as_deref().map(str::as_bytes),
                 "a PREAUTH greeting on a STARTTLS port is a known downgrade attack (CVE-2020-28896); use --security tls on port 993 or fix the server",
@@ -662,6 +686,8 @@ impl<'a> Check<'a> {
             None => "LOGIN".to_string(),
         };
         self.check_mechanism_offered(auth, tls)?;
+        // Only capabilities announced by the login itself count as fresh.
+        self.seen.capabilities_fresh = false;
         let mut oauth_error = None;
         let done = match auth.mechanism() {
             None => self.run_command(&[

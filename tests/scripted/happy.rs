@@ -1,0 +1,744 @@
+// Happy paths: every mode and option, and the three output formats.
+
+use super::*;
+
+/// The KB happy path's JSON report, checked field by field.
+fn assert_kb_report(v: &Value, ctx: &str) {
+    for key in JSON_FIELDS {
+        assert!(v.get(key).is_some(), "json lacks {key}\n{ctx}");
+    }
+    assert_eq!(v["greeting"], GREETING.trim_end(), "{ctx}");
+    let caps: Vec<&str> = POSTLOGIN_CAPS.split(' ').collect();
+    assert_eq!(v["capabilities"], serde_json::json!(caps), "{ctx}");
+    assert_eq!(v["folders"], serde_json::json!(KB_MAILBOXES), "{ctx}");
+    assert_fields(
+        &v["mailbox"],
+        serde_json::json!({
+            "name": "INBOX", "exists": KB_EXISTS, "recent": KB_RECENT, "unseen": KB_UNSEEN,
+            "uidvalidity": KB_UIDVALIDITY, "uidnext": KB_UIDNEXT,
+            "flags": ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"],
+            "permanent_flags": [], "read_only": true,
+        }),
+        ctx,
+    );
+    let m = &v["message"];
+    assert_eq!(m["seq"], 3, "{ctx}");
+    assert_eq!(m["size"], KB_SIZE, "{ctx}");
+    assert_eq!(m["flags"], serde_json::json!(["\\Flagged"]), "{ctx}");
+    assert_eq!(m["internal_date"], KB_INTERNALDATE, "{ctx}");
+    // The subject came as a literal with quotes in it.
+    assert_eq!(m["subject"], KB_SUBJECT, "{ctx}");
+    assert_eq!(m["from"], KB_FROM, "{ctx}");
+    assert_eq!(v["alerts"], serde_json::json!([]), "{ctx}");
+    assert!(v["error"].is_null(), "{ctx}");
+    let elapsed = v["elapsed_ms"].as_f64().expect("elapsed_ms is a number");
+    assert!(elapsed > 0.0 && elapsed < 10_000.0, "elapsed_ms {elapsed}");
+    for s in v["steps"].as_array().expect("steps") {
+        assert!(s["elapsed_ms"].is_number(), "{s}");
+        assert!(s["detail"].is_string(), "{s}");
+    }
+}
+
+/// The client's command lines without their tags.
+fn commands(log: &ServerLog) -> Vec<String> {
+    log.lines
+        .iter()
+        .map(|l| l.split_once(' ').map_or("", |(_, rest)| rest).to_string())
+        .collect()
+}
+
+const KB_COMMANDS: [&str; 5] = [
+    "LOGIN alice Zebra7-pw",
+    "LIST \"\" \"*\"",
+    "EXAMINE INBOX",
+    "FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)",
+    "LOGOUT",
+];
+
+#[test]
+fn implicit_tls_localhost_full_check() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_kb_report(&v, &ctx);
+    assert_eq!(v["host"], "localhost");
+    assert_eq!(v["port"], port);
+    assert_eq!(v["security"], "tls");
+    assert_eq!(v["address"], format!("127.0.0.1:{port}"));
+    let tls = &v["tls"];
+    assert_eq!(tls["verified"], true, "{ctx}");
+    assert_eq!(tls["subject"], "CN=localhost, O=imapcheck test", "{ctx}");
+    assert_eq!(
+        tls["issuer"], "CN=imapcheck test CA, O=imapcheck test",
+        "{ctx}"
+    );
+    let days = tls["days_left"].as_i64().expect("days_left");
+    assert!((364..=365).contains(&days), "days_left {days}\n{ctx}");
+    let not_after = tls["not_after"].as_str().expect("not_after");
+    assert!(
+        not_after.len() == 20 && not_after.ends_with('Z') && &not_after[10..11] == "T",
+        "{not_after}"
+    );
+    // The greeting carried capabilities: no CAPABILITY command.
+    assert_eq!(commands(&log), KB_COMMANDS, "{ctx}");
+    assert_eq!(log.tls_handshakes, 1);
+    // Tags: 4 upper-case letters and a counter, one prefix per run.
+    let tags: Vec<&str> = log
+        .lines
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let prefix = &tags[0][..4];
+    assert!(prefix.bytes().all(|b| b.is_ascii_uppercase()), "{tags:?}");
+    for (i, t) in tags.iter().enumerate() {
+        assert_eq!(*t, format!("{prefix}{}", i + 1), "{tags:?}");
+    }
+}
+
+#[test]
+fn implicit_tls_ip_address() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let mut args = user(tls_args(port));
+    args[0] = "127.0.0.1".into();
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["host"], "127.0.0.1");
+    assert_eq!(v["tls"]["verified"], true);
+    assert_kb_report(&v, &ctx);
+}
+
+#[test]
+fn ipv6_loopback_plain_and_bracketed() {
+    for host in ["::1", "[::1]"] {
+        let srv = ScriptedServer::start_on("[::1]:0", Mode::Tls(Identity::Good), kb_script());
+        let port = srv.port();
+        let mut args = user(tls_args(port));
+        args[0] = host.into();
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = dump(&r, &log);
+        log.assert_ok();
+        assert_exit(&r, &v, 0, &ctx);
+        assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+        assert_eq!(v["host"], "::1", "{ctx}");
+        assert_eq!(v["address"], format!("[::1]:{port}"), "{ctx}");
+        assert_eq!(v["tls"]["verified"], true, "{ctx}");
+    }
+}
+
+#[test]
+fn starttls_full_check() {
+    let srv = ScriptedServer::start(Mode::Plain, starttls_kb(Identity::Good));
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &STARTTLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["security"], "starttls");
+    assert_eq!(v["greeting"], BARE_GREETING.trim_end());
+    assert_eq!(v["tls"]["verified"], true, "{ctx}");
+    assert_eq!(v["folders"], serde_json::json!(KB_MAILBOXES), "{ctx}");
+    assert_eq!(v["message"]["subject"], KB_SUBJECT, "{ctx}");
+    // CAPABILITY before STARTTLS (the greeting had none), again after TLS.
+    let mut want = vec!["CAPABILITY", "STARTTLS", "CAPABILITY"];
+    want.extend(KB_COMMANDS);
+    assert_eq!(commands(&log), want, "{ctx}");
+    assert_eq!(log.tls_handshakes, 1);
+    let detail = step(&v, "starttls")["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("capabilities after TLS"), "{detail}");
+}
+
+#[test]
+fn starttls_with_capabilities_in_the_greeting() {
+    let mut s = starttls_steps(Identity::Good).split_off(2);
+    s.insert(0, Step::Send(GREETING_STARTTLS.into()));
+    s.extend(kb_script_after_greeting());
+    let srv = ScriptedServer::start(Mode::Plain, s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &STARTTLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    // No CAPABILITY before STARTTLS, but one after the handshake.
+    assert_eq!(
+        commands(&log)[..3],
+        ["STARTTLS", "CAPABILITY", KB_COMMANDS[0]]
+    );
+    // LOGINDISABLED from before TLS is forgotten after it.
+    assert!(
+        !v["capabilities"]
+            .as_array()
+            .expect("caps")
+            .iter()
+            .any(|c| c == "LOGINDISABLED" || c == "STARTTLS"),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn security_none_warns_about_cleartext_credentials() {
+    let srv = ScriptedServer::start(Mode::Plain, kb_script());
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 1, &ctx);
+    assert_steps(&v, &NONE_STEPS, "ok ok ok warning ok ok ok ok", &ctx);
+    let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("cleartext"), "{detail}");
+    assert!(v["tls"].is_null(), "{ctx}");
+    assert!(v["error"].is_null(), "{ctx}");
+    assert_kb_report(&v, &ctx);
+}
+
+#[test]
+fn without_user_only_connects_and_logs_out() {
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        script(vec![vec![Step::Send(GREETING.into())], logout_steps()]),
+    );
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &tls_args(port), &[]);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok skipped skipped skipped skipped ok",
+        &ctx,
+    );
+    assert_eq!(step(&v, "login")["detail"], "no --user given");
+    assert!(v["mailbox"].is_null() && v["message"].is_null(), "{ctx}");
+    assert_eq!(commands(&log), ["LOGOUT"]);
+}
+
+#[test]
+fn select_opens_read_write() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("SELECT INBOX".into()),
+            Step::Send(
+                kb_examine_reply()
+                    .replace("[READ-ONLY] Examine", "[READ-WRITE] Select")
+                    .replace("[PERMANENTFLAGS ()]", "[PERMANENTFLAGS (\\Seen \\*)]"),
+            ),
+            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(kb_fetch_reply()),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--select"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    let names = [
+        "connect",
+        "tls",
+        "greeting",
+        "capability",
+        "login",
+        "list",
+        "select",
+        "fetch",
+        "logout",
+    ];
+    assert_steps(&v, &names, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["mailbox"]["read_only"], false, "{ctx}");
+    assert_eq!(
+        v["mailbox"]["permanent_flags"],
+        serde_json::json!(["\\Seen", "\\*"])
+    );
+    let detail = step(&v, "select")["detail"].as_str().unwrap_or("");
+    assert!(detail.ends_with("read-write"), "{detail}");
+}
+
+#[test]
+fn no_fetch_skips_the_fetch() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(kb_examine_reply()),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--no-fetch"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok", &ctx);
+    assert_eq!(step(&v, "fetch")["detail"], "--no-fetch");
+    assert!(v["message"].is_null(), "{ctx}");
+    assert_eq!(v["mailbox"]["exists"], KB_EXISTS);
+}
+
+#[test]
+fn empty_folder_skips_the_fetch() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(
+                "* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 9] UIDs valid\r\n{tag} OK [READ-ONLY] done\r\n"
+                    .into(),
+            ),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok", &ctx);
+    assert_eq!(step(&v, "fetch")["detail"], "the folder is empty");
+    assert_eq!(v["mailbox"]["exists"], 0);
+    assert!(v["mailbox"]["unseen"].is_null() && v["mailbox"]["uidnext"].is_null());
+}
+
+#[test]
+fn message_option_fetches_that_message() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(kb_examine_reply()),
+            Step::Expect("FETCH 2 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(
+                "* 2 FETCH (FLAGS (\\Seen) INTERNALDATE \"02-Jan-2024 09:00:00 +0000\" RFC822.SIZE 77 \
+                 ENVELOPE (NIL NIL ((NIL NIL \"carol\" \"example.net\")) NIL NIL NIL NIL NIL NIL NIL))\r\n\
+                 {tag} OK Fetch completed.\r\n"
+                    .into(),
+            ),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(
+        srv,
+        &with(user(tls_args(port)), &["--message", "2"]),
+        &PASS_ENV,
+    );
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_fields(
+        &v["message"],
+        serde_json::json!({
+            "seq": 2, "size": 77, "flags": ["\\Seen"],
+            "internal_date": "02-Jan-2024 09:00:00 +0000",
+            "subject": null, "from": "carol@example.net", "body_bytes": null,
+        }),
+        &ctx,
+    );
+}
+
+#[test]
+fn message_beyond_the_folder_fails_fetch() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(kb_examine_reply()),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(
+        srv,
+        &with(user(tls_args(port)), &["--message", "9"]),
+        &PASS_ENV,
+    );
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "fetch", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok failed ok", &ctx);
+    assert!(error_text(&v, "message").contains("message 9 does not exist"));
+}
+
+/// KB script whose FETCH announces `size` and whose `BODY.PEEK[]` answer
+/// carries a literal of `body_len` bytes of 'x'.
+fn body_script(size: usize, body_len: usize) -> Vec<Step> {
+    let fetch = kb_fetch_reply().replace(
+        &format!("RFC822.SIZE {KB_SIZE} "),
+        &format!("RFC822.SIZE {size} "),
+    );
+    assert!(fetch.contains(&format!("RFC822.SIZE {size} ")));
+    script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(kb_examine_reply()),
+            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(fetch),
+            Step::Expect("FETCH 3 BODY.PEEK[]".into()),
+            Step::Send(format!("* 3 FETCH (BODY[] {{{body_len}}}\r\n")),
+            Step::Flood(b'x', body_len),
+            Step::Send(")\r\n{tag} OK Fetch completed.\r\n".into()),
+        ],
+        logout_steps(),
+    ])
+}
+
+#[test]
+fn body_whose_length_equals_the_size() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(512, 512));
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--body"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["message"]["size"], 512);
+    assert_eq!(v["message"]["body_bytes"], 512, "{ctx}");
+}
+
+#[test]
+fn large_body_is_streamed_in_bounded_memory() {
+    const SIZE: usize = 24 * 1024 * 1024;
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(SIZE, SIZE));
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--body", "--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["message"]["body_bytes"], SIZE, "{ctx}");
+    eprintln!(
+        "max RSS, {} MiB body via --body over TLS: {rss} KiB",
+        SIZE >> 20
+    );
+    assert!(
+        rss < RSS_LIMIT_KIB,
+        "max RSS {rss} KiB for a streamed {SIZE}-byte body\n{ctx}"
+    );
+}
+
+#[test]
+fn body_length_mismatch_fails_fetch() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(512, 500));
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--body"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "fetch", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok failed ok", &ctx);
+    assert_eq!(
+        error_text(&v, "message"),
+        "message 3: the body has 500 bytes but RFC822.SIZE announced 512"
+    );
+    assert_eq!(v["message"]["body_bytes"], 500, "{ctx}");
+}
+
+/// base64 (RFC 4648, padded).
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The AUTHENTICATE PLAIN message for USER and PASS, base64.
+pub fn plain_b64() -> String {
+    base64(format!("\0{USER}\0{PASS}").as_bytes())
+}
+
+#[test]
+fn base64_helper() {
+    assert_eq!(base64(b"\0u\0p"), "AHUAcA==");
+    assert_eq!(base64(b"abc"), "YWJj");
+    assert_eq!(base64(b"ab"), "YWI=");
+}
+
+#[test]
+fn auth_plain_with_sasl_ir() {
+    let s = script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::Expect(format!("AUTHENTICATE PLAIN {}", plain_b64())),
+            Step::Send(kb_login_ok()),
+        ],
+        kb_after_login(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(
+        srv,
+        &with(user(tls_args(port)), &["--auth", "plain"]),
+        &PASS_ENV,
+    );
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("AUTHENTICATE PLAIN"), "{detail}");
+}
+
+#[test]
+fn auth_plain_without_sasl_ir() {
+    let b64 = plain_b64();
+    let s = script(vec![
+        vec![
+            Step::Send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n".into()),
+            Step::Expect("AUTHENTICATE PLAIN".into()),
+            Step::Send("+ \r\n".into()),
+            // The client's base64 line: read raw so the tag stays.
+            Step::ExpectBytes(b64.len()),
+            Step::Expect(String::new()),
+            Step::Send(kb_login_ok()),
+        ],
+        kb_after_login(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(
+        srv,
+        &with(user(tls_args(port)), &["--auth", "plain"]),
+        &PASS_ENV,
+    );
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(log.literals, [b64.as_bytes()], "{ctx}");
+}
+
+#[test]
+fn capability_is_asked_after_a_login_ok_without_capabilities() {
+    // The greeting announced pre-login capabilities; the LOGIN OK carries
+    // none, so the client must ask for the post-login ones.
+    let s = script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::Send("{tag} OK Logged in\r\n".into()),
+            Step::Expect("CAPABILITY".into()),
+            Step::Send(format!(
+                "* CAPABILITY {POSTLOGIN_CAPS}\r\n{{tag}} OK Capability completed.\r\n"
+            )),
+        ],
+        kb_after_login(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    let caps: Vec<&str> = POSTLOGIN_CAPS.split(' ').collect();
+    assert_eq!(v["capabilities"], serde_json::json!(caps), "{ctx}");
+}
+
+#[test]
+fn no_capability_command_when_the_login_ok_carries_them() {
+    let s = script(vec![
+        vec![Step::Send(BARE_GREETING.into())],
+        capability_steps(),
+        login_steps(),
+        kb_after_login(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_eq!(commands(&log)[0], "CAPABILITY");
+    assert_eq!(commands(&log)[1..], KB_COMMANDS, "{ctx}");
+    let detail = step(&v, "capability")["detail"].as_str().unwrap_or("");
+    assert_eq!(detail, PRELOGIN_CAPS);
+}
+
+#[test]
+fn auth_plain_not_offered_sends_no_password() {
+    let s = script(vec![
+        vec![Step::Send(
+            "* OK [CAPABILITY IMAP4rev1 AUTH=GSSAPI] ready\r\n".into(),
+        )],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(
+        srv,
+        &with(user(tls_args(port)), &["--auth", "plain"]),
+        &PASS_ENV,
+    );
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "login", &ctx);
+    assert_eq!(error_text(&v, "got"), "AUTH=GSSAPI");
+    assert_not_received(&log, &plain_b64(), &ctx);
+}
+
+#[test]
+fn text_format_prints_a_line_per_step_and_a_summary() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let (r, log) = go(srv, &user(tls_args(port)), &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_eq!(r.status, 0, "{ctx}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 11, "{ctx}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "imapcheck {}: localhost port {port} (implicit TLS)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{ctx}"
+    );
+    for (line, name) in lines[1..10].iter().zip(TLS_STEPS) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[..2], [name, "ok"], "{line}");
+        assert_eq!(words[3], "ms", "{line}");
+    }
+    assert!(lines[3].ends_with(GREETING.trim_end()), "{}", lines[3]);
+    assert!(lines[6].contains("4 folders: INBOX, Entwürfe, Sent, Deleted Items"));
+    assert!(
+        lines[7].contains("INBOX: 3 messages, 0 recent, first unseen #2, UIDVALIDITY 1700000001"),
+        "{}",
+        lines[7]
+    );
+    assert!(lines[8].contains(KB_FROM) && lines[8].contains("512 bytes"));
+    assert!(
+        lines[10].starts_with(&format!(
+            "IMAP OK - localhost:{port} connect/tls/greeting/capability/login/list/examine/fetch/logout in "
+        )),
+        "{}",
+        lines[10]
+    );
+    assert!(lines[10].ends_with("INBOX has 3 messages"), "{}", lines[10]);
+    assert_eq!(r.stderr, "", "nothing on stderr without -v");
+}
+
+#[test]
+fn nagios_format_is_one_line_with_perfdata() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--format", "nagios", "-w", "5", "-c", "9"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_eq!(r.status, 0, "{ctx}");
+    assert_eq!(r.stdout.lines().count(), 1, "{ctx}");
+    let line = r.stdout.trim_end();
+    assert!(line.starts_with("IMAP OK - "), "{line}");
+    let (text, perf) = line.split_once(" | ").expect("perfdata after ' | '");
+    assert!(text.contains(&format!("localhost:{port}")), "{text}");
+    assert!(perf.starts_with("time="), "{perf}");
+    let time = perf.split(' ').next().unwrap_or("");
+    assert!(time.ends_with("s;5;9;0;10"), "{time}");
+    for name in TLS_STEPS {
+        assert!(perf.contains(&format!(" {name}=")), "{name} in {perf}");
+    }
+    assert!(perf.contains(" messages=3"), "{perf}");
+    assert!(perf.contains(" cert_days="), "{perf}");
+}
+
+#[test]
+fn time_thresholds_warn_and_crit() {
+    for (flag, code, word) in [("-w", 1, "WARNING"), ("-c", 2, "CRITICAL")] {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), &["--format", "nagios", flag, "0"]);
+        let (r, log) = go(srv, &args, &PASS_ENV, None);
+        let ctx = dump(&r, &log);
+        log.assert_ok();
+        assert_eq!(r.status, code, "{ctx}");
+        assert!(r.stdout.starts_with(&format!("IMAP {word} - ")), "{ctx}");
+        assert!(r.stdout.contains("threshold is 0s"), "{ctx}");
+    }
+}
+
+#[test]
+fn json_lists_every_step_even_when_skipped() {
+    // A refused connection under each mode: every step of the mode appears.
+    let port = closed_port();
+    let modes: [(&str, &[&str]); 3] = [
+        ("tls", &TLS_STEPS),
+        ("starttls", &STARTTLS_STEPS),
+        ("none", &NONE_STEPS),
+    ];
+    for (security, names) in modes {
+        let p = port.to_string();
+        let args = [
+            "127.0.0.1",
+            "--security",
+            security,
+            "-p",
+            &p,
+            "-u",
+            USER,
+            "--format",
+            "json",
+        ];
+        let (r, v) = run_json(&args, &PASS_ENV, None);
+        let ctx = format!("{r:?}");
+        assert_eq!(v["security"], security);
+        let mut statuses = vec!["failed"];
+        statuses.resize(names.len(), "skipped");
+        assert_steps(&v, names, &statuses.join(" "), &ctx);
+        for key in JSON_FIELDS {
+            assert!(v.get(key).is_some(), "{key} missing\n{ctx}");
+        }
+        assert!(v["address"].is_null() && v["greeting"].is_null(), "{ctx}");
+    }
+}

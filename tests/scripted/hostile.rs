@@ -1,0 +1,408 @@
+// Hostile and broken servers (bounded time and memory) and command-line
+// errors.
+
+use super::*;
+
+#[test]
+fn never_greeting_server_finishes_by_the_deadline() {
+    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Hold]);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(none_args(port)), &["-t", "2"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "greeting", &ctx);
+    assert!(
+        r.elapsed >= Duration::from_millis(1900) && r.elapsed < Duration::from_secs(4),
+        "{ctx}"
+    );
+    let elapsed_ms = v["elapsed_ms"].as_f64().expect("elapsed_ms");
+    assert!((1900.0..2500.0).contains(&elapsed_ms), "{ctx}");
+}
+
+#[test]
+fn never_greeting_tls_server_finishes_by_the_deadline() {
+    // Implicit TLS: the handshake itself never completes.
+    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Hold]);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "1.5"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "tls", &ctx);
+    assert!(
+        error_text(&v, "message").contains("did not finish before the deadline"),
+        "{ctx}"
+    );
+    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+}
+
+#[test]
+fn dripping_greeting_hits_the_one_deadline() {
+    // 60 bytes at one per 200 ms would take 12 s; every single read
+    // succeeds well within any per-read timeout.
+    let greeting = format!("* OK {}\r\n", "x".repeat(53));
+    let srv = ScriptedServer::start(
+        Mode::Plain,
+        vec![Step::Drip(
+            greeting.into_bytes(),
+            Duration::from_millis(200),
+        )],
+    );
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(none_args(port)), &["-t", "2"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "greeting", &ctx);
+    assert_eq!(error_text(&v, "message"), "no greeting before the deadline");
+    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+    assert!(
+        log.notes
+            .iter()
+            .any(|n| n.starts_with("Drip: client went away")),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn dripping_list_hits_the_one_deadline() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Drip(
+                kb_list_reply().replace("{tag}", "x").into_bytes(),
+                Duration::from_millis(100),
+            ),
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "2"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_failed_at(&r, &v, "list", &ctx);
+    assert!(error_text(&v, "message").contains("deadline"), "{ctx}");
+    // No time is left for LOGOUT.
+    assert_eq!(step(&v, "logout")["status"], "skipped", "{ctx}");
+    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+}
+
+#[test]
+fn endless_greeting_line_is_a_clean_error() {
+    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Flood(b'a', 10_000_000)]);
+    let port = srv.port();
+    let args = with(user(none_args(port)), &["--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "greeting", &ctx);
+    let msg = error_text(&v, "message");
+    assert!(
+        msg.contains("a line longer than 65536 bytes without CRLF"),
+        "{msg}"
+    );
+    assert!(r.elapsed < Duration::from_secs(3), "{ctx}");
+    eprintln!("max RSS, endless greeting line: {rss} KiB");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+}
+
+#[test]
+fn endless_line_after_login_is_a_clean_error() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send("* LIST () \"/\" ".into()),
+            Step::Flood(b'a', 10_000_000),
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "list", &ctx);
+    assert!(
+        error_text(&v, "message").contains("a line longer than 65536 bytes"),
+        "{ctx}"
+    );
+    assert!(r.elapsed < Duration::from_secs(3), "{ctx}");
+}
+
+#[test]
+fn huge_literal_is_refused_in_bounded_memory() {
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send("* LIST () \"/\" {2000000000}\r\n".into()),
+            Step::Flood(b'x', 64 << 20),
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Plain, s);
+    let port = srv.port();
+    let args = with(user(none_args(port)), &["--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "list", &ctx);
+    assert_eq!(
+        error_text(&v, "message"),
+        "protocol error during list: a literal of 2000000000 bytes where at most 1048576 are expected"
+    );
+    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    eprintln!("max RSS, 2 GB literal announced: {rss} KiB");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+}
+
+#[test]
+fn many_literals_in_one_response_are_bounded() {
+    // Each literal is under the 1 MiB limit; together they pass 4 MiB.
+    let mut s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send("* 1 FETCH (X {1000000}\r\n".into()),
+        ],
+    ]);
+    for _ in 0..6 {
+        s.push(Step::Flood(b'y', 1_000_000));
+        s.push(Step::Send(" X {1000000}\r\n".into()));
+    }
+    s.push(Step::Hold);
+    let srv = ScriptedServer::start(Mode::Plain, s);
+    let port = srv.port();
+    let args = with(user(none_args(port)), &["--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    assert_failed_at(&r, &v, "list", &ctx);
+    assert!(
+        error_text(&v, "message").contains("a response larger than 4194304 bytes"),
+        "{ctx}"
+    );
+    eprintln!("max RSS, 6 x 1 MB literals in one response: {rss} KiB");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+}
+
+#[test]
+fn deep_parentheses_in_one_line_are_a_clean_error() {
+    let deep = format!(
+        "* 3 FETCH (ENVELOPE {}{})\r\n{{tag}} OK done\r\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(deep),
+            Step::Hold,
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "list", &ctx);
+}
+
+#[test]
+fn deep_parentheses_across_literals_reach_the_parser_and_fail_cleanly() {
+    // Line segments under 64 KiB, joined by empty literals, so the 100,000
+    // levels of nesting reach the parser instead of the line limit.
+    let mut deep = String::from("* 3 FETCH (ENVELOPE ");
+    for _ in 0..4 {
+        deep.push_str(&"(".repeat(25_000));
+        deep.push_str("{0}\r\n");
+    }
+    for _ in 0..4 {
+        deep.push_str(&")".repeat(25_000));
+        deep.push_str(" {0}\r\n");
+    }
+    deep.push_str(")\r\n{tag} OK done\r\n");
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(deep),
+            Step::Hold,
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "list", &ctx);
+    assert!(
+        error_text(&v, "message").contains("nested too deeply"),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn body_literal_beyond_the_size_and_slack_is_refused() {
+    let fetch = kb_fetch_reply();
+    let s = script(vec![
+        vec![Step::Send(GREETING.into())],
+        login_steps(),
+        vec![
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Send(kb_examine_reply()),
+            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(fetch),
+            Step::Expect("FETCH 3 BODY.PEEK[]".into()),
+            Step::Send("* 3 FETCH (BODY[] {50000000}\r\n".into()),
+            Step::Flood(b'x', 50_000_000),
+        ],
+    ]);
+    let srv = ScriptedServer::start(Mode::Plain, s);
+    let port = srv.port();
+    let args = with(user(none_args(port)), &["--body", "--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "fetch", &ctx);
+    let msg = error_text(&v, "message");
+    assert!(
+        msg.starts_with("protocol error during fetch: a literal of 50000000 bytes"),
+        "{msg}"
+    );
+    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    eprintln!("max RSS, 50 MB body literal for a 512-byte message: {rss} KiB");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+}
+
+#[test]
+fn full_check_peak_memory() {
+    // Cleartext: the baseline the hostile-server limits compare against.
+    let srv = ScriptedServer::start(Mode::Plain, kb_script());
+    let port = srv.port();
+    let args = with(user(none_args(port)), &["--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_exit(&r, &v, 1, &ctx);
+    eprintln!("max RSS, full KB check in cleartext: {rss} KiB");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    // Implicit TLS: OpenSSL loads the system CA store as well.
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--format", "json"]);
+    let (r, rss) = run_measured(&args, &PASS_ENV);
+    let log = srv.finish();
+    let ctx = dump(&r, &log);
+    let v = parse_json_stdout(&r);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    eprintln!("max RSS, full KB check over TLS: {rss} KiB");
+    assert!(rss < 4 * RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+}
+
+#[test]
+fn garbage_instead_of_a_greeting() {
+    for (bytes, hint) in [
+        (&b"SSH-2.0-OpenSSH_9.6\r\n"[..], "SSH"),
+        (b"220 mail.example.org ESMTP\r\n", "SMTP"),
+        (b"HTTP/1.1 400 Bad Request\r\n", "HTTP"),
+        (b"\x16\x03\x01\x00\x05hello\r\n", "--security tls"),
+    ] {
+        let srv = ScriptedServer::start(
+            Mode::Plain,
+            vec![Step::SendBytes(bytes.to_vec()), Step::Hold],
+        );
+        let port = srv.port();
+        let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
+        let ctx = dump(&r, &log);
+        assert_failed_at(&r, &v, "greeting", &ctx);
+        assert!(error_text(&v, "hint").contains(hint), "{hint}\n{ctx}");
+        assert!(log.received.is_empty(), "{ctx}");
+    }
+}
+
+#[test]
+fn invalid_utf8_stays_valid_json() {
+    let srv = ScriptedServer::start(
+        Mode::Plain,
+        vec![
+            Step::SendBytes(b"* BYE caf\xe9 \x1b[31m \"closed\"\r\n".to_vec()),
+            Step::ExpectEof,
+        ],
+    );
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_failed_at(&r, &v, "greeting", &ctx);
+    assert_eq!(
+        error_text(&v, "got"),
+        "* BYE caf\\xe9 \\x1b[31m \"closed\"",
+        "{ctx}"
+    );
+}
+
+// ---------- the command line ----------
+
+#[test]
+fn bad_flags_are_unknown() {
+    for args in [
+        &["127.0.0.1", "--bogus"][..],
+        &["127.0.0.1", "--security", "ssl"],
+        &["127.0.0.1", "-p", "0"],
+        &["127.0.0.1", "-p", "70000"],
+        &["127.0.0.1", "-t", "0"],
+        &["127.0.0.1", "--format", "xml"],
+        &["127.0.0.1", "--auth", "cram-md5"],
+        &["127.0.0.1", "--password", "x"],
+        &["127.0.0.1", "-4", "-6"],
+        &["127.0.0.1", "--no-fetch", "--body"],
+        &[],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--format", "json"]);
+        let r = run(&args, &[], None);
+        assert_eq!(r.status, 3, "{args:?}\n{r:?}");
+        assert!(!r.stderr.is_empty(), "{args:?}: no message\n{r:?}");
+        assert!(!r.stdout.contains("\"status\":\"ok\""), "{args:?}\n{r:?}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let r = run(&["--help"], &[], None);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Usage: imapcheck"), "{r:?}");
+    for flag in [
+        "--security",
+        "--ca-file",
+        "--insecure",
+        "--password-file",
+        "--format",
+    ] {
+        assert!(r.stdout.contains(flag), "{flag}\n{r:?}");
+    }
+    let r = run(&["--version"], &[], None);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("imapcheck {}\n", env!("CARGO_PKG_VERSION"))),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("TLS: OpenSSL"), "{r:?}");
+}
