@@ -13,7 +13,8 @@ use std::time::Instant;
 use crate::cli::{AuthMethod, Config, Secret, Security};
 use crate::parser::{self, Code, Status, Untagged, Value};
 use crate::report::{
-    Failure, MailboxReport, MessageReport, Report, StepResult, StepStatus, TlsReport, escape_cut,
+    Failure, MailboxReport, MessageReport, QuotaReport, Report, StepResult, StepStatus, TlsReport,
+    escape_cut,
 };
 use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{
@@ -106,6 +107,7 @@ pub fn step_names(cfg: &Config) -> Vec<&'static str> {
         "login",
         "list",
         if cfg.select { "select" } else { "examine" },
+        "quota",
         "fetch",
         "logout",
     ]);
@@ -312,7 +314,11 @@ impl<'a> Check<'a> {
                     if self.report.error.is_none() {
                         self.report.error = Some((name, f.clone()));
                     }
-                    failed = failed.or(Some(name));
+                    // A full mailbox is a finding about the account, not
+                    // a broken session: the message is still worth fetching.
+                    if name != "quota" {
+                        failed = failed.or(Some(name));
+                    }
                     StepResult {
                         name,
                         status: StepStatus::Failed,
@@ -333,6 +339,17 @@ impl<'a> Check<'a> {
         if let Some(s) = self.session.as_mut() {
             s.close();
         }
+        self.report.server_id = self.seen.server_id.as_ref().map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        escape_cut(k, TEXT_CUT),
+                        v.as_ref().map(|v| escape_cut(v, TEXT_CUT)),
+                    )
+                })
+                .collect()
+        });
         // EXISTS/EXPUNGE that arrived after EXAMINE keep counting.
         if self.opened {
             self.report.mailbox = Some(self.seen.mailbox.clone());
@@ -355,6 +372,7 @@ impl<'a> Check<'a> {
             "login" => self.login(),
             "list" => self.list(),
             "examine" | "select" => self.open_folder(),
+            "quota" => self.quota(),
             "fetch" => self.fetch(),
             "logout" => self.logout(),
             _ => Done::skip("unknown step"),
@@ -568,12 +586,91 @@ impl<'a> Check<'a> {
         if from_greeting {
             detail = format!("from the greeting: {detail}");
         }
+        let mut warnings = Vec::new();
         if !self.seen.has_cap("IMAP4rev1") && !self.seen.has_cap("IMAP4rev2") {
-            return Done::warn(format!(
-                "neither IMAP4rev1 nor IMAP4rev2 announced: {detail}"
-            ));
+            warnings.push("neither IMAP4rev1 nor IMAP4rev2 announced".to_string());
         }
-        Done::ok(detail)
+        let cleartext_auth = !self.seen.has_cap("LOGINDISABLED") || self.seen.has_cap("AUTH=PLAIN");
+        match self.cfg.security {
+            Security::None if cleartext_auth && !self.preauth => {
+                let mut w =
+                    "the server accepts credentials in cleartext on this port (no LOGINDISABLED)"
+                        .to_string();
+                if self.seen.has_cap("STARTTLS") {
+                    w.push_str("; it offers STARTTLS: check with --security starttls");
+                }
+                warnings.push(w);
+            }
+            Security::Starttls if cleartext_auth && self.seen.has_cap("STARTTLS") => {
+                // Information only: we never log in before TLS ourselves.
+                self.transcript.note(
+                    "the server offers authentication before TLS on this port (no LOGINDISABLED); clients without STARTTLS would send passwords in cleartext",
+                );
+            }
+            _ => {}
+        }
+        if self.cfg.security != Security::Starttls
+            && let Some(id) = self.send_id_without_login()
+        {
+            detail.push_str(&format!("; server ID: {id}"));
+        }
+        if warnings.is_empty() {
+            Done::ok(detail)
+        } else {
+            warnings.push(detail);
+            Done::warn(warnings.join("; "))
+        }
+    }
+
+    /// Sends ID before the point where a login would be, when no login will
+    /// be done (no --user, or PREAUTH): the server's identity is still worth
+    /// reporting.
+    fn send_id_without_login(&mut self) -> Option<String> {
+        if self.cfg.user.is_some() && !self.preauth {
+            return None;
+        }
+        self.send_id()
+    }
+
+    /// RFC 2971 ID: says who we are and reports who the server says it is.
+    /// A refusal is not a failure of the check; nothing is reported then.
+    fn send_id(&mut self) -> Option<String> {
+        if !self.seen.has_cap("ID") {
+            return None;
+        }
+        let ours = format!(
+            "(\"name\" \"imapcheck\" \"version\" \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        );
+        self.seen.server_id = None;
+        let done = self.run_command(&[Arg::Raw("ID"), Arg::Raw(&ours)]).ok()?;
+        if done.status != Status::Ok {
+            return Some(format!("ID refused ({})", escape_cut(&done.text, TEXT_CUT)));
+        }
+        let pairs = self.seen.server_id.as_ref()?;
+        if pairs.is_empty() {
+            return Some("the server answered ID NIL".to_string());
+        }
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
+                .and_then(|(_, v)| v.as_deref())
+                .map(|v| escape_cut(v, 80))
+        };
+        let mut parts: Vec<String> = [get("name"), get("version")]
+            .into_iter()
+            .flatten()
+            .collect();
+        for key in ["vendor", "os", "os-version"] {
+            if let Some(v) = get(key) {
+                parts.push(format!("{key} {v}"));
+            }
+        }
+        if parts.is_empty() {
+            parts.push(format!("{} fields", pairs.len()));
+        }
+        Some(parts.join(" "))
     }
 
     fn request_capabilities(&mut self, step: &str) -> Result<(), Failure> {
@@ -653,11 +750,14 @@ impl<'a> Check<'a> {
         self.seen.capabilities.clear();
         self.seen.trusted = true;
         self.request_capabilities("starttls")?;
-        let detail = format!(
+        let mut detail = format!(
             "{}; capabilities after TLS: {}",
             handshake.detail,
             self.seen.capabilities.join(" ")
         );
+        if let Some(id) = self.send_id_without_login() {
+            detail.push_str(&format!("; server ID: {id}"));
+        }
         Ok(Done {
             status: handshake.status,
             detail,
@@ -762,6 +862,9 @@ impl<'a> Check<'a> {
             "{user} via {method}; {} capabilities after login",
             self.seen.capabilities.len()
         );
+        if let Some(id) = self.send_id() {
+            detail.push_str(&format!("; server ID: {id}"));
+        }
         if !self.seen.referrals.is_empty() {
             detail.push_str(&format!(
                 "; referral not followed: {}",
@@ -934,6 +1037,80 @@ impl<'a> Check<'a> {
             ", read-write"
         });
         self.report.mailbox = Some(mb.clone());
+        Done::ok(detail)
+    }
+
+    /// RFC 9208 GETQUOTAROOT for the open folder: usage against limits.
+    fn quota(&mut self) -> Result<Done, Failure> {
+        if !self.opened {
+            return Done::skip("no folder open");
+        }
+        if !self.seen.has_cap("QUOTA") {
+            return Done::skip("the server does not announce QUOTA");
+        }
+        self.seen.quota_roots.clear();
+        self.seen.quotas.clear();
+        let wire_name = mutf7::encode(&self.cfg.folder);
+        let done = self
+            .run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
+            .map_err(|e| io_failure(&e, "quota", "a tagged response to GETQUOTAROOT"))?;
+        if done.status != Status::Ok {
+            return Done::warn(format!(
+                "the server announces QUOTA but refused GETQUOTAROOT: {}",
+                escape_cut(trim_eol(&done.raw), TEXT_CUT)
+            ));
+        }
+        let mut rows = Vec::new();
+        let mut parts = Vec::new();
+        let mut worst: Option<(f64, String)> = None;
+        for (root, resources) in &self.seen.quotas {
+            let root = escape_cut(root, TEXT_CUT);
+            for r in resources {
+                let pct = if r.limit == 0 {
+                    100.0
+                } else {
+                    r.usage as f64 * 100.0 / r.limit as f64
+                };
+                let unit = if r.name == "STORAGE" { " KiB" } else { "" };
+                let text = format!("{} {} of {}{unit} ({pct:.1}%)", r.name, r.usage, r.limit);
+                if worst.as_ref().is_none_or(|(w, _)| pct > *w) {
+                    worst = Some((pct, format!("\"{root}\" {text}")));
+                }
+                parts.push(text);
+                rows.push(QuotaReport {
+                    root: root.clone(),
+                    resource: r.name.clone(),
+                    used: r.usage,
+                    limit: r.limit,
+                });
+            }
+        }
+        self.report.quota = Some(rows);
+        if parts.is_empty() {
+            return Done::ok(format!("no quota limits on {}", self.cfg.folder));
+        }
+        let roots: Vec<String> = self
+            .seen
+            .quotas
+            .iter()
+            .map(|(r, _)| format!("\"{}\"", escape_cut(r, TEXT_CUT)))
+            .collect();
+        let detail = format!("{}: {}", roots.join(", "), parts.join(", "));
+        let (pct, which) = worst.unwrap_or((0.0, String::new()));
+        if pct >= f64::from(self.cfg.quota_crit) {
+            return Err(failure(
+                format!("mailbox quota at {pct:.1}%: {which}"),
+                format!("usage below {}% of every quota limit", self.cfg.quota_crit),
+                None,
+                "a full mailbox rejects new mail: free space or raise the quota",
+            ));
+        }
+        if pct >= f64::from(self.cfg.quota_warn) {
+            return Done::warn(format!(
+                "quota at {pct:.1}% (warning at {}%): {detail}",
+                self.cfg.quota_warn
+            ));
+        }
         Done::ok(detail)
     }
 

@@ -95,6 +95,16 @@ pub struct Args {
     #[argh(option)]
     pub message: Option<u32>,
 
+    /// WARNING when a quota of the folder is at or above this percent
+    /// (default 90)
+    #[argh(option, default = "90")]
+    pub quota_warn: u32,
+
+    /// CRITICAL when a quota of the folder is at or above this percent
+    /// (default 100: a full mailbox rejects new mail)
+    #[argh(option, default = "100")]
+    pub quota_crit: u32,
+
     /// do not fetch a message
     #[argh(switch)]
     pub no_fetch: bool,
@@ -198,6 +208,8 @@ pub struct Config {
     pub message: Option<u32>,
     pub no_fetch: bool,
     pub body: bool,
+    pub quota_warn: u32,
+    pub quota_crit: u32,
     pub format: Format,
     pub verbose: bool,
     pub warning: Option<f64>,
@@ -363,6 +375,8 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         message: args.message,
         no_fetch: args.no_fetch,
         body: args.body,
+        quota_warn: args.quota_warn,
+        quota_crit: args.quota_crit,
         format,
         verbose: args.verbose,
         warning: args.warning,

@@ -13,6 +13,22 @@ use imapcheck::cli::{self, Config, Format, Security};
 use imapcheck::report::{self, Failure, Report, StepStatus};
 use imapcheck::{check, transport};
 
+/// Writes a line to stdout. A closed pipe (`imapcheck ... | head -2`) must
+/// not panic mid-session: the check still finishes and logs out, and only
+/// the output that nobody reads is lost.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Writes a line to stderr, ignoring a closed stream like `out!`.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() {
     let code = run();
     let _ = std::io::stdout().flush();
@@ -31,7 +47,7 @@ fn run() -> i32 {
         match a.into_string() {
             Ok(s) => raw_args.push(s),
             Err(a) => {
-                eprintln!("imapcheck: argument {:?} is not valid UTF-8", a);
+                err!("imapcheck: argument {:?} is not valid UTF-8", a);
                 return 3;
             }
         }
@@ -43,17 +59,17 @@ fn run() -> i32 {
             // argh's own exit status for bad flags is 1, which monitoring
             // would read as WARNING: a usage error is UNKNOWN (3).
             return if exit.status.is_ok() {
-                println!("{}", exit.output);
+                out!("{}", exit.output);
                 0
             } else {
-                eprintln!("{}\nRun imapcheck --help for usage.", exit.output);
+                err!("{}\nRun imapcheck --help for usage.", exit.output);
                 3
             };
         }
     };
     if args.version {
         let store = transport::trust_store_sources();
-        println!(
+        out!(
             "imapcheck {}\nTLS: {}\ntrusted CAs: {}",
             env!("CARGO_PKG_VERSION"),
             tls_library(),
@@ -69,7 +85,7 @@ fn run() -> i32 {
     let cfg = match cli::configure(args, env_password.is_some(), std::io::stdin().is_terminal()) {
         Ok(c) => c,
         Err(msg) => {
-            eprintln!("imapcheck: {msg}\nRun imapcheck --help for usage.");
+            err!("imapcheck: {msg}\nRun imapcheck --help for usage.");
             return 3;
         }
     };
@@ -113,7 +129,7 @@ fn run() -> i32 {
     };
 
     if cfg.format == Format::Text {
-        println!(
+        out!(
             "imapcheck {}: {} port {} ({}), deadline {} s",
             env!("CARGO_PKG_VERSION"),
             report::display_host(&cfg.host),
@@ -132,9 +148,9 @@ fn run() -> i32 {
             return;
         }
         match event {
-            check::Event::Step(step) => println!("{}", report::text_step(step)),
+            check::Event::Step(step) => out!("{}", report::text_step(step)),
             check::Event::Alert(text) => {
-                println!("{:<11} {:<8} {:>10}  {text}", "ALERT", "server", "")
+                out!("{:<11} {:<8} {:>10}  {text}", "ALERT", "server", "")
             }
         }
         let _ = std::io::stdout().flush();
@@ -146,9 +162,9 @@ fn run() -> i32 {
 
 fn print_final(cfg: &Config, report: &Report) {
     match cfg.format {
-        Format::Text => println!("{}", report::text_summary(report)),
-        Format::Nagios => println!("{}", report::nagios(report)),
-        Format::Json => println!("{}", report::json(report)),
+        Format::Text => out!("{}", report::text_summary(report)),
+        Format::Nagios => out!("{}", report::nagios(report)),
+        Format::Json => out!("{}", report::json(report)),
     }
 }
 
@@ -170,7 +186,7 @@ fn finish_unknown(cfg: &Config, step: &'static str, message: String, hint: &str)
         hint: hint.to_string(),
     };
     if cfg.format == Format::Text {
-        eprintln!("imapcheck: {}\nhint: {}", failure.message, failure.hint);
+        err!("imapcheck: {}\nhint: {}", failure.message, failure.hint);
     }
     if let Some(s) = report.steps.iter_mut().find(|s| s.name == step) {
         s.status = StepStatus::Skipped;

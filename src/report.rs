@@ -126,6 +126,15 @@ pub struct MessageReport {
     pub body_bytes: Option<u64>,
 }
 
+/// One quota resource of the open folder's quota roots.
+#[derive(Debug, Clone)]
+pub struct QuotaReport {
+    pub root: String,
+    pub resource: String,
+    pub used: u64,
+    pub limit: u64,
+}
+
 /// Everything one run found.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -144,6 +153,10 @@ pub struct Report {
     pub mailbox: Option<MailboxReport>,
     pub message: Option<MessageReport>,
     pub alerts: Vec<String>,
+    /// What the server said about itself in reply to ID (RFC 2971).
+    pub server_id: Option<Vec<(String, Option<String>)>>,
+    /// GETQUOTAROOT results; None when not asked (no QUOTA, no folder).
+    pub quota: Option<Vec<QuotaReport>>,
     /// The first failed step and its failure.
     pub error: Option<(&'static str, Failure)>,
     /// Forces the verdict to unknown (configuration problems).
@@ -184,6 +197,8 @@ impl Report {
             mailbox: None,
             message: None,
             alerts: Vec::new(),
+            server_id: None,
+            quota: None,
             error: None,
             unknown: false,
             warn_secs: None,
@@ -469,6 +484,32 @@ pub fn json(report: &Report) -> String {
         .field("mailbox", mailbox)
         .field("message", message)
         .field("alerts", strings(&report.alerts))
+        .field(
+            "server_id",
+            Json::opt(report.server_id.as_ref(), |pairs| {
+                Json::Obj(pairs.iter().map(|(k, v)| (k.clone(), opt_str(v))).collect())
+            }),
+        )
+        .field(
+            "quota",
+            Json::opt(report.quota.as_ref(), |rows| {
+                Json::Arr(
+                    rows.iter()
+                        .map(|q| {
+                            Json::obj()
+                                .field("root", Json::str(q.root.as_str()))
+                                .field("resource", Json::str(q.resource.as_str()))
+                                .field("used", Json::Int(i64::try_from(q.used).unwrap_or(i64::MAX)))
+                                .field(
+                                    "limit",
+                                    Json::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)),
+                                )
+                                .build()
+                        })
+                        .collect(),
+                )
+            }),
+        )
         .field("error", error)
         .build()
         .render()

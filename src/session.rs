@@ -11,7 +11,7 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::io;
+use std::io::{self, Write};
 
 use crate::parser::{self, Code, Frame, ParseError, Response, Status, Untagged};
 use crate::report::escape_cut;
@@ -38,7 +38,8 @@ impl Transcript {
         let mark = if tls { "[tls] " } else { "" };
         log::trace!("{mark}{who} {text}");
         if self.enabled {
-            eprintln!("{mark}{who} {text}");
+            // A closed stderr must not panic the check (see main's out!).
+            let _ = writeln!(std::io::stderr(), "{mark}{who} {text}");
         }
     }
 
@@ -46,7 +47,7 @@ impl Transcript {
     pub fn note(&self, text: &str) {
         log::debug!("{text}");
         if self.enabled {
-            eprintln!("-- {text}");
+            let _ = writeln!(std::io::stderr(), "-- {text}");
         }
     }
 }

@@ -13,6 +13,8 @@ mod diagnosis;
 mod happy;
 #[path = "scripted/hostile.rs"]
 mod hostile;
+#[path = "scripted/modern.rs"]
+mod modern;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/secrets.rs"]
@@ -32,7 +34,7 @@ const USER: &str = "alice";
 const PASS: &str = "Zebra7-pw";
 
 /// Step names of each mode, in the contract's order.
-const TLS_STEPS: [&str; 9] = [
+const TLS_STEPS: [&str; 10] = [
     "connect",
     "tls",
     "greeting",
@@ -40,10 +42,11 @@ const TLS_STEPS: [&str; 9] = [
     "login",
     "list",
     "examine",
+    "quota",
     "fetch",
     "logout",
 ];
-const STARTTLS_STEPS: [&str; 9] = [
+const STARTTLS_STEPS: [&str; 10] = [
     "connect",
     "greeting",
     "capability",
@@ -51,16 +54,18 @@ const STARTTLS_STEPS: [&str; 9] = [
     "login",
     "list",
     "examine",
+    "quota",
     "fetch",
     "logout",
 ];
-const NONE_STEPS: [&str; 8] = [
+const NONE_STEPS: [&str; 9] = [
     "connect",
     "greeting",
     "capability",
     "login",
     "list",
     "examine",
+    "quota",
     "fetch",
     "logout",
 ];

@@ -63,7 +63,7 @@ fn implicit_tls_localhost_full_check() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_kb_report(&v, &ctx);
     assert_eq!(v["host"], "localhost");
     assert_eq!(v["port"], port);
@@ -109,7 +109,7 @@ fn implicit_tls_ip_address() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_eq!(v["host"], "127.0.0.1");
     assert_eq!(v["tls"]["verified"], true);
     assert_kb_report(&v, &ctx);
@@ -126,7 +126,7 @@ fn ipv6_loopback_plain_and_bracketed() {
         let ctx = dump(&r, &log);
         log.assert_ok();
         assert_exit(&r, &v, 0, &ctx);
-        assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+        assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
         assert_eq!(v["host"], "::1", "{ctx}");
         assert_eq!(v["address"], format!("[::1]:{port}"), "{ctx}");
         assert_eq!(v["tls"]["verified"], true, "{ctx}");
@@ -141,7 +141,12 @@ fn starttls_full_check() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &STARTTLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(
+        &v,
+        &STARTTLS_STEPS,
+        "ok ok ok ok ok ok ok skipped ok ok",
+        &ctx,
+    );
     assert_eq!(v["security"], "starttls");
     assert_eq!(v["greeting"], BARE_GREETING.trim_end());
     assert_eq!(v["tls"]["verified"], true, "{ctx}");
@@ -167,7 +172,12 @@ fn starttls_with_capabilities_in_the_greeting() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &STARTTLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(
+        &v,
+        &STARTTLS_STEPS,
+        "ok ok ok ok ok ok ok skipped ok ok",
+        &ctx,
+    );
     // No CAPABILITY before STARTTLS, but one after the handshake.
     assert_eq!(
         commands(&log)[..3],
@@ -192,9 +202,20 @@ fn security_none_warns_about_cleartext_credentials() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 1, &ctx);
-    assert_steps(&v, &NONE_STEPS, "ok ok ok warning ok ok ok ok", &ctx);
+    assert_steps(
+        &v,
+        &NONE_STEPS,
+        "ok ok warning warning ok ok skipped ok ok",
+        &ctx,
+    );
     let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
     assert!(detail.contains("cleartext"), "{detail}");
+    // The server takes credentials in cleartext: said at capability (issue 6).
+    let detail = step(&v, "capability")["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("the server accepts credentials in cleartext on this port"),
+        "{detail}"
+    );
     assert!(v["tls"].is_null(), "{ctx}");
     assert!(v["error"].is_null(), "{ctx}");
     assert_kb_report(&v, &ctx);
@@ -214,7 +235,7 @@ fn without_user_only_connects_and_logs_out() {
     assert_steps(
         &v,
         &TLS_STEPS,
-        "ok ok ok ok skipped skipped skipped skipped ok",
+        "ok ok ok ok skipped skipped skipped skipped skipped ok",
         &ctx,
     );
     assert_eq!(step(&v, "login")["detail"], "no --user given");
@@ -255,10 +276,11 @@ fn select_opens_read_write() {
         "login",
         "list",
         "select",
+        "quota",
         "fetch",
         "logout",
     ];
-    assert_steps(&v, &names, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &names, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_eq!(v["mailbox"]["read_only"], false, "{ctx}");
     assert_eq!(
         v["mailbox"]["permanent_flags"],
@@ -287,7 +309,12 @@ fn no_fetch_skips_the_fetch() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok", &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok ok ok ok skipped skipped ok",
+        &ctx,
+    );
     assert_eq!(step(&v, "fetch")["detail"], "--no-fetch");
     assert!(v["message"].is_null(), "{ctx}");
     assert_eq!(v["mailbox"]["exists"], KB_EXISTS);
@@ -315,7 +342,12 @@ fn empty_folder_skips_the_fetch() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok", &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok ok ok ok skipped skipped ok",
+        &ctx,
+    );
     assert_eq!(step(&v, "fetch")["detail"], "the folder is empty");
     assert_eq!(v["mailbox"]["exists"], 0);
     assert!(v["mailbox"]["unseen"].is_null() && v["mailbox"]["uidnext"].is_null());
@@ -385,7 +417,12 @@ fn message_beyond_the_folder_fails_fetch() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_failed_at(&r, &v, "fetch", &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok failed ok", &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok ok ok ok skipped failed ok",
+        &ctx,
+    );
     assert!(error_text(&v, "message").contains("message 9 does not exist"));
 }
 
@@ -424,7 +461,7 @@ fn body_whose_length_equals_the_size() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_eq!(v["message"]["size"], 512);
     assert_eq!(v["message"]["body_bytes"], 512, "{ctx}");
 }
@@ -441,7 +478,7 @@ fn large_body_is_streamed_in_bounded_memory() {
     let v = parse_json_stdout(&r);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_eq!(v["message"]["body_bytes"], SIZE, "{ctx}");
     eprintln!(
         "max RSS, {} MiB body via --body over TLS: {rss} KiB",
@@ -461,7 +498,12 @@ fn body_length_mismatch_fails_fetch() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_failed_at(&r, &v, "fetch", &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok failed ok", &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok ok ok ok skipped failed ok",
+        &ctx,
+    );
     assert_eq!(
         error_text(&v, "message"),
         "message 3: the body has 500 bytes but RFC822.SIZE announced 512"
@@ -523,7 +565,7 @@ fn auth_plain_with_sasl_ir() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
     assert!(detail.contains("AUTHENTICATE PLAIN"), "{detail}");
 }
@@ -553,7 +595,7 @@ fn auth_plain_without_sasl_ir() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
     assert_eq!(log.literals, [b64.as_bytes()], "{ctx}");
 }
 
@@ -634,7 +676,7 @@ fn text_format_prints_a_line_per_step_and_a_summary() {
     log.assert_ok();
     assert_eq!(r.status, 0, "{ctx}");
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 11, "{ctx}");
+    assert_eq!(lines.len(), 12, "{ctx}");
     assert!(
         lines[0].starts_with(&format!(
             "imapcheck {}: localhost port {port} (implicit TLS)",
@@ -642,8 +684,13 @@ fn text_format_prints_a_line_per_step_and_a_summary() {
         )),
         "{ctx}"
     );
-    for (line, name) in lines[1..10].iter().zip(TLS_STEPS) {
+    for (line, name) in lines[1..11].iter().zip(TLS_STEPS) {
         let words: Vec<&str> = line.split_whitespace().collect();
+        if name == "quota" {
+            // No QUOTA capability: skipped, with a dash for its time.
+            assert_eq!(words[..3], [name, "skipped", "-"], "{line}");
+            continue;
+        }
         assert_eq!(words[..2], [name, "ok"], "{line}");
         assert_eq!(words[3], "ms", "{line}");
     }
@@ -654,15 +701,20 @@ fn text_format_prints_a_line_per_step_and_a_summary() {
         "{}",
         lines[7]
     );
-    assert!(lines[8].contains(KB_FROM) && lines[8].contains("512 bytes"));
     assert!(
-        lines[10].starts_with(&format!(
+        lines[8].contains("the server does not announce QUOTA"),
+        "{}",
+        lines[8]
+    );
+    assert!(lines[9].contains(KB_FROM) && lines[9].contains("512 bytes"));
+    assert!(
+        lines[11].starts_with(&format!(
             "IMAP OK - localhost:{port} connect/tls/greeting/capability/login/list/examine/fetch/logout in "
         )),
         "{}",
-        lines[10]
+        lines[11]
     );
-    assert!(lines[10].ends_with("INBOX has 3 messages"), "{}", lines[10]);
+    assert!(lines[11].ends_with("INBOX has 3 messages"), "{}", lines[11]);
     assert_eq!(r.stderr, "", "nothing on stderr without -v");
 }
 
@@ -686,9 +738,11 @@ fn nagios_format_is_one_line_with_perfdata() {
     assert!(perf.starts_with("time="), "{perf}");
     let time = perf.split(' ').next().unwrap_or("");
     assert!(time.ends_with("s;5;9;0;10"), "{time}");
-    for name in TLS_STEPS {
+    // Skipped steps (quota: no QUOTA capability) have no perfdata.
+    for name in TLS_STEPS.iter().filter(|n| **n != "quota") {
         assert!(perf.contains(&format!(" {name}=")), "{name} in {perf}");
     }
+    assert!(!perf.contains(" quota="), "{perf}");
     assert!(perf.contains(" messages=3"), "{perf}");
     assert!(perf.contains(" cert_days="), "{perf}");
 }

@@ -194,10 +194,13 @@ fn many_literals_in_one_response_are_bounded() {
 
 #[test]
 fn deep_parentheses_in_one_line_are_a_clean_error() {
+    // 30,000 levels fit in one line under the 64 KiB limit, so the client
+    // reads the whole line (the server's write always completes) and the
+    // nesting limit, not the line limit, must stop the parser.
     let deep = format!(
         "* 3 FETCH (ENVELOPE {}{})\r\n{{tag}} OK done\r\n",
-        "(".repeat(100_000),
-        ")".repeat(100_000)
+        "(".repeat(30_000),
+        ")".repeat(30_000)
     );
     let s = script(vec![
         vec![Step::Send(GREETING.into())],
@@ -214,6 +217,10 @@ fn deep_parentheses_in_one_line_are_a_clean_error() {
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_failed_at(&r, &v, "list", &ctx);
+    assert!(
+        error_text(&v, "message").contains("nested too deeply"),
+        "{ctx}"
+    );
 }
 
 #[test]
@@ -405,4 +412,32 @@ fn help_and_version() {
         "{r:?}"
     );
     assert!(r.stdout.contains("TLS: OpenSSL"), "{r:?}");
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_check_or_panic() {
+    // `imapcheck ... | head -1`: the reader goes away after one line; the
+    // check must still log out, and exit with its verdict, not a panic.
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let args = user(tls_args(port));
+    let mut child = imapcheck()
+        .args(&args)
+        .env("IMAPCHECK_PASSWORD", PASS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn imapcheck");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    let _ = stdout.read(&mut first);
+    drop(stdout);
+    let status = child.wait().expect("wait");
+    let log = srv.finish();
+    log.assert_ok();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "no panic (101), no signal: {status:?}"
+    );
 }

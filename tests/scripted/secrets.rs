@@ -260,7 +260,7 @@ fn no_password_source_is_unknown() {
     assert_steps(
         &v,
         &TLS_STEPS,
-        "skipped skipped skipped skipped skipped skipped skipped skipped skipped",
+        "skipped skipped skipped skipped skipped skipped skipped skipped skipped skipped",
         &ctx,
     );
     for key in JSON_FIELDS {
