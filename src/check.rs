@@ -246,6 +246,8 @@ pub struct Check<'a> {
     preauth: bool,
     /// The folder opened successfully.
     opened: bool,
+    /// GETQUOTAROOT's completion when it was sent along with EXAMINE.
+    quota_answer: Option<Result<Completion, SessionError>>,
 }
 
 impl<'a> Check<'a> {
@@ -280,6 +282,7 @@ impl<'a> Check<'a> {
             authenticated: false,
             preauth: false,
             opened: false,
+            quota_answer: None,
         }
     }
 
@@ -575,6 +578,35 @@ impl<'a> Check<'a> {
         Ok(done)
     }
 
+    /// Two independent commands in one write (see `Session::command_pair`).
+    fn run_pair(
+        &mut self,
+        first: &[Arg],
+        then: &[Arg],
+    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
+        if let Some(bye) = &self.seen.bye {
+            let mut got = b"* BYE ".to_vec();
+            got.extend_from_slice(bye);
+            return Err(SessionError::Protocol {
+                what: "the server ended the session (untagged BYE)".into(),
+                got,
+            });
+        }
+        let seen = &mut self.seen;
+        let session = self.session.as_mut().ok_or(SessionError::Protocol {
+            what: "no connection".into(),
+            got: vec![],
+        })?;
+        let (done, second) =
+            session.command_pair(first, then, &mut |u, raw| seen.absorb(u, raw))?;
+        for c in [Some(&done), second.as_ref().ok()].into_iter().flatten() {
+            if let Some(code) = &c.code {
+                seen.absorb_code(code, &c.text);
+            }
+        }
+        Ok((done, second))
+    }
+
     fn capability(&mut self) -> Result<Done, Failure> {
         let from_greeting = self.seen.capabilities_fresh;
         if from_greeting {
@@ -638,12 +670,15 @@ impl<'a> Check<'a> {
         if !self.seen.has_cap("ID") {
             return None;
         }
-        let ours = format!(
-            "(\"name\" \"imapcheck\" \"version\" \"{}\")",
-            env!("CARGO_PKG_VERSION")
-        );
         self.seen.server_id = None;
-        let done = self.run_command(&[Arg::Raw("ID"), Arg::Raw(&ours)]).ok()?;
+        let ours = id_arguments();
+        let done = self.run_command(&[Arg::Raw("ID"), Arg::Raw(&ours)]);
+        self.describe_id(done)
+    }
+
+    /// What the server said about itself, from ID's completion.
+    fn describe_id(&self, done: Result<Completion, SessionError>) -> Option<String> {
+        let done = done.ok()?;
         if done.status != Status::Ok {
             return Some(format!("ID refused ({})", escape_cut(&done.text, TEXT_CUT)));
         }
@@ -789,7 +824,24 @@ impl<'a> Check<'a> {
         // Only capabilities announced by the login itself count as fresh.
         self.seen.capabilities_fresh = false;
         let mut oauth_error = None;
+        // ID rides with LOGIN when the server announced it before login:
+        // the answer comes in the same round trip.
+        let mut id_answer = None;
         let done = match auth.mechanism() {
+            None if self.seen.has_cap("ID") => {
+                self.seen.server_id = None;
+                let ours = id_arguments();
+                let login = [
+                    Arg::Raw("LOGIN"),
+                    Arg::Str(user.as_bytes()),
+                    Arg::Secret(secret.expose()),
+                ];
+                self.run_pair(&login, &[Arg::Raw("ID"), Arg::Raw(&ours)])
+                    .map(|(done, id)| {
+                        id_answer = Some(id);
+                        done
+                    })
+            }
             None => self.run_command(&[
                 Arg::Raw("LOGIN"),
                 Arg::Str(user.as_bytes()),
@@ -862,7 +914,11 @@ impl<'a> Check<'a> {
             "{user} via {method}; {} capabilities after login",
             self.seen.capabilities.len()
         );
-        if let Some(id) = self.send_id() {
+        let id = match id_answer {
+            Some(answer) => self.describe_id(answer),
+            None => self.send_id(),
+        };
+        if let Some(id) = id {
             detail.push_str(&format!("; server ID: {id}"));
         }
         if !self.seen.referrals.is_empty() {
@@ -983,15 +1039,30 @@ impl<'a> Check<'a> {
             name: self.cfg.folder.clone(),
             ..MailboxReport::default()
         };
-        let done = self
-            .run_command(&[Arg::Raw(verb), Arg::Str(wire_name.as_bytes())])
-            .map_err(|e| {
-                io_failure(
-                    &e,
-                    &verb.to_ascii_lowercase(),
-                    &format!("a tagged response to {verb}"),
-                )
-            })?;
+        // GETQUOTAROOT needs no selected folder, so it rides with
+        // EXAMINE/SELECT and the quota step costs no round trip of its own.
+        let open = [Arg::Raw(verb), Arg::Str(wire_name.as_bytes())];
+        let result = if self.seen.has_cap("QUOTA") {
+            self.seen.quota_roots.clear();
+            self.seen.quotas.clear();
+            self.run_pair(
+                &open,
+                &[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())],
+            )
+            .map(|(done, quota)| {
+                self.quota_answer = Some(quota);
+                done
+            })
+        } else {
+            self.run_command(&open)
+        };
+        let done = result.map_err(|e| {
+            io_failure(
+                &e,
+                &verb.to_ascii_lowercase(),
+                &format!("a tagged response to {verb}"),
+            )
+        })?;
         if done.status != Status::Ok {
             let close = closest_names(&self.cfg.folder, &self.seen.folders);
             let hint = if close.is_empty() {
@@ -1048,12 +1119,17 @@ impl<'a> Check<'a> {
         if !self.seen.has_cap("QUOTA") {
             return Done::skip("the server does not announce QUOTA");
         }
-        self.seen.quota_roots.clear();
-        self.seen.quotas.clear();
-        let wire_name = mutf7::encode(&self.cfg.folder);
-        let done = self
-            .run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
-            .map_err(|e| io_failure(&e, "quota", "a tagged response to GETQUOTAROOT"))?;
+        let answer = match self.quota_answer.take() {
+            Some(answer) => answer,
+            None => {
+                self.seen.quota_roots.clear();
+                self.seen.quotas.clear();
+                let wire_name = mutf7::encode(&self.cfg.folder);
+                self.run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
+            }
+        };
+        let done =
+            answer.map_err(|e| io_failure(&e, "quota", "a tagged response to GETQUOTAROOT"))?;
         if done.status != Status::Ok {
             return Done::warn(format!(
                 "the server announces QUOTA but refused GETQUOTAROOT: {}",
@@ -1328,6 +1404,14 @@ impl<'a> Check<'a> {
             (Err(e), _) => Err(io_failure(&e, "logout", "* BYE, then a tagged OK")),
         }
     }
+}
+
+/// Our side of RFC 2971 ID.
+fn id_arguments() -> String {
+    format!(
+        "(\"name\" \"imapcheck\" \"version\" \"{}\")",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Cuts decoded text to about `max` bytes on a character boundary.

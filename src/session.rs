@@ -437,6 +437,149 @@ impl Session {
         self.await_completion(&tag, on_untagged)
     }
 
+    /// Whether `args` can be sent without waiting for a `+` continuation.
+    fn needs_no_continuation(&self, args: &[Arg]) -> bool {
+        args.iter().all(|arg| match *arg {
+            Arg::Raw(_) => true,
+            Arg::Str(b) | Arg::Secret(b) => {
+                encode_astring(b) != Encoding::Literal
+                    || self.literal_plus
+                    || (self.literal_minus && b.len() <= LITERAL_MINUS_MAX)
+            }
+        })
+    }
+
+    /// Sends `first` and `then` in one write and waits for both completions
+    /// (RFC 3501 5.5: `then` must not depend on `first`'s outcome). Used to
+    /// carry ID with LOGIN and GETQUOTAROOT with EXAMINE, so the extras cost
+    /// no round trip of their own. When either needs a synchronizing literal
+    /// the two go one after the other instead.
+    pub fn command_pair(
+        &mut self,
+        first: &[Arg],
+        then: &[Arg],
+        on_untagged: &mut OnUntagged,
+    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
+        if !self.needs_no_continuation(first) || !self.needs_no_continuation(then) {
+            let done = self.command(first, on_untagged)?;
+            let second = self.command(then, on_untagged);
+            return Ok((done, second));
+        }
+        if self.broken {
+            return Err(SessionError::Protocol {
+                what: "the connection is no longer usable".into(),
+                got: vec![],
+            });
+        }
+        let tag1 = self.next_tag();
+        let tag2 = self.next_tag();
+        let (mut wire, mut shown) = self.encode_inline(&tag1, first);
+        let (wire2, shown2) = self.encode_inline(&tag2, then);
+        wire.extend_from_slice(&wire2);
+        shown.push_str(&shown2);
+        self.send(&wire, &shown)?;
+        let mut done1 = None;
+        let mut done2 = None;
+        while done1.is_none() || done2.is_none() {
+            let (resp, raw) = match self.read_response() {
+                Ok(r) => r,
+                // The first answer is in: a failure now belongs to the second.
+                Err(e) => match done1 {
+                    Some(d) => return Ok((d, Err(e))),
+                    None => return Err(e),
+                },
+            };
+            match resp {
+                Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Tagged {
+                    tag,
+                    status,
+                    code,
+                    text,
+                } => {
+                    let c = Completion {
+                        status,
+                        code,
+                        text,
+                        raw: raw.clone(),
+                    };
+                    if tag == tag1.as_bytes() && done1.is_none() {
+                        done1 = Some(c);
+                    } else if tag == tag2.as_bytes() && done2.is_none() {
+                        done2 = Some(c);
+                    } else {
+                        return self.fail(SessionError::protocol(
+                            format!("a tagged response for a command we never sent (expected tag {tag1} or {tag2})"),
+                            &raw,
+                        ));
+                    }
+                }
+                Response::Continuation(_) => {
+                    return self.fail(SessionError::protocol(
+                        "a continuation request where none was expected",
+                        &raw,
+                    ));
+                }
+            }
+        }
+        match (done1, done2) {
+            (Some(a), Some(b)) => Ok((a, Ok(b))),
+            _ => Err(SessionError::Protocol {
+                what: "missing completion".into(),
+                got: vec![],
+            }),
+        }
+    }
+
+    /// One command line with no synchronizing literal, CRLF included.
+    fn encode_inline(&self, tag: &str, args: &[Arg]) -> (Vec<u8>, String) {
+        let mut wire = tag.as_bytes().to_vec();
+        let mut shown = tag.to_string();
+        for arg in args {
+            wire.push(b' ');
+            shown.push(' ');
+            let (bytes, secret) = match *arg {
+                Arg::Raw(s) => {
+                    wire.extend_from_slice(s.as_bytes());
+                    shown.push_str(s);
+                    continue;
+                }
+                Arg::Str(b) => (b, false),
+                Arg::Secret(b) => (b, true),
+            };
+            let show = |b: &[u8]| {
+                if secret {
+                    "***".to_string()
+                } else {
+                    escape_cut(b, TRANSCRIPT_CUT)
+                }
+            };
+            match encode_astring(bytes) {
+                Encoding::Atom => {
+                    wire.extend_from_slice(bytes);
+                    shown.push_str(&show(bytes));
+                }
+                Encoding::Quoted(q) => {
+                    wire.extend_from_slice(&q);
+                    shown.push_str(&show(&q));
+                }
+                Encoding::Literal => {
+                    let len = if secret {
+                        "***".to_string()
+                    } else {
+                        bytes.len().to_string()
+                    };
+                    wire.extend_from_slice(format!("{{{}+}}\r\n", bytes.len()).as_bytes());
+                    wire.extend_from_slice(bytes);
+                    shown.push_str(&format!("{{{len}+}}\r\n{}", show(bytes)));
+                }
+            }
+        }
+        wire.extend_from_slice(b"\r\n");
+        shown.push_str("\r\n");
+        (wire, shown)
+    }
+
     /// Waits for a `+` continuation; a tagged completion instead ends the
     /// command early (the server refused the literal).
     fn await_continuation(

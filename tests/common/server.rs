@@ -38,7 +38,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub enum Step {
     /// Text sent as-is after replacing every "{tag}" with the last tag read
-    /// from the client (an error if none was read yet); one write.
+    /// from the client (an error if none was read yet), and "{prevtag}" with
+    /// the one before it (for answering pipelined commands); one write.
     Send(String),
     /// Raw bytes, no substitution; one write.
     SendBytes(Vec<u8>),
@@ -187,6 +188,7 @@ impl ScriptedServer {
                     conn: None,
                     pending: Vec::new(),
                     tag: None,
+                    prev_tag: None,
                     after_literal: false,
                     deadline,
                     stop: stop2,
@@ -348,6 +350,7 @@ struct Session {
     /// Bytes read from the client that no step consumed yet.
     pending: Vec<u8>,
     tag: Option<String>,
+    prev_tag: Option<String>,
     after_literal: bool,
     deadline: Instant,
     stop: Arc<AtomicBool>,
@@ -466,13 +469,21 @@ impl Session {
     }
 
     fn substitute(&self, text: &str) -> Result<String, String> {
-        if !text.contains("{tag}") {
-            return Ok(text.to_string());
+        let mut text = text.to_string();
+        for (mark, value) in [("{prevtag}", &self.prev_tag), ("{tag}", &self.tag)] {
+            if !text.contains(mark) {
+                continue;
+            }
+            match value {
+                Some(tag) => text = text.replace(mark, tag),
+                None => {
+                    return Err(format!(
+                        "\"{mark}\" used before enough tagged lines were read"
+                    ));
+                }
+            }
         }
-        match &self.tag {
-            Some(tag) => Ok(text.replace("{tag}", tag)),
-            None => Err("\"{tag}\" used before any tagged line was read".into()),
-        }
+        Ok(text)
     }
 
     fn step(&mut self, step: &Step) -> Result<(), String> {
@@ -635,6 +646,7 @@ impl Session {
                 Some(sp) => (&body[..sp], &body[sp + 1..]),
                 None => (body, &b""[..]),
             };
+            self.prev_tag = self.tag.take();
             self.tag = Some(String::from_utf8_lossy(tag).into_owned());
             rest
         };

@@ -508,3 +508,45 @@ fn starttls_mode_reports_cleartext_auth_only_in_the_transcript() {
         "{ctx}"
     );
 }
+
+#[test]
+fn id_rides_with_login_and_quota_with_examine_in_no_extra_round_trip() {
+    // The server reads the second command of each pair BEFORE answering the
+    // first: a client that waited for the first answer would hang here
+    // until its deadline. So passing proves each pair went out together.
+    let caps = "IMAP4rev1 ID QUOTA LITERAL+";
+    let s = script(vec![
+        vec![
+            Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
+            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::Expect("ID (*)".into()),
+            Step::Send(format!(
+                "{{prevtag}} OK [CAPABILITY {caps}] Logged in\r\n* ID (\"name\" \"Cyrus IMAP\" \"version\" \"3.8\")\r\n{{tag}} OK ID completed.\r\n"
+            )),
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::Expect("EXAMINE INBOX".into()),
+            Step::Expect("GETQUOTAROOT INBOX".into()),
+            Step::Send(kb_examine_reply().replace("{tag}", "{prevtag}")),
+            Step::Send(
+                "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 10 100)\r\n{tag} OK done\r\n"
+                    .into(),
+            ),
+            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(kb_fetch_reply()),
+        ],
+        logout_steps(),
+    ]);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "5"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok", &ctx);
+    assert_eq!(v["server_id"]["name"], "Cyrus IMAP", "{ctx}");
+    assert_eq!(
+        step(&v, "quota")["detail"],
+        "\"\": STORAGE 10 of 100 KiB (10.0%)"
+    );
+}
