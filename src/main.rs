@@ -36,11 +36,17 @@ fn main() {
 }
 
 fn run() -> i32 {
+    // SAFETY: first thing in the process; no other thread exists yet.
+    let lazy_ca = unsafe { transport::prefer_lazy_ca_lookup() };
+
     // Logs go to stderr and are off unless RUST_LOG asks; the transcript
     // lines they carry are already redacted.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .target(env_logger::Target::Stderr)
         .init();
+    if lazy_ca {
+        log::debug!("system CAs are looked up on demand in the hashed CA directory");
+    }
 
     let mut raw_args = Vec::new();
     for a in std::env::args_os().skip(1) {

@@ -266,12 +266,14 @@ pub const CA_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 pub fn trust_store_sources() -> Vec<String> {
     let mut found = Vec::new();
     for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        if let Some(p) = std::env::var_os(var).filter(|p| Path::new(p).exists()) {
+        if let Some(p) = std::env::var_os(var).filter(|p| Path::new(p).exists() && p != "/dev/null")
+        {
             found.push(format!("{} ({var})", Path::new(&p).display()));
         }
     }
     // SSL_CERT_FILE replaces the bundle file rather than adding to it.
-    let env_file = found.iter().any(|f| f.ends_with("(SSL_CERT_FILE)"));
+    // (Also when it is our /dev/null: the bundle is then not loaded.)
+    let env_file = std::env::var_os("SSL_CERT_FILE").is_some_and(|p| Path::new(&p).exists());
     if let Some(file) = CA_BUNDLE_FILES.iter().find(|f| Path::new(f).is_file())
         && !env_file
     {
@@ -279,20 +281,48 @@ pub fn trust_store_sources() -> Vec<String> {
     }
     // A directory counts only if it holds hashed certificate links.
     for dir in CA_DIRS {
-        let hashed = std::fs::read_dir(dir)
-            .map(|entries| {
-                entries.flatten().any(|e| {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    name.len() == 10 && name.as_bytes().get(8) == Some(&b'.')
-                })
-            })
-            .unwrap_or(false);
-        if hashed && !found.iter().any(|f| f.starts_with(&format!("{dir} "))) {
-            found.push(format!("{dir}/ (hashed)"));
+        if has_hashed_links(dir) && !found.iter().any(|f| f.starts_with(&format!("{dir} "))) {
+            found.push(format!("{dir}/ (hashed, looked up on demand)"));
         }
     }
     found
+}
+
+/// Makes OpenSSL find system CAs on demand in a hashed CA directory
+/// instead of parsing the whole bundle file (twice, through native-tls):
+/// that parse is ~45 ms of CPU per run on OpenSSL 3.0, more than a whole
+/// check against a local server. Done only when `SSL_CERT_FILE` is unset
+/// and a directory of hashed links (what `update-ca-certificates` or
+/// `c_rehash` maintain next to the bundle) exists; the set of trusted CAs
+/// is the same, only the lookup is lazy.
+///
+/// # Safety
+/// Changes the process environment: call it before any thread starts.
+pub unsafe fn prefer_lazy_ca_lookup() -> bool {
+    if std::env::var_os("SSL_CERT_FILE").is_some() {
+        return false;
+    }
+    let hashed_dir = CA_DIRS.iter().any(|dir| has_hashed_links(dir));
+    if hashed_dir {
+        // SAFETY: the caller guarantees no other thread is running.
+        unsafe { std::env::set_var("SSL_CERT_FILE", "/dev/null") };
+    }
+    hashed_dir
+}
+
+/// A directory with `<8 hex>.<n>` links, as OpenSSL's lookup by hash needs.
+fn has_hashed_links(dir: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.len() == 10
+                    && name.as_bytes().get(8) == Some(&b'.')
+                    && name.bytes().take(8).all(|b| b.is_ascii_hexdigit())
+            })
+        })
+        .unwrap_or(false)
 }
 
 /// Reads every certificate in a PEM file (a bundle may hold several).

@@ -796,3 +796,45 @@ fn json_lists_every_step_even_when_skipped() {
         assert!(v["address"].is_null() && v["greeting"].is_null(), "{ctx}");
     }
 }
+
+#[test]
+fn system_cas_are_found_in_a_hashed_directory_without_the_bundle() {
+    // What an admin's host has: no SSL_CERT_FILE, CAs in a hashed directory
+    // (here SSL_CERT_DIR with our test CA, rehashed). imapcheck then looks
+    // CAs up on demand instead of parsing a bundle, and still verifies.
+    let dir = std::env::temp_dir().join(format!("imapcheck-hashed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(&certs().ca_pem, dir.join("test-ca.pem")).expect("copy CA");
+    let rehash = std::process::Command::new("openssl")
+        .arg("rehash")
+        .arg(&dir)
+        .status()
+        .expect("openssl rehash");
+    assert!(rehash.success(), "openssl rehash failed");
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port().to_string();
+    let mut cmd = imapcheck();
+    cmd.args([
+        "localhost",
+        "--security",
+        "tls",
+        "-p",
+        &port,
+        "-u",
+        USER,
+        "--format",
+        "json",
+    ])
+    .env_remove("SSL_CERT_FILE")
+    .env("SSL_CERT_DIR", &dir)
+    .env("IMAPCHECK_PASSWORD", PASS);
+    let r = run_command(cmd, None, RUN_TIMEOUT);
+    let log = srv.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = parse_json_stdout(&r);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_eq!(v["tls"]["verified"], true, "{ctx}");
+}
