@@ -51,6 +51,8 @@ pub enum Event<'a> {
 struct Done {
     status: StepStatus,
     detail: String,
+    /// For a warning: the reason alone, for the one-line summaries.
+    reason: Option<String>,
 }
 
 impl Done {
@@ -58,18 +60,30 @@ impl Done {
         Ok(Done {
             status: StepStatus::Ok,
             detail: detail.into(),
+            reason: None,
         })
     }
-    fn warn(detail: impl Into<String>) -> Result<Done, Failure> {
+    /// A warning: `reason` leads the detail line and alone goes into the
+    /// summary; `info` is the rest of the detail.
+    fn warn(reason: impl Into<String>, info: impl Into<String>) -> Result<Done, Failure> {
+        let reason = reason.into();
+        let info = info.into();
+        let detail = if info.is_empty() {
+            reason.clone()
+        } else {
+            format!("{reason}; {info}")
+        };
         Ok(Done {
             status: StepStatus::Warning,
-            detail: detail.into(),
+            detail,
+            reason: Some(reason),
         })
     }
     fn skip(detail: impl Into<String>) -> Result<Done, Failure> {
         Ok(Done {
             status: StepStatus::Skipped,
             detail: detail.into(),
+            reason: None,
         })
     }
 }
@@ -305,6 +319,7 @@ impl<'a> Check<'a> {
                     status: done.status,
                     elapsed,
                     detail: done.detail,
+                    reason: done.reason,
                     failure: None,
                 },
                 Err(mut f) => {
@@ -327,6 +342,7 @@ impl<'a> Check<'a> {
                         status: StepStatus::Failed,
                         elapsed,
                         detail: f.message.clone(),
+                        reason: None,
                         failure: Some(f),
                     }
                 }
@@ -491,8 +507,7 @@ impl<'a> Check<'a> {
         if warnings.is_empty() {
             Done::ok(detail.join("; "))
         } else {
-            warnings.extend(detail);
-            Done::warn(warnings.join("; "))
+            Done::warn(warnings.join("; "), detail.join("; "))
         }
     }
 
@@ -649,8 +664,7 @@ impl<'a> Check<'a> {
         if warnings.is_empty() {
             Done::ok(detail)
         } else {
-            warnings.push(detail);
-            Done::warn(warnings.join("; "))
+            Done::warn(warnings.join("; "), detail)
         }
     }
 
@@ -796,6 +810,7 @@ impl<'a> Check<'a> {
         Ok(Done {
             status: handshake.status,
             detail,
+            reason: handshake.reason,
         })
     }
 
@@ -928,9 +943,7 @@ impl<'a> Check<'a> {
             ));
         }
         if !tls {
-            return Done::warn(format!(
-                "credentials sent in cleartext (--security none); {detail}"
-            ));
+            return Done::warn("credentials sent in cleartext (--security none)", detail);
         }
         Done::ok(detail)
     }
@@ -1131,10 +1144,13 @@ impl<'a> Check<'a> {
         let done =
             answer.map_err(|e| io_failure(&e, "quota", "a tagged response to GETQUOTAROOT"))?;
         if done.status != Status::Ok {
-            return Done::warn(format!(
-                "the server announces QUOTA but refused GETQUOTAROOT: {}",
-                escape_cut(trim_eol(&done.raw), TEXT_CUT)
-            ));
+            return Done::warn(
+                format!(
+                    "the server announces QUOTA but refused GETQUOTAROOT: {}",
+                    escape_cut(trim_eol(&done.raw), TEXT_CUT)
+                ),
+                "",
+            );
         }
         let mut rows = Vec::new();
         let mut parts = Vec::new();
@@ -1182,10 +1198,10 @@ impl<'a> Check<'a> {
             ));
         }
         if pct >= f64::from(self.cfg.quota_warn) {
-            return Done::warn(format!(
-                "quota at {pct:.1}% (warning at {}%): {detail}",
-                self.cfg.quota_warn
-            ));
+            return Done::warn(
+                format!("quota at {pct:.1}% (warning at {}%)", self.cfg.quota_warn),
+                detail,
+            );
         }
         Done::ok(detail)
     }
@@ -1388,19 +1404,23 @@ impl<'a> Check<'a> {
             (Ok(done), Some(bye)) if done.status == Status::Ok => {
                 Done::ok(format!("* BYE {}", escape_cut(&bye, TEXT_CUT)))
             }
-            (Ok(done), None) if done.status == Status::Ok => {
-                Done::warn("tagged OK without the * BYE that RFC 3501 requires first")
-            }
+            (Ok(done), None) if done.status == Status::Ok => Done::warn(
+                "tagged OK without the * BYE that RFC 3501 requires first",
+                "",
+            ),
             (Ok(done), _) => Err(failure(
                 "the server refused LOGOUT",
                 "* BYE, then a tagged OK",
                 Some(&done.raw),
                 "a server that refuses LOGOUT is broken",
             )),
-            (Err(e), Some(bye)) if !e.timed_out() => Done::warn(format!(
-                "* BYE {}, then the connection closed without a tagged OK ({e})",
-                escape_cut(&bye, TEXT_CUT)
-            )),
+            (Err(e), Some(bye)) if !e.timed_out() => Done::warn(
+                format!(
+                    "* BYE {}, then the connection closed without a tagged OK ({e})",
+                    escape_cut(&bye, TEXT_CUT)
+                ),
+                "",
+            ),
             (Err(e), _) => Err(io_failure(&e, "logout", "* BYE, then a tagged OK")),
         }
     }

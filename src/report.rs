@@ -45,6 +45,8 @@ pub struct StepResult {
     pub status: StepStatus,
     pub elapsed: Duration,
     pub detail: String,
+    /// Why a step is a warning, in a few words (for summaries).
+    pub reason: Option<String>,
     pub failure: Option<Failure>,
 }
 
@@ -186,6 +188,7 @@ impl Report {
                     status: StepStatus::Skipped,
                     elapsed: Duration::ZERO,
                     detail: String::new(),
+                    reason: None,
                     failure: None,
                 })
                 .collect(),
@@ -246,7 +249,7 @@ impl Report {
             .steps
             .iter()
             .filter(|s| s.status == StepStatus::Warning)
-            .map(|s| format!("{}: {}", s.name, s.detail))
+            .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or(&s.detail)))
             .collect();
         if let Some((v, limit)) = self.threshold() {
             warnings.push(format!(
@@ -612,6 +615,7 @@ mod tests {
             status: StepStatus::Failed,
             elapsed: Duration::from_micros(2500),
             detail: "the server refused the login".into(),
+            reason: None,
             failure: Some(Failure {
                 message: "m".into(),
                 expected: "a tagged OK".into(),
