@@ -4,7 +4,8 @@
 //!   section of man/imapcheck.1, and every entry there is an option the
 //!   binary has; the short forms too.
 //! - The SYNOPSIS names every option, and the OUTPUT section every
-//!   top-level JSON field (and those of `error` and `steps[]`).
+//!   top-level JSON field (and those of `error` and `steps[]`), and every
+//!   field name `report::json` writes, nested ones such as `quota[]`'s.
 //! - `mandoc -Tlint` reports nothing, and the page fits 80 columns.
 //!
 //! mandoc is required: without it these tests fail (tests/run installs it
@@ -301,6 +302,54 @@ fn json_fields_are_documented() {
     assert!(
         missing.is_empty(),
         "JSON fields not documented in the man page's --format json: {missing:?}"
+    );
+}
+
+/// Every field name the JSON renderer writes (`.field("name", ...)` in
+/// `report::json`), nested ones included: `quota[]`'s, `message`'s and
+/// `tls`'s fields are null or absent in the run above, so they are read
+/// from the source instead.
+fn json_fields_in_source() -> BTreeSet<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/report.rs");
+    let src = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let body = src
+        .split_once("pub fn json(")
+        .map(|(_, rest)| rest)
+        .expect("src/report.rs has pub fn json(")
+        .split("\n}\n")
+        .next()
+        .unwrap_or_default();
+    // rustfmt may break the line after `.field(`.
+    body.split(".field(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"'))
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_json_field_the_code_writes_is_documented() {
+    let fields = json_fields_in_source();
+    for expected in [
+        "server_id",
+        "quota",
+        "root",
+        "resource",
+        "used",
+        "limit",
+        "subject_raw",
+    ] {
+        assert!(
+            fields.contains(expected),
+            "the scan of report::json missed {expected:?}: {fields:?}"
+        );
+    }
+    let documented = json_field_names(&man_source());
+    let missing: Vec<&String> = fields.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "JSON fields written by report::json but not documented in the man page's --format json: {missing:?}"
     );
 }
 
