@@ -1120,3 +1120,61 @@ fn certificate_name_mismatch_is_critical() {
         assert_eq!(o.step("login")["status"], "skipped", "{}", o.ctx());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Beyond the KB: server identity and quota (Dovecot's ID and quota plugin)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn dovecot_reports_its_identity_and_quota() {
+    let inst = normal();
+    let o = ic(&inst.args("tls", Some("alice")));
+    o.verdict("ok", 0);
+    expect_steps(&o, "tls", "examine", &[]);
+    // Dovecot answers ID with its name only (no version by default).
+    o.eq("server_id", json!({"name": "Dovecot"}));
+    assert!(
+        o.step_detail("login").ends_with("server ID: Dovecot"),
+        "{}",
+        o.ctx()
+    );
+    // The quota plugin in the test instance: "User quota", 1 GiB storage.
+    let quota = o.v["quota"].as_array().cloned().unwrap_or_default();
+    assert_eq!(quota.len(), 1, "{}", o.ctx());
+    assert_eq!(quota[0]["root"], "User quota", "{}", o.ctx());
+    assert_eq!(quota[0]["resource"], "STORAGE", "{}", o.ctx());
+    assert_eq!(quota[0]["limit"], 1_048_576, "{}", o.ctx());
+    let used = quota[0]["used"].as_u64().unwrap_or(0);
+    // alice's seed mail (the 20 MB message most of it), in KiB.
+    assert!((19_000..21_000).contains(&used), "used {used}{}", o.ctx());
+    assert!(
+        o.step_detail("quota").starts_with(&format!(
+            "\"User quota\": STORAGE {used} of 1048576 KiB (1.9%)"
+        )),
+        "{}",
+        o.ctx()
+    );
+}
+
+#[test]
+fn dovecot_quota_thresholds_warn_and_fail_without_stopping_the_fetch() {
+    let inst = normal();
+    // 1.9% used: at or above 1% is a warning...
+    let mut args = inst.args("tls", Some("alice"));
+    args.extend(["--quota-warn".into(), "1".into()]);
+    let o = ic(&args);
+    o.verdict("warning", 1);
+    expect_steps(&o, "tls", "examine", &[("quota", "warning")]);
+    // ...and critical with --quota-crit 1; the message is still fetched.
+    let mut args = inst.args("tls", Some("alice"));
+    args.extend(["--quota-crit".into(), "1".into()]);
+    let o = ic(&args);
+    o.verdict("critical", 2);
+    expect_steps(
+        &o,
+        "tls",
+        "examine",
+        &[("quota", "failed"), ("fetch", "ok")],
+    );
+    o.eq("message.seq", 5);
+}
