@@ -569,17 +569,8 @@ impl<'a> Check<'a> {
     }
 
     fn run_command(&mut self, args: &[Arg]) -> Result<Completion, SessionError> {
-        // After an untagged BYE the server is closing: another command
-        // would only meet a closed connection.
-        if let Some(bye) = &self.seen.bye
-            && !matches!(args.first(), Some(Arg::Raw("LOGOUT")))
-        {
-            let mut got = b"* BYE ".to_vec();
-            got.extend_from_slice(bye);
-            return Err(SessionError::Protocol {
-                what: "the server ended the session (untagged BYE)".into(),
-                got,
-            });
+        if !matches!(args.first(), Some(Arg::Raw("LOGOUT"))) {
+            self.bye_guard()?;
         }
         let seen = &mut self.seen;
         let session = self.session.as_mut().ok_or(SessionError::Protocol {
@@ -593,20 +584,29 @@ impl<'a> Check<'a> {
         Ok(done)
     }
 
+    /// After an untagged BYE the server is closing: another command would
+    /// only meet a closed connection.
+    fn bye_guard(&self) -> Result<(), SessionError> {
+        match &self.seen.bye {
+            Some(bye) => {
+                let mut got = b"* BYE ".to_vec();
+                got.extend_from_slice(bye);
+                Err(SessionError::Protocol {
+                    what: "the server ended the session (untagged BYE)".into(),
+                    got,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Two independent commands in one write (see `Session::command_pair`).
     fn run_pair(
         &mut self,
         first: &[Arg],
         then: &[Arg],
     ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
-        if let Some(bye) = &self.seen.bye {
-            let mut got = b"* BYE ".to_vec();
-            got.extend_from_slice(bye);
-            return Err(SessionError::Protocol {
-                what: "the server ended the session (untagged BYE)".into(),
-                got,
-            });
-        }
+        self.bye_guard()?;
         let seen = &mut self.seen;
         let session = self.session.as_mut().ok_or(SessionError::Protocol {
             what: "no connection".into(),

@@ -443,21 +443,7 @@ impl<'a> Cursor<'a> {
             "ALERT" => Code::Alert,
             "READ-ONLY" => Code::ReadOnly,
             "READ-WRITE" => Code::ReadWrite,
-            "CAPABILITY" => {
-                let mut caps = Vec::new();
-                loop {
-                    self.skip_space();
-                    if matches!(self.peek(), Some(b']')) || self.at_eol() {
-                        break;
-                    }
-                    let w = self.word();
-                    if w.is_empty() {
-                        return Err(self.err("unexpected byte in CAPABILITY code"));
-                    }
-                    caps.push(String::from_utf8_lossy(w).into_owned());
-                }
-                Code::Capability(caps)
-            }
+            "CAPABILITY" => Code::Capability(self.capabilities()?),
             "PERMANENTFLAGS" => {
                 self.expect_space()?;
                 Code::PermanentFlags(self.flag_list()?)
@@ -500,6 +486,22 @@ impl<'a> Cursor<'a> {
         }
         self.pos += 1;
         Ok(code)
+    }
+
+    /// Capability names up to the end of the line or a `]` (in a code).
+    fn capabilities(&mut self) -> Result<Vec<String>, ParseError> {
+        let mut caps = Vec::new();
+        loop {
+            self.skip_space();
+            if self.peek() == Some(b']') || self.at_eol() {
+                return Ok(caps);
+            }
+            let w = self.word();
+            if w.is_empty() {
+                return Err(self.err("unexpected byte in a capability list"));
+            }
+            caps.push(String::from_utf8_lossy(w).into_owned());
+        }
     }
 
     /// `"(" [flag *(SP flag)] ")"`; flags are kept as sent (`\Seen`, `$Junk`, `\*`).
@@ -556,21 +558,7 @@ impl<'a> Cursor<'a> {
         }
         let keyword = String::from_utf8_lossy(word).to_ascii_uppercase();
         match keyword.as_str() {
-            "CAPABILITY" => {
-                let mut caps = Vec::new();
-                loop {
-                    self.skip_space();
-                    if self.at_eol() {
-                        break;
-                    }
-                    let w = self.word();
-                    if w.is_empty() {
-                        return Err(self.err("unexpected byte in CAPABILITY"));
-                    }
-                    caps.push(String::from_utf8_lossy(w).into_owned());
-                }
-                Ok(Untagged::Capability(caps))
-            }
+            "CAPABILITY" => Ok(Untagged::Capability(self.capabilities()?)),
             "FLAGS" => {
                 self.expect_space()?;
                 Ok(Untagged::Flags(self.flag_list()?))

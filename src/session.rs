@@ -362,79 +362,81 @@ impl Session {
             });
         }
         let tag = self.next_tag();
-        // Split the command where synchronizing literals need a server "+".
         let mut wire = tag.clone().into_bytes();
         let mut shown = tag.clone();
         for arg in args {
             wire.push(b' ');
             shown.push(' ');
-            let (bytes, secret) = match *arg {
-                Arg::Raw(s) => {
-                    wire.extend_from_slice(s.as_bytes());
-                    shown.push_str(s);
-                    continue;
-                }
-                Arg::Str(b) => (b, false),
-                Arg::Secret(b) => (b, true),
+            let Some((payload, secret)) = self.push_arg(arg, true, &mut wire, &mut shown) else {
+                continue;
             };
-            let show = |b: &[u8]| {
-                if secret {
-                    "***".to_string()
-                } else {
-                    escape_cut(b, TRANSCRIPT_CUT)
-                }
-            };
-            match encode_astring(bytes) {
-                Encoding::Atom => {
-                    wire.extend_from_slice(bytes);
-                    shown.push_str(&show(bytes));
-                }
-                Encoding::Quoted(q) => {
-                    wire.extend_from_slice(&q);
-                    shown.push_str(&if secret {
-                        "***".to_string()
-                    } else {
-                        escape_cut(&q, TRANSCRIPT_CUT)
-                    });
-                }
-                Encoding::Literal => {
-                    let non_sync = self.literal_plus
-                        || (self.literal_minus && bytes.len() <= LITERAL_MINUS_MAX);
-                    if non_sync {
-                        wire.extend_from_slice(format!("{{{}+}}\r\n", bytes.len()).as_bytes());
-                        shown.push_str(&format!(
-                            "{{{}+}}\r\n",
-                            if secret {
-                                "***".to_string()
-                            } else {
-                                bytes.len().to_string()
-                            }
-                        ));
-                    } else {
-                        wire.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
-                        shown.push_str(&format!(
-                            "{{{}}}\r\n",
-                            if secret {
-                                "***".to_string()
-                            } else {
-                                bytes.len().to_string()
-                            }
-                        ));
-                        self.send(&wire, &shown)?;
-                        wire.clear();
-                        shown.clear();
-                        if let Some(done) = self.await_continuation(&tag, on_untagged)? {
-                            return Ok(done);
-                        }
-                    }
-                    wire.extend_from_slice(bytes);
-                    shown.push_str(&show(bytes));
-                }
+            // A synchronizing literal: send what we have, wait for "+".
+            self.send(&wire, &shown)?;
+            wire.clear();
+            shown.clear();
+            if let Some(done) = self.await_continuation(&tag, on_untagged)? {
+                return Ok(done);
             }
+            wire.extend_from_slice(payload);
+            shown.push_str(&show_arg(payload, secret));
         }
         wire.extend_from_slice(b"\r\n");
         self.send(&wire, &shown)?;
         self.await_completion(&tag, on_untagged)
+    }
+
+    /// Appends one argument to a command being built. Atoms, quoted strings
+    /// and non-synchronizing literals go in whole (`None`); for a
+    /// synchronizing literal (`sync_ok` and neither LITERAL+ nor a small
+    /// enough LITERAL- literal) only its `{n}` header goes in, and the
+    /// payload comes back to be sent after the server's `+`.
+    fn push_arg<'b>(
+        &self,
+        arg: &Arg<'b>,
+        sync_ok: bool,
+        wire: &mut Vec<u8>,
+        shown: &mut String,
+    ) -> Option<(&'b [u8], bool)> {
+        let (bytes, secret) = match *arg {
+            Arg::Raw(s) => {
+                wire.extend_from_slice(s.as_bytes());
+                shown.push_str(s);
+                return None;
+            }
+            Arg::Str(b) => (b, false),
+            Arg::Secret(b) => (b, true),
+        };
+        match encode_astring(bytes) {
+            Encoding::Atom => {
+                wire.extend_from_slice(bytes);
+                shown.push_str(&show_arg(bytes, secret));
+                None
+            }
+            Encoding::Quoted(q) => {
+                wire.extend_from_slice(&q);
+                shown.push_str(&show_arg(&q, secret));
+                None
+            }
+            Encoding::Literal => {
+                let non_sync = !sync_ok
+                    || self.literal_plus
+                    || (self.literal_minus && bytes.len() <= LITERAL_MINUS_MAX);
+                let plus = if non_sync { "+" } else { "" };
+                let len = if secret {
+                    "***".to_string()
+                } else {
+                    bytes.len().to_string()
+                };
+                wire.extend_from_slice(format!("{{{}{plus}}}\r\n", bytes.len()).as_bytes());
+                shown.push_str(&format!("{{{len}{plus}}}\r\n"));
+                if !non_sync {
+                    return Some((bytes, secret));
+                }
+                wire.extend_from_slice(bytes);
+                shown.push_str(&show_arg(bytes, secret));
+                None
+            }
+        }
     }
 
     /// Whether `args` can be sent without waiting for a `+` continuation.
@@ -531,49 +533,15 @@ impl Session {
         }
     }
 
-    /// One command line with no synchronizing literal, CRLF included.
+    /// One command line with no synchronizing literal, CRLF included
+    /// (callers check `needs_no_continuation` first).
     fn encode_inline(&self, tag: &str, args: &[Arg]) -> (Vec<u8>, String) {
         let mut wire = tag.as_bytes().to_vec();
         let mut shown = tag.to_string();
         for arg in args {
             wire.push(b' ');
             shown.push(' ');
-            let (bytes, secret) = match *arg {
-                Arg::Raw(s) => {
-                    wire.extend_from_slice(s.as_bytes());
-                    shown.push_str(s);
-                    continue;
-                }
-                Arg::Str(b) => (b, false),
-                Arg::Secret(b) => (b, true),
-            };
-            let show = |b: &[u8]| {
-                if secret {
-                    "***".to_string()
-                } else {
-                    escape_cut(b, TRANSCRIPT_CUT)
-                }
-            };
-            match encode_astring(bytes) {
-                Encoding::Atom => {
-                    wire.extend_from_slice(bytes);
-                    shown.push_str(&show(bytes));
-                }
-                Encoding::Quoted(q) => {
-                    wire.extend_from_slice(&q);
-                    shown.push_str(&show(&q));
-                }
-                Encoding::Literal => {
-                    let len = if secret {
-                        "***".to_string()
-                    } else {
-                        bytes.len().to_string()
-                    };
-                    wire.extend_from_slice(format!("{{{}+}}\r\n", bytes.len()).as_bytes());
-                    wire.extend_from_slice(bytes);
-                    shown.push_str(&format!("{{{len}+}}\r\n{}", show(bytes)));
-                }
-            }
+            let _ = self.push_arg(arg, false, &mut wire, &mut shown);
         }
         wire.extend_from_slice(b"\r\n");
         shown.push_str("\r\n");
@@ -726,6 +694,15 @@ impl Session {
     pub fn close(&mut self) {
         self.transport.close();
         self.broken = true;
+    }
+}
+
+/// An argument as the transcript shows it: secrets as `***`.
+fn show_arg(bytes: &[u8], secret: bool) -> String {
+    if secret {
+        "***".to_string()
+    } else {
+        escape_cut(bytes, TRANSCRIPT_CUT)
     }
 }
 
