@@ -233,7 +233,28 @@ impl Session {
     }
 
     fn read_response_inner(&mut self) -> Result<(Response, Vec<u8>), SessionError> {
+        // Framing rescans the buffer from its start, so it runs again only
+        // when the new bytes can change its answer: a line end arrived, the
+        // awaited literal is complete, or a line grew past the limit. A
+        // server dribbling a long line a byte per segment then costs linear,
+        // not quadratic, time.
+        let mut wait_for_lf_after: Option<usize> = None;
+        let mut wait_for_len: Option<usize> = None;
         loop {
+            let ready = match (wait_for_lf_after, wait_for_len) {
+                (Some(from), _) => {
+                    self.buf.get(from..).is_some_and(|new| new.contains(&b'\n'))
+                        || self.buf.len() - from > parser::MAX_LINE
+                }
+                (None, Some(end)) => self.buf.len() >= end,
+                (None, None) => true,
+            };
+            if !ready {
+                self.read_more()?;
+                continue;
+            }
+            wait_for_lf_after = None;
+            wait_for_len = None;
             match parser::frame(&self.buf) {
                 Ok(Frame::Complete(n)) => {
                     let raw: Vec<u8> = self.buf.drain(..n).collect();
@@ -248,9 +269,14 @@ impl Session {
                         )),
                     };
                 }
-                Ok(Frame::NeedLine) => self.read_more()?,
+                Ok(Frame::NeedLine) => {
+                    wait_for_lf_after = Some(self.buf.len());
+                    self.read_more()?;
+                }
                 Ok(Frame::NeedLiteral { start, len }) => {
                     if len <= parser::MAX_LITERAL {
+                        // len <= MAX_LITERAL, so this fits in usize.
+                        wait_for_len = Some(start + len as usize);
                         self.read_more()?;
                     } else if self.stream_literals_up_to.is_some_and(|max| len <= max) {
                         self.stream_literal(start, len)?;
