@@ -249,6 +249,8 @@ impl Seen {
 pub struct Check<'a> {
     cfg: &'a Config,
     password: Option<Secret>,
+    /// TLS settings not yet handed to the background builder.
+    tls_settings: Option<TlsSettings>,
     tls: Option<PreparedTls>,
     on_event: &'a mut dyn FnMut(Event),
     transcript: Transcript,
@@ -271,6 +273,11 @@ impl<'a> Check<'a> {
         tls_settings: TlsSettings,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Check<'a> {
+        let (tls, tls_settings) = match cfg.security {
+            Security::Tls => (Some(tls_settings.prepare()), None),
+            Security::Starttls => (None, Some(tls_settings)),
+            Security::None => (None, None),
+        };
         let mut report = Report::new(&cfg.host, cfg.port, cfg.security.as_str(), &step_names(cfg));
         report.warn_secs = cfg.warning;
         report.crit_secs = cfg.critical;
@@ -278,8 +285,12 @@ impl<'a> Check<'a> {
         Check {
             cfg,
             password,
-            // Only a check that will use TLS pays for loading the CA store.
-            tls: (cfg.security != Security::None).then(|| tls_settings.prepare()),
+            // Only a check that will use TLS builds a TLS context. Implicit
+            // TLS needs it right after connect, so it starts now and overlaps
+            // DNS and the TCP handshake; STARTTLS starts it once connected,
+            // so its CPU work never delays the first packet.
+            tls,
+            tls_settings,
             on_event,
             transcript: Transcript {
                 enabled: cfg.verbose,
@@ -424,6 +435,9 @@ impl<'a> Check<'a> {
         let tried = addrs.iter().position(|a| *a == peer).unwrap_or(0);
         self.transcript.note(&format!("connected to {peer}"));
         self.session = Some(Session::new(transport, self.transcript));
+        if let Some(settings) = self.tls_settings.take() {
+            self.tls = Some(settings.prepare());
+        }
         let mut detail = peer.to_string();
         if tried > 0 {
             detail.push_str(&format!(
@@ -1069,12 +1083,18 @@ impl<'a> Check<'a> {
         } else {
             self.run_command(&open)
         };
+        let quota_paired = self.seen.has_cap("QUOTA");
         let done = result.map_err(|e| {
-            io_failure(
-                &e,
-                &verb.to_ascii_lowercase(),
-                &format!("a tagged response to {verb}"),
-            )
+            let mut f = io_failure(&e, &verb.to_ascii_lowercase(), &format!("a tagged response to {verb}"));
+            if quota_paired && matches!(e, SessionError::Io(_)) {
+                // The server may have died computing the quota, taking the
+                // folder's answer with it.
+                f.hint = format!(
+                    "GETQUOTAROOT went out together with {verb}: a server that fails while computing the quota (check its log, e.g. Dovecot running out of memory recalculating a maildir++ quota) drops both answers; {}",
+                    f.hint
+                );
+            }
+            f
         })?;
         if done.status != Status::Ok {
             let close = closest_names(&self.cfg.folder, &self.seen.folders);

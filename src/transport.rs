@@ -179,15 +179,16 @@ pub fn resolve(
 
 /// TLS settings for one check.
 pub struct TlsSettings {
-    pub extra_roots: Vec<Certificate>,
+    /// Extra trusted CAs (`--ca-file`), DER.
+    pub extra_roots: Vec<Vec<u8>>,
     pub insecure: bool,
 }
 
 impl TlsSettings {
     fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
         let mut builder = TlsConnector::builder();
-        for cert in &self.extra_roots {
-            builder.add_root_certificate(cert.clone());
+        for der in &self.extra_roots {
+            builder.add_root_certificate(Certificate::from_der(der)?);
         }
         if self.insecure {
             builder.danger_accept_invalid_certs(true);
@@ -325,25 +326,35 @@ fn has_hashed_links(dir: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Reads every certificate in a PEM file (a bundle may hold several).
-pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
+/// Reads every certificate in a PEM file (a bundle may hold several) and
+/// returns them as DER. Decoded and checked with our own base64 and DER
+/// readers, not OpenSSL: this runs before connecting, and initialising
+/// OpenSSL here would delay the first packet; the TLS context is built on
+/// a helper thread instead (see [`TlsSettings::prepare`]).
+pub fn load_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
     let mut certs = Vec::new();
     let mut rest: &[u8] = &text;
     while let Some(start) = find(rest, BEGIN) {
-        let after = &rest[start..];
+        let after = &rest[start + BEGIN.len()..];
         let Some(end) = find(after, END) else { break };
-        let block = &after[..end + END.len()];
-        let cert = Certificate::from_pem(block).map_err(|e| {
+        let n = certs.len() + 1;
+        let b64: Vec<u8> = after[..end]
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let der = crate::base64::decode(&b64)
+            .map_err(|e| format!("{}: certificate {n} is not valid PEM: {e}", path.display()))?;
+        crate::der::parse_certificate(&der).map_err(|e| {
             format!(
-                "{}: certificate {} is not valid PEM: {e}",
-                path.display(),
-                certs.len() + 1
+                "{}: certificate {n} is not a valid X.509 certificate: {e}",
+                path.display()
             )
         })?;
-        certs.push(cert);
+        certs.push(der);
         rest = &after[end + END.len()..];
     }
     if certs.is_empty() {

@@ -550,3 +550,67 @@ fn id_rides_with_login_and_quota_with_examine_in_no_extra_round_trip() {
         "\"\": STORAGE 10 of 100 KiB (10.0%)"
     );
 }
+
+#[test]
+fn a_server_dying_on_the_quota_request_is_diagnosed_at_examine() {
+    // Dovecot can run out of memory recalculating a huge maildir++ quota;
+    // the imap process dies before answering EXAMINE, sent in the same
+    // write. The examine failure must point at the quota request.
+    let caps = "IMAP4rev1 QUOTA LITERAL+";
+    let s = vec![
+        Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
+        Step::Expect(format!("LOGIN {USER} {PASS}")),
+        Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
+        Step::Expect("LIST \"\" \"*\"".into()),
+        Step::Send(kb_list_reply()),
+        Step::Expect("EXAMINE INBOX".into()),
+        Step::Expect("GETQUOTAROOT INBOX".into()),
+        Step::Close,
+    ];
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "examine", &ctx);
+    assert!(
+        error_text(&v, "hint").starts_with("GETQUOTAROOT went out together with EXAMINE"),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_is_unknown() {
+    let dir = std::env::temp_dir().join(format!("imapcheck-badca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let bad = dir.join("bad.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let bad_s = bad.to_string_lossy().to_string();
+    let r = run(
+        &[
+            "localhost",
+            "--security",
+            "tls",
+            "--ca-file",
+            &bad_s,
+            "--format",
+            "json",
+        ],
+        &[],
+        None,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = parse_json_stdout(&r);
+    assert_eq!(r.status, 3, "{r:?}");
+    assert_eq!(v["status"], "unknown");
+    assert_eq!(v["error"]["step"], "tls");
+    let message = v["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("certificate 1 is not a valid X.509 certificate"),
+        "{message}"
+    );
+}
