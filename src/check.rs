@@ -141,7 +141,6 @@ struct Seen {
     referrals: Vec<String>,
     bye: Option<Vec<u8>>,
     folders: Vec<String>,
-    folders_raw: Vec<Vec<u8>>,
     folder_count: usize,
     mailbox: MailboxReport,
     fetch_seq: Option<u32>,
@@ -188,7 +187,6 @@ impl Seen {
                 self.folder_count += 1;
                 if self.folders.len() < MAX_FOLDERS_KEPT {
                     self.folders.push(mutf7::decode_lossy(name));
-                    self.folders_raw.push(name.clone());
                 }
             }
             Untagged::Flags(flags) => self.mailbox.flags = flags.clone(),
