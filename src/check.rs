@@ -27,6 +27,16 @@ use crate::{der, mutf7, rfc2047, sasl};
 /// the checker's memory grow without bound.
 const MAX_FOLDERS_KEPT: usize = 100_000;
 
+/// Bytes of folder names kept, all together. A name may legally be a
+/// literal of up to 1 MiB; 100,000 of those must not become 100 GB. Real
+/// names average 10 to 40 bytes, so this keeps every name of accounts with
+/// 100,000 folders; the report (text or JSON) holds about three copies.
+const MAX_FOLDER_BYTES: usize = 4 * 1024 * 1024;
+
+/// FETCH items the check reads; anything else a server volunteers for the
+/// message (unsolicited or hostile, under ever new names) is not kept.
+const FETCH_ITEMS_KEPT: [&str; 5] = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY[]"];
+
 /// ALERT texts kept; RFC 3501 says each MUST be shown, but a server that
 /// sends thousands is broken and the first ones say it all.
 const MAX_ALERTS: usize = 20;
@@ -142,6 +152,8 @@ struct Seen {
     bye: Option<Vec<u8>>,
     folders: Vec<String>,
     folder_count: usize,
+    /// Bytes of the names in `folders` (see MAX_FOLDER_BYTES).
+    folder_bytes: usize,
     mailbox: MailboxReport,
     fetch_seq: Option<u32>,
     fetched: Vec<(String, Value)>,
@@ -185,7 +197,10 @@ impl Seen {
             }
             Untagged::List { name, .. } => {
                 self.folder_count += 1;
-                if self.folders.len() < MAX_FOLDERS_KEPT {
+                if self.folders.len() < MAX_FOLDERS_KEPT
+                    && self.folder_bytes + name.len() <= MAX_FOLDER_BYTES
+                {
+                    self.folder_bytes += name.len();
                     self.folders.push(mutf7::decode_lossy(name));
                 }
             }
@@ -195,7 +210,10 @@ impl Seen {
             Untagged::Expunge(_) => self.mailbox.exists = self.mailbox.exists.saturating_sub(1),
             Untagged::Fetch { seq, items } => {
                 if Some(*seq) == self.fetch_seq {
-                    for (name, value) in items {
+                    for (name, value) in items
+                        .iter()
+                        .filter(|(n, _)| FETCH_ITEMS_KEPT.contains(&n.as_str()))
+                    {
                         // Later data for the same item replaces earlier.
                         self.fetched.retain(|(n, _)| n != name);
                         self.fetched.push((name.clone(), value.clone()));
@@ -230,7 +248,9 @@ impl Seen {
             Code::Unseen(n) => self.mailbox.unseen = Some(*n),
             Code::Other { name, data } if name == "REFERRAL" && self.trusted => {
                 // Reported, never followed.
-                self.referrals.push(escape_cut(data, TEXT_CUT));
+                if self.referrals.len() < MAX_ALERTS {
+                    self.referrals.push(escape_cut(data, TEXT_CUT));
+                }
             }
             _ => {}
         }
