@@ -246,11 +246,11 @@ impl Seen {
             Code::UidValidity(n) => self.mailbox.uidvalidity = Some(*n),
             Code::UidNext(n) => self.mailbox.uidnext = Some(*n),
             Code::Unseen(n) => self.mailbox.unseen = Some(*n),
-            Code::Other { name, data } if name == "REFERRAL" && self.trusted => {
-                // Reported, never followed.
-                if self.referrals.len() < MAX_ALERTS {
-                    self.referrals.push(escape_cut(data, TEXT_CUT));
-                }
+            // Reported, never followed.
+            Code::Other { name, data }
+                if name == "REFERRAL" && self.trusted && self.referrals.len() < MAX_ALERTS =>
+            {
+                self.referrals.push(escape_cut(data, TEXT_CUT));
             }
             _ => {}
         }
@@ -1052,12 +1052,13 @@ impl<'a> Check<'a> {
             ));
         }
         let n = self.seen.folder_count;
-        let shown: Vec<&str> = self
+        // A few names, each cut short: the detail is a line, not the list.
+        let shown: Vec<String> = self
             .seen
             .folders
             .iter()
             .take(8)
-            .map(String::as_str)
+            .map(|f| cut_text(f, 60))
             .collect();
         let more = if n > shown.len() { ", …" } else { "" };
         let mut detail = format!(
