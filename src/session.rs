@@ -235,16 +235,25 @@ impl Session {
     fn read_response_inner(&mut self) -> Result<(Response, Vec<u8>), SessionError> {
         // Framing rescans the buffer from its start, so it runs again only
         // when the new bytes can change its answer: a line end arrived, the
-        // awaited literal is complete, or a line grew past the limit. A
-        // server dribbling a long line a byte per segment then costs linear,
-        // not quadratic, time.
-        let mut wait_for_lf_after: Option<usize> = None;
+        // awaited literal is complete, or the unfinished line grew past the
+        // limit. A server dribbling a long line a byte per segment then
+        // costs linear, not quadratic, time.
+        //
+        // `line_start` is where the unfinished line begins at the latest
+        // (after the buffer's last LF, which may sit in a literal before
+        // it: earlier is safe, it only reframes sooner); `checked` is how
+        // far the buffer has been searched for a new LF.
+        let mut waiting_line: Option<(usize, usize)> = None;
         let mut wait_for_len: Option<usize> = None;
         loop {
-            let ready = match (wait_for_lf_after, wait_for_len) {
-                (Some(from), _) => {
-                    self.buf.get(from..).is_some_and(|new| new.contains(&b'\n'))
-                        || self.buf.len() - from > parser::MAX_LINE
+            let ready = match (waiting_line, wait_for_len) {
+                (Some((line_start, checked)), _) => {
+                    let new_lf = self
+                        .buf
+                        .get(checked..)
+                        .is_some_and(|new| new.contains(&b'\n'));
+                    waiting_line = Some((line_start, self.buf.len()));
+                    new_lf || self.buf.len() - line_start > parser::MAX_LINE
                 }
                 (None, Some(end)) => self.buf.len() >= end,
                 (None, None) => true,
@@ -253,7 +262,7 @@ impl Session {
                 self.read_more()?;
                 continue;
             }
-            wait_for_lf_after = None;
+            waiting_line = None;
             wait_for_len = None;
             match parser::frame(&self.buf) {
                 Ok(Frame::Complete(n)) => {
@@ -270,7 +279,12 @@ impl Session {
                     };
                 }
                 Ok(Frame::NeedLine) => {
-                    wait_for_lf_after = Some(self.buf.len());
+                    let line_start = self
+                        .buf
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    waiting_line = Some((line_start, self.buf.len()));
                     self.read_more()?;
                 }
                 Ok(Frame::NeedLiteral { start, len }) => {

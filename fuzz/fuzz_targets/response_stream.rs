@@ -222,16 +222,16 @@ fn use_like_the_check(resp: &Response) {
         }
         Response::Untagged(Untagged::Fetch { items, .. }) => {
             for (name, value) in items {
-                if name == "ENVELOPE" {
-                    if let Some(env) = parser::envelope(value) {
-                        if let Some(subject) = &env.subject {
-                            let _ = rfc2047::decode(subject);
-                        }
-                        for addr in &env.from {
-                            let shown = addr.name.as_deref().map(|n| rfc2047::decode(n).text);
-                            let _ = addr.display_with_name(shown.as_deref());
-                            let _ = addr.display();
-                        }
+                if name == "ENVELOPE"
+                    && let Some(env) = parser::envelope(value)
+                {
+                    if let Some(subject) = &env.subject {
+                        let _ = rfc2047::decode(subject);
+                    }
+                    for addr in &env.from {
+                        let shown = addr.name.as_deref().map(|n| rfc2047::decode(n).text);
+                        let _ = addr.display_with_name(shown.as_deref());
+                        let _ = addr.display();
                     }
                 }
                 let _ = value_size(value);

@@ -29,10 +29,10 @@ fuzz_target!(|data: &[u8]| {
     let has_word_start = data.windows(2).any(|w| w == b"=?");
     if !has_word_start {
         assert!(!d.changed && !d.malformed, "no '=?' yet changed/malformed");
-        if let Ok(s) = std::str::from_utf8(data) {
-            if !s.chars().any(|c| c.is_control()) {
-                assert_eq!(d.text, s, "plain text altered");
-            }
+        if let Ok(s) = std::str::from_utf8(data)
+            && !s.chars().any(|c| c.is_control())
+        {
+            assert_eq!(d.text, s, "plain text altered");
         }
     }
 });

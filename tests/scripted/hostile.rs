@@ -481,3 +481,33 @@ fn huge_folder_names_are_counted_but_not_all_kept() {
     // of names would need over 200 MiB.
     assert!(rss < 48 * 1024, "max RSS {rss} KiB\n{ctx}");
 }
+
+#[test]
+fn a_long_line_is_refused_at_the_limit_however_it_is_split() {
+    // 70,000 bytes without LF in two writes: the client must refuse the
+    // line as soon as it passes 64 KiB, not wait for more bytes (or the
+    // deadline) because too few arrived since it last framed.
+    let s = vec![
+        Step::Send(format!("* OK {}", "a".repeat(20_000))),
+        // Let the client read and frame these first...
+        Step::Sleep(Duration::from_millis(300)),
+        // ...so that what follows is under 64 KiB of new bytes but makes
+        // the unfinished line longer than 64 KiB.
+        Step::Send("a".repeat(50_000)),
+        Step::Hold,
+    ];
+    let srv = ScriptedServer::start(Mode::Plain, s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(none_args(port), &["-t", "8"]), &[]);
+    let ctx = dump(&r, &log);
+    assert_failed_at(&r, &v, "greeting", &ctx);
+    let msg = error_text(&v, "message");
+    assert!(
+        msg.contains("a line longer than 65536 bytes without CRLF"),
+        "{msg}"
+    );
+    assert!(
+        r.elapsed < Duration::from_secs(4),
+        "refused at once, not at the deadline\n{ctx}"
+    );
+}
