@@ -159,34 +159,21 @@ struct Seen {
     fetched: Vec<(String, Value)>,
     /// The server's RFC 2971 ID answer (empty for `ID NIL`).
     server_id: Option<parser::IdFields>,
-    quota_roots: Vec<Vec<u8>>,
     quotas: Vec<(Vec<u8>, Vec<parser::QuotaResource>)>,
 }
 
 impl Seen {
     fn absorb(&mut self, u: &Untagged, _raw: &[u8]) {
-        if !self.trusted {
+        match u {
+            Untagged::Capability(caps) => self.set_capabilities(caps),
             // Before the STARTTLS handshake anyone on the path can add
             // responses: keep only what decides whether to start TLS.
-            match u {
-                Untagged::Capability(caps) => {
-                    self.capabilities = caps.clone();
-                    self.capabilities_fresh = true;
-                }
-                Untagged::Condition {
-                    status: Status::Bye,
-                    text,
-                    ..
-                } => self.bye = Some(text.clone()),
-                _ => {}
-            }
-            return;
-        }
-        match u {
-            Untagged::Capability(caps) => {
-                self.capabilities = caps.clone();
-                self.capabilities_fresh = true;
-            }
+            Untagged::Condition {
+                status: Status::Bye,
+                text,
+                ..
+            } if !self.trusted => self.bye = Some(text.clone()),
+            _ if !self.trusted => {}
             Untagged::Condition { status, code, text } => {
                 if *status == Status::Bye {
                     self.bye = Some(text.clone());
@@ -221,13 +208,13 @@ impl Seen {
                 }
             }
             Untagged::Id(pairs) => self.server_id = Some(pairs.clone()),
-            Untagged::QuotaRoot { roots, .. } => self.quota_roots = roots.clone(),
             Untagged::Quota { root, resources } => {
                 if self.quotas.len() < MAX_QUOTA_ROOTS {
                     self.quotas.push((root.clone(), resources.clone()));
                 }
             }
-            Untagged::Other { .. } => {}
+            // The QUOTA responses name their roots; QUOTAROOT adds nothing.
+            Untagged::QuotaRoot { .. } | Untagged::Other { .. } => {}
         }
     }
 
@@ -238,10 +225,7 @@ impl Seen {
                 self.alerts.push(alert.clone());
                 self.new_alerts.push(alert);
             }
-            Code::Capability(caps) => {
-                self.capabilities = caps.clone();
-                self.capabilities_fresh = true;
-            }
+            Code::Capability(caps) => self.set_capabilities(caps),
             Code::PermanentFlags(f) => self.mailbox.permanent_flags = f.clone(),
             Code::UidValidity(n) => self.mailbox.uidvalidity = Some(*n),
             Code::UidNext(n) => self.mailbox.uidnext = Some(*n),
@@ -254,6 +238,11 @@ impl Seen {
             }
             _ => {}
         }
+    }
+
+    fn set_capabilities(&mut self, caps: &[String]) {
+        self.capabilities = caps.to_vec();
+        self.capabilities_fresh = true;
     }
 
     fn has_cap(&self, cap: &str) -> bool {
@@ -1089,7 +1078,6 @@ impl<'a> Check<'a> {
         // EXAMINE/SELECT and the quota step costs no round trip of its own.
         let open = [Arg::Raw(verb), Arg::Str(wire_name.as_bytes())];
         let result = if self.seen.has_cap("QUOTA") {
-            self.seen.quota_roots.clear();
             self.seen.quotas.clear();
             self.run_pair(
                 &open,
@@ -1174,7 +1162,6 @@ impl<'a> Check<'a> {
         let answer = match self.quota_answer.take() {
             Some(answer) => answer,
             None => {
-                self.seen.quota_roots.clear();
                 self.seen.quotas.clear();
                 let wire_name = mutf7::encode(&self.cfg.folder);
                 self.run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
