@@ -641,7 +641,7 @@ def write_report(a, dv, env, info, kb, rtt, rtt_direct, body, body_peers, lst, l
     w(f"- Source: commit {env['git'].replace(chr(10), ', ')}; {env['rustc']}")
     w(f"- Python: {env['python']} (`{env['python_path']}`, imaplib from its standard library)")
     w(f"- curl: {env['curl']}")
-    w(f"- Dovecot: {env['dovecot']} (the throw-away instance of `tests/dovecot/throwaway-dovecot`)")
+    w(f"- Dovecot: {env['dovecot']} (the throw-away instance of `tests/servers/throwaway-dovecot`)")
     w(f"- OpenSSL (system): {env['openssl']}")
     w("")
     w("Every tool runs with `SSL_CERT_FILE` and `SSL_CERT_DIR` removed from its environment "
@@ -891,7 +891,7 @@ def write_report(a, dv, env, info, kb, rtt, rtt_direct, body, body_peers, lst, l
       "Dovecot's directory, `$TLS`/`$PLAIN` its ports, `$P` a delay proxy's port.")
     w("")
     w("```")
-    w("tests/dovecot/throwaway-dovecot start $D --plain-port $PLAIN --tls-port $TLS --watch-pid <bench/run's pid>")
+    w("tests/servers/throwaway-dovecot start $D --plain-port $PLAIN --tls-port $TLS --watch-pid <bench/run's pid>")
     w("# every command below runs as: runwait OUT ERR env -u SSL_CERT_FILE -u SSL_CERT_DIR <command>")
     w("imapcheck 127.0.0.1 --security tls -p $TLS --ca-file $D/ca.pem -u alice --password-file $D/alice.pass --format json")
     w("imapcheck 127.0.0.1 --security starttls -p $PLAIN --ca-file $D/ca.pem -u alice --password-file $D/alice.pass --format json")

@@ -4,7 +4,7 @@
 // certificates, IPv6, the default mode of the standard ports, and a check
 // that nothing imapcheck does changes a message's flags.
 //
-// The instances come from tests/dovecot/throwaway-dovecot (see
+// The instances come from tests/servers/throwaway-dovecot (see
 // tests/dovecot_support): one on 127.0.0.1, a --strict one on 127.0.0.2
 // (LOGINDISABLED before TLS), one on ::1 and, as root, one on 127.0.0.3 with
 // the standard ports 143/993. Each is started once per test binary, on

@@ -1,5 +1,5 @@
 // Support for tests/dovecot.rs: throw-away Dovecot instances started through
-// tests/dovecot/throwaway-dovecot, shared by all tests of the binary, plus
+// tests/servers/throwaway-dovecot, shared by all tests of the binary, plus
 // small helpers to run imapcheck and assert on its JSON report.
 //
 // Instances live in fresh short directories (/tmp/icdv-XXXXXX, mode 0711, so
@@ -36,7 +36,7 @@ use crate::common::{Run, run_command, run_json};
 /// The throw-away Dovecot script.
 pub const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/dovecot/throwaway-dovecot"
+    "/tests/servers/throwaway-dovecot"
 );
 
 /// How long one `throwaway-dovecot start` may take (it gives up after 20 s).
