@@ -13,12 +13,12 @@ use std::time::Instant;
 use crate::cli::{AuthMethod, Config, Secret, Security};
 use crate::parser::{self, Code, Status, Untagged, Value};
 use crate::report::{
-    Failure, MailboxReport, MessageReport, QuotaReport, Report, StepResult, StepStatus, TlsReport,
-    escape_cut,
+    Failure, MailboxReport, MessageReport, Quirk, QuotaReport, Report, StepResult, StepStatus,
+    TlsReport, escape_cut,
 };
 use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{
-    ConnectError, Deadline, PreparedTls, TlsSettings, Transport, describe_io, resolve,
+    ConnectError, Deadline, PreparedTls, TlsError, TlsSettings, Transport, describe_io, resolve,
 };
 use crate::{der, mutf7, rfc2047, sasl};
 
@@ -43,6 +43,14 @@ const MAX_ALERTS: usize = 20;
 
 /// QUOTA responses kept: a mailbox has one or two quota roots in practice.
 const MAX_QUOTA_ROOTS: usize = 16;
+
+/// Responses not understood that the report keeps. A server that sends a
+/// stream of them is broken in a way the first few already show; more
+/// would only grow the report.
+const MAX_QUIRKS: usize = 20;
+
+/// How much of a response not understood goes into the report.
+const QUIRK_CUT: usize = 200;
 
 /// How much server text goes into a detail or an error message.
 const TEXT_CUT: usize = 300;
@@ -160,10 +168,16 @@ struct Seen {
     /// The server's RFC 2971 ID answer (empty for `ID NIL`).
     server_id: Option<parser::IdFields>,
     quotas: Vec<(Vec<u8>, Vec<parser::QuotaResource>)>,
+    /// Responses not understood since the last step ended: (response,
+    /// reason), at most MAX_QUIRKS in a whole run.
+    new_quirks: Vec<(String, String)>,
+    quirks_kept: usize,
+    /// Responses not understood in the current step, kept or not.
+    quirks_in_step: usize,
 }
 
 impl Seen {
-    fn absorb(&mut self, u: &Untagged, _raw: &[u8]) {
+    fn absorb(&mut self, u: &Untagged, raw: &[u8]) {
         match u {
             Untagged::Capability(caps) => self.set_capabilities(caps),
             // Before the STARTTLS handshake anyone on the path can add
@@ -213,8 +227,20 @@ impl Seen {
                     self.quotas.push((root.clone(), resources.clone()));
                 }
             }
+            Untagged::Unparsed { why, .. } => {
+                self.quirk(escape_cut(trim_eol(raw), QUIRK_CUT), why.to_string());
+            }
             // The QUOTA responses name their roots; QUOTAROOT adds nothing.
             Untagged::QuotaRoot { .. } | Untagged::Other { .. } => {}
+        }
+    }
+
+    /// A response that was complete but not understood: reported, ignored.
+    fn quirk(&mut self, response: String, reason: String) {
+        self.quirks_in_step += 1;
+        if self.quirks_kept < MAX_QUIRKS {
+            self.quirks_kept += 1;
+            self.new_quirks.push((response, reason));
         }
     }
 
@@ -230,6 +256,15 @@ impl Seen {
             Code::UidValidity(n) => self.mailbox.uidvalidity = Some(*n),
             Code::UidNext(n) => self.mailbox.uidnext = Some(*n),
             Code::Unseen(n) => self.mailbox.unseen = Some(*n),
+            Code::Unparsed { name, data, why } if self.trusted => {
+                let mut code = format!("[{name}");
+                if !data.is_empty() {
+                    code.push(' ');
+                    code.push_str(&escape_cut(data, QUIRK_CUT));
+                }
+                code.push(']');
+                self.quirk(code, format!("response code not understood: {why}"));
+            }
             // Reported, never followed.
             Code::Other { name, data }
                 if name == "REFERRAL" && self.trusted && self.referrals.len() < MAX_ALERTS =>
@@ -271,6 +306,8 @@ pub struct Check<'a> {
     opened: bool,
     /// GETQUOTAROOT's completion when it was sent along with EXAMINE.
     quota_answer: Option<Result<Completion, SessionError>>,
+    /// ID is still to be sent, with LIST (see `id_after_login`).
+    id_with_list: bool,
 }
 
 impl<'a> Check<'a> {
@@ -315,6 +352,7 @@ impl<'a> Check<'a> {
             preauth: false,
             opened: false,
             quota_answer: None,
+            id_with_list: false,
         }
     }
 
@@ -352,7 +390,10 @@ impl<'a> Check<'a> {
                     }
                     // A full mailbox is a finding about the account, not
                     // a broken session: the message is still worth fetching.
-                    if name != "quota" {
+                    // A quota answer that broke the connection stops the
+                    // rest like any failure.
+                    let broken = self.session.as_ref().is_none_or(|s| !s.usable());
+                    if name != "quota" || broken {
                         failed = failed.or(Some(name));
                     }
                     StepResult {
@@ -365,6 +406,8 @@ impl<'a> Check<'a> {
                     }
                 }
             };
+            let mut result = result;
+            self.note_quirks(name, &mut result);
             for alert in std::mem::take(&mut self.seen.new_alerts) {
                 (self.on_event)(Event::Alert(&alert));
             }
@@ -397,6 +440,32 @@ impl<'a> Check<'a> {
         self.report.folders = std::mem::take(&mut self.seen.folders);
         self.report.folder_count = self.seen.folder_count;
         self.report
+    }
+
+    /// Moves the responses not understood during a step into the report,
+    /// and says in the step's detail what was ignored.
+    fn note_quirks(&mut self, step: &'static str, result: &mut StepResult) {
+        let count = std::mem::take(&mut self.seen.quirks_in_step);
+        let quirks = std::mem::take(&mut self.seen.new_quirks);
+        if count == 0 {
+            return;
+        }
+        let plural = if count == 1 { "" } else { "s" };
+        match quirks.first() {
+            Some((response, reason)) => result.detail.push_str(&format!(
+                "; ignored {count} response{plural} not understood: {response} ({reason})"
+            )),
+            None => result.detail.push_str(&format!(
+                "; ignored {count} response{plural} not understood"
+            )),
+        }
+        for (response, reason) in quirks {
+            self.report.quirks.push(Quirk {
+                step,
+                response,
+                reason,
+            });
+        }
     }
 
     fn step(&mut self, name: &str) -> Result<Done, Failure> {
@@ -483,7 +552,7 @@ impl<'a> Check<'a> {
             .ok_or_else(|| failure("no connection", "an open connection", None, ""))?;
         if let Err(e) = session.transport_mut().start_tls(connector, &host) {
             session.mark_broken();
-            return Err(tls_failure(&e.message, e.timed_out, step, self.cfg));
+            return Err(tls_failure(&e, step, self.cfg));
         }
         self.transcript.note("TLS established");
         let der = session.transport().peer_certificate_der();
@@ -743,11 +812,47 @@ impl<'a> Check<'a> {
         Some(parts.join(" "))
     }
 
+    /// After a successful login: the capabilities, when the login's answer
+    /// did not carry them, and ID. Nothing is ever pipelined behind LOGIN or
+    /// AUTHENTICATE: a server whose login process hands the connection to
+    /// another process (Courier) loses what the client had already sent,
+    /// and the check would wait out its deadline. ID rides with the next
+    /// command instead, so it still costs no round trip of its own: with
+    /// the CAPABILITY a login without capabilities needs (whether to send
+    /// it is decided by what was announced before login), or else with
+    /// LIST. Returns the server's ID when it came now.
+    fn id_after_login(&mut self) -> Result<Option<String>, Failure> {
+        if self.seen.capabilities_fresh {
+            self.id_with_list = self.seen.has_cap("ID");
+            return Ok(None);
+        }
+        if !self.seen.has_cap("ID") {
+            self.request_capabilities("login")?;
+            return Ok(None);
+        }
+        self.seen.capabilities_fresh = false;
+        self.seen.server_id = None;
+        let ours = id_arguments();
+        let (done, id) = self
+            .run_pair(
+                &[Arg::Raw("CAPABILITY")],
+                &[Arg::Raw("ID"), Arg::Raw(&ours)],
+            )
+            .map_err(|e| io_failure(&e, "login", "the CAPABILITY response"))?;
+        self.check_capability_answer(&done)?;
+        Ok(self.describe_id(id))
+    }
+
     fn request_capabilities(&mut self, step: &str) -> Result<(), Failure> {
         self.seen.capabilities_fresh = false;
         let done = self
             .run_command(&[Arg::Raw("CAPABILITY")])
             .map_err(|e| io_failure(&e, step, "the CAPABILITY response"))?;
+        self.check_capability_answer(&done)
+    }
+
+    /// CAPABILITY's completion must be OK and must have listed capabilities.
+    fn check_capability_answer(&mut self, done: &Completion) -> Result<(), Failure> {
         if done.status != Status::Ok {
             return Err(failure(
                 "the server refused CAPABILITY",
@@ -860,24 +965,8 @@ impl<'a> Check<'a> {
         // Only capabilities announced by the login itself count as fresh.
         self.seen.capabilities_fresh = false;
         let mut oauth_error = None;
-        // ID rides with LOGIN when the server announced it before login:
-        // the answer comes in the same round trip.
-        let mut id_answer = None;
+        // LOGIN and AUTHENTICATE always go alone: see `id_after_login`.
         let done = match auth.mechanism() {
-            None if self.seen.has_cap("ID") => {
-                self.seen.server_id = None;
-                let ours = id_arguments();
-                let login = [
-                    Arg::Raw("LOGIN"),
-                    Arg::Str(user.as_bytes()),
-                    Arg::Secret(secret.expose()),
-                ];
-                self.run_pair(&login, &[Arg::Raw("ID"), Arg::Raw(&ours)])
-                    .map(|(done, id)| {
-                        id_answer = Some(id);
-                        done
-                    })
-            }
             None => self.run_command(&[
                 Arg::Raw("LOGIN"),
                 Arg::Str(user.as_bytes()),
@@ -929,8 +1018,13 @@ impl<'a> Check<'a> {
             }
         };
         drop(secret);
-        let done =
-            done.map_err(|e| io_failure(&e, "login", &format!("a tagged response to {method}")))?;
+        let done = done.map_err(|e| {
+            let mut f = io_failure(&e, "login", &format!("a tagged response to {method}"));
+            if e.timed_out() {
+                f.hint = "servers hold back the answer to a wrong password on purpose (Courier for 5 s, Dovecot's auth_failure_delay 2 s): check the user name and password, and give -t more seconds to see the server's answer".to_string();
+            }
+            f
+        })?;
         if done.status != Status::Ok {
             let mut f = login_failure(&done, &method, tls, &self.seen);
             if let Some(e) = &oauth_error {
@@ -941,19 +1035,12 @@ impl<'a> Check<'a> {
             return Err(f);
         }
         self.authenticated = true;
-        // Capabilities change at login; the OK usually carries them.
-        if !self.seen.capabilities_fresh {
-            self.request_capabilities("login")?;
-        }
+        let id = self.id_after_login()?;
         self.sync_literal_caps();
         let mut detail = format!(
             "{user} via {method}; {} capabilities after login",
             self.seen.capabilities.len()
         );
-        let id = match id_answer {
-            Some(answer) => self.describe_id(answer),
-            None => self.send_id(),
-        };
         if let Some(id) = id {
             detail.push_str(&format!("; server ID: {id}"));
         }
@@ -1029,9 +1116,22 @@ impl<'a> Check<'a> {
         if !self.authenticated {
             return Done::skip("not logged in");
         }
-        let done = self
-            .run_command(&[Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")])
-            .map_err(|e| io_failure(&e, "list", "a tagged response to LIST"))?;
+        let list = [Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")];
+        let mut id = None;
+        let done = if std::mem::take(&mut self.id_with_list) {
+            // See `id_after_login`: ID goes first, in the same write.
+            self.seen.server_id = None;
+            let ours = id_arguments();
+            self.run_pair(&[Arg::Raw("ID"), Arg::Raw(&ours)], &list)
+                .and_then(|(id_done, list_done)| {
+                    id = Some(id_done);
+                    list_done
+                })
+        } else {
+            self.run_command(&list)
+        }
+        .map_err(|e| io_failure(&e, "list", "a tagged response to LIST"))?;
+        let id = id.and_then(|answer| self.describe_id(Ok(answer)));
         if done.status != Status::Ok {
             return Err(failure(
                 "the server refused LIST",
@@ -1060,6 +1160,9 @@ impl<'a> Check<'a> {
                 " (names beyond {} not kept)",
                 self.seen.folders.len()
             ));
+        }
+        if let Some(id) = id {
+            detail.push_str(&format!("; server ID: {id}"));
         }
         Done::ok(detail)
     }
@@ -1205,7 +1308,7 @@ impl<'a> Check<'a> {
         }
         self.report.quota = Some(rows);
         if parts.is_empty() {
-            return Done::ok(format!("no quota limits on {}", self.cfg.folder));
+            return Done::ok(format!("no limits reported for {}", self.cfg.folder));
         }
         let roots: Vec<String> = self
             .seen
@@ -1297,9 +1400,11 @@ impl<'a> Check<'a> {
                 })
             })
             .unwrap_or_default();
+        // RFC 3501's date-day-fixed pads a one-digit day with a space
+        // (Cyrus: " 3-Jan-2024 ..."); the padding is not part of the date.
         let internal_date = get("INTERNALDATE").and_then(|v| {
             v.as_bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .map(|b| String::from_utf8_lossy(b.trim_ascii()).into_owned())
         });
         let envelope = get("ENVELOPE").as_ref().and_then(parser::envelope);
         // Subjects and display names are shown decoded (RFC 2047) with the
@@ -1556,7 +1661,55 @@ fn connect_failure(e: &ConnectError, cfg: &Config) -> Failure {
     }
 }
 
-fn tls_failure(message: &str, timed_out: bool, step: &str, cfg: &Config) -> Failure {
+/// The server's failed TLS start when its own bytes say more than
+/// OpenSSL's error: cleartext where a TLS record must come (every record
+/// starts with a content type from 0x14 to 0x17), or a close right after
+/// the OK to STARTTLS.
+fn tls_not_started(e: &TlsError, step: &str, cfg: &Config) -> Option<Failure> {
+    if e.timed_out {
+        return None;
+    }
+    let expected = "a TLS handshake";
+    let cleartext = e
+        .received
+        .first()
+        .is_some_and(|b| !(0x14..=0x17).contains(b));
+    let m = e.message.to_ascii_lowercase();
+    let closed = e.received.is_empty()
+        && ["eof", "reset", "closed", "broken pipe"]
+            .iter()
+            .any(|w| m.contains(w));
+    match (step, cleartext, closed) {
+        ("starttls", true, _) => Some(failure(
+            "the server said OK to STARTTLS, then sent cleartext instead of TLS: its own TLS setup failed",
+            expected,
+            Some(&e.received),
+            "the server accepted STARTTLS but could not start TLS itself: its certificate or key file is missing or unreadable, or its TLS helper failed (Courier's couriertls runs as the courier user); its words above and its log say which",
+        )),
+        ("starttls", false, true) => Some(failure(
+            "the server closed the connection right after its OK to STARTTLS, without starting TLS",
+            expected,
+            Some(e.message.as_bytes()),
+            "the server accepted STARTTLS but could not start TLS itself: check its certificate and key files, their permissions, and its log",
+        )),
+        (_, true, _) => Some(failure(
+            "the server did not answer with TLS",
+            expected,
+            Some(&e.received),
+            format!(
+                "port {} answers in cleartext: for port 143 use --security starttls, or --security none to check cleartext on purpose",
+                cfg.port
+            ),
+        )),
+        _ => None,
+    }
+}
+
+fn tls_failure(e: &TlsError, step: &str, cfg: &Config) -> Failure {
+    if let Some(f) = tls_not_started(e, step, cfg) {
+        return f;
+    }
+    let (message, timed_out) = (e.message.as_str(), e.timed_out);
     let m = message.to_ascii_lowercase();
     let expected = "a TLS handshake with a certificate that verifies";
     let (what, hint) = if timed_out {

@@ -12,6 +12,14 @@
 //! (bare LF line ends, a missing space before text, lower-case keywords) and
 //! strictly where a mistake would mislead the check (tags, numbers, literal
 //! lengths, nesting).
+//!
+//! Liberal in content, strict in framing: once [`frame`] has delimited a
+//! response, an untagged response or a response code whose content does not
+//! follow the grammar is still returned, as [`Untagged::Unparsed`] or
+//! [`Code::Unparsed`], with the reason. Real servers send such lines
+//! (Courier's `* QUOTA "ROOT"` without resources, `[UNSEEN none]`), and they
+//! say nothing about the connection's health. Only a tagged line, a broken
+//! frame and the nesting limit are errors.
 
 use std::fmt;
 
@@ -51,6 +59,11 @@ pub enum Frame {
 pub enum ParseError {
     LineTooLong,
     ResponseTooLarge,
+    /// More than [`MAX_NESTING`] levels of parentheses: a limit, not a
+    /// quirk, since the parser recurses.
+    TooDeep {
+        at: usize,
+    },
     /// The response does not follow the grammar; `at` is a byte offset.
     Syntax {
         at: usize,
@@ -67,6 +80,7 @@ impl fmt::Display for ParseError {
             ParseError::ResponseTooLarge => {
                 write!(f, "a response larger than {MAX_RESPONSE} bytes")
             }
+            ParseError::TooDeep { at } => write!(f, "lists nested too deeply at byte {at}"),
             ParseError::Syntax { at, what } => write!(f, "{what} at byte {at}"),
         }
     }
@@ -178,6 +192,13 @@ pub enum Code {
         name: String,
         data: Vec<u8>,
     },
+    /// A known code whose argument does not follow the grammar
+    /// (`[UNSEEN none]`): ignored by the check, kept to be reported.
+    Unparsed {
+        name: String,
+        data: Vec<u8>,
+        why: ParseError,
+    },
 }
 
 /// A generic data item (RFC 3501 "body" of FETCH, ENVELOPE fields, ...).
@@ -251,9 +272,16 @@ pub enum Untagged {
         resources: Vec<QuotaResource>,
     },
     /// Understood as well-formed but not needed by the check (SEARCH,
-    /// STATUS, NAMESPACE, ID, QUOTA, ...): the keyword, upper-cased.
+    /// STATUS, NAMESPACE, ...): the keyword, upper-cased.
     Other {
         keyword: String,
+    },
+    /// A complete untagged response whose content does not follow the
+    /// grammar: the keyword (upper-cased, cut short) and why. A server
+    /// quirk to report, not a reason to stop.
+    Unparsed {
+        keyword: String,
+        why: ParseError,
     },
 }
 
@@ -281,6 +309,27 @@ pub enum Response {
     Untagged(Untagged),
 }
 
+impl Response {
+    /// Why a part of this response was not understood, if one was (an
+    /// [`Untagged::Unparsed`] response or a [`Code::Unparsed`] code).
+    pub fn not_understood(&self) -> Option<String> {
+        match self {
+            Response::Untagged(Untagged::Unparsed { keyword, why }) => {
+                Some(format!("{keyword} response not understood: {why}"))
+            }
+            Response::Untagged(Untagged::Condition {
+                code: Some(Code::Unparsed { name, why, .. }),
+                ..
+            })
+            | Response::Tagged {
+                code: Some(Code::Unparsed { name, why, .. }),
+                ..
+            } => Some(format!("[{name}] response code not understood: {why}")),
+            _ => None,
+        }
+    }
+}
+
 /// Parses one framed response (as delimited by [`frame`]).
 pub fn parse_response(buf: &[u8]) -> Result<Response, ParseError> {
     let mut c = Cursor { buf, pos: 0 };
@@ -292,8 +341,14 @@ pub fn parse_response(buf: &[u8]) -> Result<Response, ParseError> {
         }
         Some(b'*') => {
             c.pos += 1;
-            c.expect_space()?;
-            Response::Untagged(c.untagged()?)
+            match c.expect_space().and_then(|()| c.untagged()) {
+                Ok(u) => Response::Untagged(u),
+                Err(why @ ParseError::Syntax { .. }) => Response::Untagged(Untagged::Unparsed {
+                    keyword: untagged_keyword(buf),
+                    why,
+                }),
+                Err(e) => return Err(e),
+            }
         }
         Some(_) => {
             let tag = c.tag()?;
@@ -309,6 +364,26 @@ pub fn parse_response(buf: &[u8]) -> Result<Response, ParseError> {
         None => return Err(c.err("an empty response")),
     };
     Ok(resp)
+}
+
+/// Longest keyword kept for an unparsed untagged response.
+const KEYWORD_CUT: usize = 32;
+
+/// The keyword of an untagged response (`* 3 FETCH ...` → `FETCH`), for
+/// reporting one that did not parse.
+fn untagged_keyword(buf: &[u8]) -> String {
+    let rest = buf.strip_prefix(b"*").unwrap_or(buf);
+    let rest = rest.trim_ascii_start();
+    let rest = match rest.iter().position(|b| !b.is_ascii_digit()) {
+        Some(0) | None => rest,
+        Some(i) => rest[i..].trim_ascii_start(),
+    };
+    let end = rest
+        .iter()
+        .position(|&b| b <= b' ' || b >= 0x7f || b"()[]\"{".contains(&b))
+        .unwrap_or(rest.len())
+        .min(KEYWORD_CUT);
+    String::from_utf8_lossy(&rest[..end]).to_ascii_uppercase()
 }
 
 struct Cursor<'a> {
@@ -426,12 +501,53 @@ impl<'a> Cursor<'a> {
         self.skip_space();
         let code = if self.peek() == Some(b'[') {
             self.pos += 1;
-            Some(self.code()?)
+            let start = self.pos;
+            match self.code() {
+                Ok(code) => Some(code),
+                Err(why @ ParseError::Syntax { .. }) => {
+                    self.pos = start;
+                    Some(self.unparsed_code(why))
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
         self.skip_space();
         Ok((code, self.rest_of_line().to_vec()))
+    }
+
+    /// A code that did not parse, kept raw up to its closing bracket (or
+    /// the end of the line when there is none).
+    fn unparsed_code(&mut self, why: ParseError) -> Code {
+        let name = String::from_utf8_lossy(self.word()).to_ascii_uppercase();
+        self.skip_space();
+        let start = self.pos;
+        let end = self.code_data_end();
+        let data = self.buf[start..end].to_vec();
+        self.pos = end;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        }
+        Code::Unparsed { name, data, why }
+    }
+
+    /// Where a code's argument ends: at the first `]` outside a quoted
+    /// string (quoted strings may contain `]`), or at the end of the line.
+    fn code_data_end(&self) -> usize {
+        let mut pos = self.pos;
+        let mut in_quote = false;
+        while let Some(&b) = self.buf.get(pos) {
+            match b {
+                b'\r' | b'\n' => break,
+                b'\\' if in_quote => pos += 1,
+                b'"' => in_quote = !in_quote,
+                b']' if !in_quote => break,
+                _ => {}
+            }
+            pos += 1;
+        }
+        pos.min(self.buf.len())
     }
 
     fn code(&mut self) -> Result<Code, ParseError> {
@@ -459,21 +575,11 @@ impl<'a> Cursor<'a> {
             }
             _ => {
                 // Unknown codes: keep the raw argument up to the closing
-                // bracket (quoted strings may contain ']').
+                // bracket.
                 self.skip_space();
                 let start = self.pos;
-                let mut in_quote = false;
-                while let Some(b) = self.peek() {
-                    match b {
-                        b'\r' | b'\n' => break,
-                        b'\\' if in_quote => self.pos += 1,
-                        b'"' => in_quote = !in_quote,
-                        b']' if !in_quote => break,
-                        _ => {}
-                    }
-                    self.pos += 1;
-                }
-                let end = self.pos.min(self.buf.len());
+                let end = self.code_data_end();
+                self.pos = end;
                 Code::Other {
                     name,
                     data: self.buf[start..end].to_vec(),
@@ -595,7 +701,15 @@ impl<'a> Cursor<'a> {
             "QUOTA" => {
                 self.expect_space()?;
                 let root = self.astring()?;
-                self.expect_space()?;
+                self.skip_space();
+                // Courier answers `* QUOTA "ROOT"` when no quota is set: no
+                // resources, so no limits.
+                if self.at_eol() {
+                    return Ok(Untagged::Quota {
+                        root,
+                        resources: Vec::new(),
+                    });
+                }
                 let Value::List(items) = self.value(0)? else {
                     return Err(self.err("expected a list of quota resources"));
                 };
@@ -707,7 +821,7 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(b'(') => {
                 if depth >= MAX_NESTING {
-                    return Err(self.err("lists nested too deeply"));
+                    return Err(ParseError::TooDeep { at: self.pos });
                 }
                 self.pos += 1;
                 let mut items = Vec::new();
@@ -852,11 +966,34 @@ impl Address {
             (None, None) => String::new(),
         };
         match name {
-            Some(n) if !n.is_empty() && !addr.is_empty() => format!("{n} <{addr}>"),
+            Some(n) if !n.is_empty() && !addr.is_empty() => format!("{} <{addr}>", phrase(n)),
             Some(n) if !n.is_empty() => n.to_string(),
             _ => addr,
         }
     }
+}
+
+/// A display name as RFC 5322 writes it before an address: quoted, with
+/// `"` and `\` escaped, when it holds a special character (`"Smith,
+/// Carol" <carol@example.org>` is one person, `Smith, Carol <...>` reads as
+/// two).
+fn phrase(name: &str) -> String {
+    const SPECIALS: &[char] = &[
+        '(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '.', '"',
+    ];
+    if !name.contains(SPECIALS) {
+        return name.to_string();
+    }
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// The parts of an ENVELOPE the check reports.
@@ -1219,9 +1356,17 @@ mod tests {
                 resources: vec![]
             })
         );
-        assert!(parse_response(b"* QUOTA r (STORAGE 1)\r\n").is_err());
-        assert!(parse_response(b"* QUOTA r (STORAGE x 1)\r\n").is_err());
-        assert!(parse_response(b"* ID (NIL \"x\")\r\n").is_err());
+        for quirk in [
+            &b"* QUOTA r (STORAGE 1)\r\n"[..],
+            b"* QUOTA r (STORAGE x 1)\r\n",
+            b"* ID (NIL \"x\")\r\n",
+        ] {
+            assert!(
+                matches!(parse(quirk), Response::Untagged(Untagged::Unparsed { .. })),
+                "{:?}",
+                String::from_utf8_lossy(quirk)
+            );
+        }
     }
 
     #[test]
@@ -1301,6 +1446,28 @@ mod tests {
     }
 
     #[test]
+    fn display_names_with_specials_are_quoted() {
+        let a = |name: &str| Address {
+            name: Some(name.as_bytes().to_vec()),
+            mailbox: Some(b"carol".to_vec()),
+            host: Some(b"example.org".to_vec()),
+        };
+        for (name, shown) in [
+            ("Carol Smith", "Carol Smith <carol@example.org>"),
+            ("Smith, Carol", "\"Smith, Carol\" <carol@example.org>"),
+            (
+                "Spam, \"Inc.\"",
+                "\"Spam, \\\"Inc.\\\"\" <carol@example.org>",
+            ),
+            ("J. R. R.", "\"J. R. R.\" <carol@example.org>"),
+            ("a\\b", "\"a\\\\b\" <carol@example.org>"),
+            ("Jörg Müller", "Jörg Müller <carol@example.org>"),
+        ] {
+            assert_eq!(a(name).display(), shown, "{name}");
+        }
+    }
+
+    #[test]
     fn nil_subject_and_bare_address() {
         let v = Value::List(vec![
             Value::Nil,
@@ -1326,21 +1493,8 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_are_errors() {
-        for bad in [
-            &b"\r\n"[..],
-            b"* \r\n",
-            b"a1\r\n",
-            b"a1 MAYBE done\r\n",
-            b"* OK [UIDVALIDITY x] y\r\n",
-            b"* OK [UIDVALIDITY 99999999999] y\r\n",
-            b"* OK [ALERT text\r\n",
-            b"* 1 FETCH (FLAGS (\\Seen)\r\n",
-            b"* 1 FETCH (X \"unterminated)\r\n",
-            b"* 1 FETCH (X {5}\r\nab)\r\n",
-            b"* LIST () \"//\" x\r\n",
-            b"* 99999999999 EXISTS\r\n",
-        ] {
+    fn broken_tagged_lines_are_errors() {
+        for bad in [&b"\r\n"[..], b"a1\r\n", b"a1 MAYBE done\r\n", b"(x\r\n"] {
             assert!(
                 parse_response(bad).is_err(),
                 "{:?} parsed",
@@ -1350,16 +1504,91 @@ mod tests {
     }
 
     #[test]
+    fn unparsable_untagged_content_is_kept_with_its_keyword() {
+        for (bad, keyword) in [
+            (&b"* \r\n"[..], ""),
+            (b"*OK no space\r\n", "OK"),
+            (b"* 1 FETCH (FLAGS (\\Seen)\r\n", "FETCH"),
+            (b"* 1 FETCH (X \"unterminated)\r\n", "FETCH"),
+            (b"* 1 FETCH (X {5}\r\nab)\r\n", "FETCH"),
+            (b"* LIST () \"//\" x\r\n", "LIST"),
+            (b"* 99999999999 EXISTS\r\n", "EXISTS"),
+            (b"* QUOTA \"ROOT\" (STORAGE 1)\r\n", "QUOTA"),
+            (b"* FLAGS \\Seen\r\n", "FLAGS"),
+        ] {
+            match parse_response(bad) {
+                Ok(Response::Untagged(Untagged::Unparsed { keyword: k, why })) => {
+                    assert_eq!(k, keyword, "{:?}", String::from_utf8_lossy(bad));
+                    assert!(matches!(why, ParseError::Syntax { .. }));
+                }
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bad)),
+            }
+        }
+    }
+
+    #[test]
+    fn unparsable_codes_are_kept_raw_and_the_text_survives() {
+        for (line, name, data, text) in [
+            (
+                &b"* OK [UNSEEN none] first\r\n"[..],
+                "UNSEEN",
+                &b"none"[..],
+                &b"first"[..],
+            ),
+            (
+                b"* OK [UIDVALIDITY 99999999999] y\r\n",
+                "UIDVALIDITY",
+                b"99999999999",
+                b"y",
+            ),
+            (
+                b"* OK [PERMANENTFLAGS \\Seen] z\r\n",
+                "PERMANENTFLAGS",
+                b"\\Seen",
+                b"z",
+            ),
+            (b"* OK [ALERT text\r\n", "ALERT", b"text", b""),
+        ] {
+            let Response::Untagged(Untagged::Condition {
+                status: Status::Ok,
+                code:
+                    Some(Code::Unparsed {
+                        name: n, data: d, ..
+                    }),
+                text: t,
+            }) = parse(line)
+            else {
+                panic!("{:?}", String::from_utf8_lossy(line))
+            };
+            assert_eq!((n.as_str(), &d[..], &t[..]), (name, data, text));
+        }
+        // The same in a tagged completion: the status still counts.
+        let Response::Tagged { status, code, .. } = parse(b"a1 OK [UIDNEXT x] done\r\n") else {
+            panic!()
+        };
+        assert_eq!(status, Status::Ok);
+        assert!(matches!(code, Some(Code::Unparsed { .. })));
+    }
+
+    #[test]
+    fn quota_without_resources_means_no_limits() {
+        assert_eq!(
+            parse(b"* QUOTA \"ROOT\"\r\n"),
+            Response::Untagged(Untagged::Quota {
+                root: b"ROOT".to_vec(),
+                resources: vec![]
+            })
+        );
+    }
+
+    #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let mut line = b"* 1 FETCH (X ".to_vec();
         line.extend(std::iter::repeat_n(b'(', 100_000));
         line.extend_from_slice(b"\r\n");
         assert!(matches!(
             parse_response(&line),
-            Err(ParseError::Syntax {
-                what: "lists nested too deeply",
-                ..
-            })
+            Err(ParseError::TooDeep { .. })
         ));
         let mut ok = b"* 1 FETCH (X ".to_vec();
         ok.extend(std::iter::repeat_n(b'(', MAX_NESTING - 1));

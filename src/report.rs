@@ -128,6 +128,18 @@ pub struct MessageReport {
     pub body_bytes: Option<u64>,
 }
 
+/// A complete server response the check did not understand and ignored
+/// (a server quirk, not a failure).
+#[derive(Debug, Clone)]
+pub struct Quirk {
+    /// The step during which it arrived.
+    pub step: &'static str,
+    /// The response, escaped and cut short.
+    pub response: String,
+    /// Why it did not parse.
+    pub reason: String,
+}
+
 /// One quota resource of the open folder's quota roots.
 #[derive(Debug, Clone)]
 pub struct QuotaReport {
@@ -159,6 +171,8 @@ pub struct Report {
     pub server_id: Option<Vec<(String, Option<String>)>>,
     /// GETQUOTAROOT results; None when not asked (no QUOTA, no folder).
     pub quota: Option<Vec<QuotaReport>>,
+    /// Responses not understood and ignored, in order (bounded).
+    pub quirks: Vec<Quirk>,
     /// The first failed step and its failure.
     pub error: Option<(&'static str, Failure)>,
     /// Forces the verdict to unknown (configuration problems).
@@ -202,6 +216,7 @@ impl Report {
             alerts: Vec::new(),
             server_id: None,
             quota: None,
+            quirks: Vec::new(),
             error: None,
             unknown: false,
             warn_secs: None,
@@ -273,7 +288,13 @@ impl Report {
             self.elapsed.as_secs_f64()
         );
         if let Some(mb) = &self.mailbox {
-            let _ = write!(s, ", {} has {} messages", mb.name, mb.exists);
+            let _ = write!(
+                s,
+                ", {} has {} message{}",
+                mb.name,
+                mb.exists,
+                if mb.exists == 1 { "" } else { "s" }
+            );
         }
         s
     }
@@ -512,6 +533,22 @@ pub fn json(report: &Report) -> String {
                         .collect(),
                 )
             }),
+        )
+        .field(
+            "quirks",
+            Json::Arr(
+                report
+                    .quirks
+                    .iter()
+                    .map(|q| {
+                        Json::obj()
+                            .field("step", Json::str(q.step))
+                            .field("response", Json::str(q.response.as_str()))
+                            .field("reason", Json::str(q.reason.as_str()))
+                            .build()
+                    })
+                    .collect(),
+            ),
         )
         .field("error", error)
         .build()

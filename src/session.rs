@@ -271,7 +271,12 @@ impl Session {
                     self.transcript
                         .line(tls, "S:", &escape_cut(trim_crlf(&raw), TRANSCRIPT_CUT));
                     return match parser::parse_response(&raw) {
-                        Ok(resp) => Ok((resp, raw)),
+                        Ok(resp) => {
+                            if let Some(why) = resp.not_understood() {
+                                self.transcript.note(&format!("ignored: {why}"));
+                            }
+                            Ok((resp, raw))
+                        }
                         Err(e) => Err(SessionError::protocol(
                             format!("unparsable response ({e})"),
                             &raw,

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use native_tls::{Certificate, TlsConnector, TlsStream};
@@ -43,12 +43,63 @@ impl Deadline {
     }
 }
 
+/// Bytes of a TLS handshake's incoming data kept for the diagnosis: enough
+/// for a server's cleartext line (Courier's `NO STARTTLS failed: ...`) sent
+/// where a TLS record should be.
+const HANDSHAKE_KEPT: usize = 512;
+
+/// After a failed handshake whose bytes look like cleartext, how long to
+/// wait for the rest of that line (OpenSSL stops reading after a record
+/// header's 5 bytes; the server wrote the whole line at once).
+const CLEARTEXT_REST_WAIT: Duration = Duration::from_millis(250);
+
 /// A TCP stream whose every read and write is bounded by the deadline.
 #[derive(Debug)]
 pub struct TimedTcp {
     tcp: TcpStream,
     deadline: Deadline,
+    /// During a TLS handshake: the first bytes the server sent.
+    handshake_bytes: Option<Arc<Mutex<Vec<u8>>>>,
 }
+
+/// Asks Linux to acknowledge incoming data at once rather than delaying the
+/// ACK by up to 40 ms. Servers that leave Nagle on (Cyrus, Courier) write
+/// each response, the greeting and each TLS session ticket separately, and
+/// hold the second write until the first is acknowledged: with a delayed
+/// ACK every such pair costs 40 ms that the report would show as server
+/// latency. Linux clears the flag by itself, so it is set again after
+/// every read. Failure is harmless (only slower), hence ignored.
+#[cfg(target_os = "linux")]
+fn quick_ack(tcp: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    unsafe extern "C" {
+        fn setsockopt(
+            fd: i32,
+            level: i32,
+            name: i32,
+            value: *const std::ffi::c_void,
+            len: u32,
+        ) -> i32;
+    }
+    // <netinet/in.h> and <netinet/tcp.h> on Linux.
+    const IPPROTO_TCP: i32 = 6;
+    const TCP_QUICKACK: i32 = 12;
+    let on: i32 = 1;
+    // SAFETY: the descriptor is open for as long as `tcp` lives, and the
+    // value points at an i32 whose size is passed with it.
+    unsafe {
+        setsockopt(
+            tcp.as_raw_fd(),
+            IPPROTO_TCP,
+            TCP_QUICKACK,
+            (&raw const on).cast(),
+            std::mem::size_of::<i32>() as u32,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_tcp: &TcpStream) {}
 
 fn timeout_kind(e: io::Error) -> io::Error {
     // Linux reports an expired SO_RCVTIMEO as WouldBlock; call it what it is.
@@ -63,7 +114,15 @@ impl Read for TimedTcp {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.tcp
             .set_read_timeout(Some(self.deadline.remaining()?))?;
-        self.tcp.read(buf).map_err(timeout_kind)
+        let n = self.tcp.read(buf).map_err(timeout_kind)?;
+        quick_ack(&self.tcp);
+        if let Some(kept) = &self.handshake_bytes
+            && let Ok(mut kept) = kept.lock()
+        {
+            let room = HANDSHAKE_KEPT.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+        }
+        Ok(n)
     }
 }
 
@@ -382,6 +441,9 @@ enum Stream {
 pub struct TlsError {
     pub message: String,
     pub timed_out: bool,
+    /// The first bytes the server sent during the handshake (at most
+    /// HANDSHAKE_KEPT): cleartext here means it never started TLS.
+    pub received: Vec<u8>,
 }
 
 /// One connection to the server.
@@ -408,8 +470,13 @@ impl Transport {
                     // Every command goes out in one write; without Nagle it
                     // leaves at once instead of waiting for a delayed ACK.
                     let _ = tcp.set_nodelay(true);
+                    quick_ack(&tcp);
                     return Ok(Transport {
-                        stream: Stream::Plain(TimedTcp { tcp, deadline }),
+                        stream: Stream::Plain(TimedTcp {
+                            tcp,
+                            deadline,
+                            handshake_bytes: None,
+                        }),
                         peer: *addr,
                         deadline,
                     });
@@ -431,14 +498,28 @@ impl Transport {
         connector: &TlsConnector,
         server_name: &str,
     ) -> Result<(), TlsError> {
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+        let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(TlsError {
                 message: "TLS is already active or the connection is closed".into(),
                 timed_out: false,
+                received: Vec::new(),
             });
         };
-        match connector.connect(server_name, tcp) {
-            Ok(tls) => {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        tcp.handshake_bytes = Some(Arc::clone(&kept));
+        // A second handle, to read the rest of a cleartext line after a
+        // failure (the stream itself is gone with the handshake's error).
+        let spare = tcp.tcp.try_clone().ok();
+        let result = connector.connect(server_name, tcp);
+        let mut received = kept.lock().map(|k| k.clone()).unwrap_or_default();
+        if result.is_err()
+            && let Some(spare) = spare
+        {
+            self.finish_cleartext_line(spare, &mut received);
+        }
+        match result {
+            Ok(mut tls) => {
+                tls.get_mut().handshake_bytes = None;
                 self.stream = Stream::Tls(Box::new(tls));
                 Ok(())
             }
@@ -447,12 +528,41 @@ impl Transport {
                 let timed_out = self.deadline.remaining().is_err()
                     || message.contains("timed out")
                     || message.contains("Resource temporarily unavailable");
-                Err(TlsError { message, timed_out })
+                Err(TlsError {
+                    message,
+                    timed_out,
+                    received,
+                })
             }
             Err(native_tls::HandshakeError::WouldBlock(_)) => Err(TlsError {
                 message: "the TLS handshake did not finish before the deadline".into(),
                 timed_out: true,
+                received,
             }),
+        }
+    }
+
+    /// Completes `received` up to its line end when it starts like text
+    /// rather than a TLS record, within the deadline and a short wait.
+    fn finish_cleartext_line(&self, mut tcp: TcpStream, received: &mut Vec<u8>) {
+        let text_like = received
+            .first()
+            .is_some_and(|b| b.is_ascii_graphic() || *b == b' ');
+        let Ok(left) = self.deadline.remaining() else {
+            return;
+        };
+        let until = Instant::now() + left.min(CLEARTEXT_REST_WAIT);
+        let mut chunk = [0u8; HANDSHAKE_KEPT];
+        while text_like && !received.contains(&b'\n') && received.len() < HANDSHAKE_KEPT {
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait < Duration::from_millis(1) || tcp.set_read_timeout(Some(wait)).is_err() {
+                return;
+            }
+            let room = HANDSHAKE_KEPT - received.len();
+            match tcp.read(&mut chunk[..room]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
         }
     }
 

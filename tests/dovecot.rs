@@ -1134,7 +1134,7 @@ fn dovecot_reports_its_identity_and_quota() {
     // Dovecot answers ID with its name only (no version by default).
     o.eq("server_id", json!({"name": "Dovecot"}));
     assert!(
-        o.step_detail("login").ends_with("server ID: Dovecot"),
+        o.step_detail("list").ends_with("server ID: Dovecot"),
         "{}",
         o.ctx()
     );

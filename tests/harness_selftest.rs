@@ -187,7 +187,7 @@ fn kb_script_shape() {
     assert_eq!(literal("Deleted Items"), "{13}\r\nDeleted Items");
     assert!(GREETING.starts_with("* OK [CAPABILITY IMAP4rev1 ") && GREETING.ends_with("\r\n"));
     let script = kb_script_after_greeting();
-    assert!(matches!(&script[0], Step::Expect(p) if p == "LOGIN *"));
+    assert!(matches!(&script[0], Step::ExpectAlone(p) if p == "LOGIN *"));
     assert!(matches!(script.last(), Some(Step::ExpectEof)));
     for step in &script {
         if let Step::Send(s) = step {
@@ -985,4 +985,43 @@ fn io_after_close_fails_fast() {
         assert_fast(start, Duration::from_secs(5));
         assert!(log.errors[0].contains("already closed"), "{:?}", log.errors);
     }
+}
+
+#[test]
+fn expect_alone_drops_and_flags_what_was_pipelined_behind_it() {
+    // A client that pipelines ID behind LOGIN: the script's server drops
+    // the ID, as Courier's login process does, and the log says so.
+    let script = || {
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone("LOGIN alice pw".into()),
+            Step::Send("{tag} OK Logged in\r\n".into()),
+            Step::Hold,
+        ]
+    };
+    let srv = ScriptedServer::start(Mode::Plain, script());
+    let mut c = Client {
+        s: connect(srv.addr()),
+    };
+    c.line();
+    c.send("a1 LOGIN alice pw\r\na2 ID NIL\r\n");
+    // The script stops at its error: no answer, the connection closes.
+    assert_eq!(c.read_to_end(), b"");
+    let log = srv.finish();
+    assert_eq!(log.errors.len(), 1, "{}", log.report());
+    assert!(
+        log.errors[0].contains("pipelined 11 byte(s)") && log.errors[0].contains("a2 ID NIL"),
+        "{}",
+        log.report()
+    );
+    // The same login sent alone passes.
+    let srv = ScriptedServer::start(Mode::Plain, script());
+    let mut c = Client {
+        s: connect(srv.addr()),
+    };
+    c.line();
+    c.send("a1 LOGIN alice pw\r\n");
+    assert_eq!(c.line(), "a1 OK Logged in\r\n");
+    drop(c);
+    srv.finish().assert_ok();
 }

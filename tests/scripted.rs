@@ -17,6 +17,8 @@ mod hostile;
 mod modern;
 #[path = "scripted/protocol.rs"]
 mod protocol;
+#[path = "scripted/quirks.rs"]
+mod quirks;
 #[path = "scripted/secrets.rs"]
 mod secrets;
 
@@ -274,7 +276,7 @@ fn logout_steps() -> Vec<Step> {
 /// LOGIN with exactly USER and PASS, answered with capabilities.
 fn login_steps() -> Vec<Step> {
     vec![
-        Step::Expect(format!("LOGIN {USER} {PASS}")),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
         Step::Send(kb_login_ok()),
     ]
 }

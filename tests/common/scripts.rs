@@ -117,7 +117,7 @@ pub fn kb_fetch_reply() -> String {
 /// without CAPABILITY/STARTTLS), ending with `ExpectEof`.
 pub fn kb_script_after_greeting() -> Vec<Step> {
     vec![
-        Step::Expect("LOGIN *".into()),
+        Step::ExpectAlone("LOGIN *".into()),
         Step::Send(kb_login_ok()),
         Step::Expect("LIST \"\" \"*\"".into()),
         Step::Send(kb_list_reply()),

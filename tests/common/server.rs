@@ -23,6 +23,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 const POLL: Duration = Duration::from_millis(50);
 /// After finish(): a read that waits this long has collected what arrived.
 const SETTLE: Duration = Duration::from_millis(20);
+/// How long `ExpectAlone` watches for bytes pipelined behind its line: a
+/// client writes a pipelined pair in one write, so they arrive together.
+const ALONE_WAIT: Duration = Duration::from_millis(150);
 /// An `Expect` line longer than this is an error rather than a memory hog.
 const MAX_LINE: usize = 1 << 20;
 
@@ -53,12 +56,22 @@ pub enum Step {
     /// (e.g. `Expect("")` for the bare CRLF that ends `LOGIN a {5}\r\nhello\r\n`).
     /// A line ending in a bare LF is an error.
     Expect(String),
+    /// Like `Expect`, for a line nothing may be pipelined behind (LOGIN,
+    /// AUTHENTICATE). Like Courier's login process, which hands the
+    /// connection to a new process after a successful login, the server
+    /// then drops whatever else the client sent: bytes already there or
+    /// arriving within `ALONE_WAIT`. Dropping anything is an error.
+    ExpectAlone(String),
     /// Read exactly n raw bytes (a literal's payload); kept in `ServerLog::literals`.
     ExpectBytes(usize),
     /// Server side of a TLS handshake on this connection, now. Bytes the
     /// client sent before the handshake that no step consumed are an error.
     StartTls(Identity),
     Sleep(Duration),
+    /// Turns Nagle's algorithm on for the rest of the connection (the
+    /// server starts with it off), as Cyrus and Courier run: a small write
+    /// then waits until the client has acknowledged the previous one.
+    Nagle,
     /// One byte at a time with this interval; ends the step quietly when the
     /// client goes away (an error if the harness deadline hits first).
     Drip(Vec<u8>, Duration),
@@ -511,6 +524,10 @@ impl Session {
                 Ok(())
             }
             Step::Expect(pattern) => self.expect(pattern),
+            Step::ExpectAlone(pattern) => {
+                self.expect(pattern)?;
+                self.drop_pipelined()
+            }
             Step::ExpectBytes(n) => self.expect_bytes(*n),
             Step::StartTls(id) => {
                 if !self.pending.is_empty() {
@@ -522,6 +539,11 @@ impl Session {
                 }
                 self.start_tls(*id)
             }
+            Step::Nagle => self
+                .conn()?
+                .tcp()
+                .set_nodelay(false)
+                .map_err(|e| format!("set_nodelay(false): {e}")),
             Step::Sleep(d) => {
                 let left = self.deadline.saturating_duration_since(Instant::now());
                 thread::sleep((*d).min(left));
@@ -658,6 +680,31 @@ impl Session {
                 escape(&raw)
             ))
         }
+    }
+
+    /// Drops what the client sent behind the line just read (see
+    /// `Step::ExpectAlone`); an error when there was anything.
+    fn drop_pipelined(&mut self) -> Result<(), String> {
+        let until = Instant::now() + ALONE_WAIT;
+        while self.pending.is_empty() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            match self.fill(left) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(FillError::Io(e)) if is_timeout(&e) => return Ok(()),
+                Err(FillError::Io(e)) => return Err(format!("read error: {e}")),
+                Err(FillError::Harness(e)) => return Err(e),
+            }
+        }
+        let dropped: Vec<u8> = std::mem::take(&mut self.pending);
+        Err(format!(
+            "the client pipelined {} byte(s) behind a line that must go alone; a server that hands the connection on after login loses them: \"{}\"",
+            dropped.len(),
+            escape(&dropped)
+        ))
     }
 
     fn expect_bytes(&mut self, n: usize) -> Result<(), String> {

@@ -239,7 +239,7 @@ fn authentication_failed() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into()),
         ],
         logout_steps(),

@@ -550,7 +550,7 @@ fn auth_plain_with_sasl_ir() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("AUTHENTICATE PLAIN {}", plain_b64())),
+            Step::ExpectAlone(format!("AUTHENTICATE PLAIN {}", plain_b64())),
             Step::Send(kb_login_ok()),
         ],
         kb_after_login(),
@@ -606,7 +606,7 @@ fn capability_is_asked_after_a_login_ok_without_capabilities() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send("{tag} OK Logged in\r\n".into()),
             Step::Expect("CAPABILITY".into()),
             Step::Send(format!(

@@ -54,7 +54,7 @@ fn xoauth2_with_sasl_ir_logs_in() {
     let s = script(vec![
         vec![
             Step::Send(OAUTH_GREETING.into()),
-            Step::Expect(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_b64())),
+            Step::ExpectAlone(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_b64())),
             Step::Send(kb_login_ok()),
         ],
         kb_after_login(),
@@ -113,7 +113,7 @@ fn xoauth2_error_challenge_is_decoded_and_acknowledged() {
     let s = script(vec![
         vec![
             Step::Send(OAUTH_GREETING.into()),
-            Step::Expect(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_b64())),
+            Step::ExpectAlone(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_b64())),
             Step::Send(format!("+ {}\r\n", b64(json.as_bytes()))),
             // XOAUTH2 wants an empty response to its error challenge: an
             // empty line, read as the (empty) rest of the AUTHENTICATE.
@@ -214,7 +214,7 @@ fn basic_auth_disabled_points_at_oauth() {
     let s = script(vec![
         vec![
             Step::Send(OAUTH_GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send(
                 "{tag} NO LOGIN failed: BasicAuthBlocked. Basic authentication is disabled.\r\n"
                     .into(),
@@ -231,34 +231,79 @@ fn basic_auth_disabled_points_at_oauth() {
     assert!(error_text(&v, "hint").contains("--auth xoauth2"), "{ctx}");
 }
 
+/// The ID exchange of these tests: ours, and Dovecot-like fields back.
+fn id_exchange() -> (String, String) {
+    (
+        format!(
+            "ID (\"name\" \"imapcheck\" \"version\" \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "* ID (\"name\" \"Dovecot\" \"version\" \"2.3.19\" \"vendor\" NIL \"os\" \"Linux\")\r\n"
+            .into(),
+    )
+}
+
 #[test]
-fn id_after_login_reports_the_server() {
+fn id_rides_with_list_when_the_login_answer_has_capabilities() {
+    // Nothing behind LOGIN (ExpectAlone drops and flags it, as Courier's
+    // login process loses it); ID then goes in one write with LIST: the
+    // server reads both before answering either.
     let caps = "IMAP4rev1 ID LITERAL+";
-    let s = script(vec![
-        vec![
-            Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
-            Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
-            Step::Expect(format!(
-                "ID (\"name\" \"imapcheck\" \"version\" \"{}\")",
-                env!("CARGO_PKG_VERSION")
-            )),
-            Step::Send(
-                "* ID (\"name\" \"Dovecot\" \"version\" \"2.3.19\" \"vendor\" NIL \"os\" \"Linux\")\r\n{tag} OK ID completed.\r\n"
-                    .into(),
-            ),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let (ours, theirs) = id_exchange();
+    let mut steps = vec![
+        Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
+        Step::Expect(ours),
+        Step::Expect("LIST \"\" \"*\"".into()),
+        Step::Send(format!("{theirs}{{prevtag}} OK ID completed.\r\n")),
+        Step::Send(kb_list_reply()),
+    ];
+    steps.extend(kb_after_login().split_off(2));
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), steps);
     let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "5"]), &PASS_ENV);
     let ctx = dump(&r, &log);
     log.assert_ok();
     assert_exit(&r, &v, 0, &ctx);
     assert_eq!(
         v["server_id"],
         serde_json::json!({"name": "Dovecot", "version": "2.3.19", "vendor": null, "os": "Linux"}),
+        "{ctx}"
+    );
+    let detail = step(&v, "list")["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.ends_with("server ID: Dovecot 2.3.19 os Linux"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn id_rides_with_capability_when_the_login_answer_has_none() {
+    // Courier answers LOGIN with a bare OK: the CAPABILITY that must follow
+    // carries ID in the same write.
+    let (ours, theirs) = id_exchange();
+    let mut steps = vec![
+        Step::Send("* OK [CAPABILITY IMAP4rev1 ID AUTH=PLAIN] Courier-IMAP ready.\r\n".into()),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send("{tag} OK LOGIN Ok.\r\n".into()),
+        Step::Expect("CAPABILITY".into()),
+        Step::Expect(ours),
+        Step::Send(format!(
+            "* CAPABILITY IMAP4rev1 ID CHILDREN\r\n{{prevtag}} OK CAPABILITY completed\r\n{theirs}{{tag}} OK ID completed.\r\n"
+        )),
+    ];
+    steps.extend(kb_after_login());
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), steps);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "5"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_eq!(v["server_id"]["name"], "Dovecot", "{ctx}");
+    assert_eq!(
+        v["capabilities"],
+        serde_json::json!(["IMAP4rev1", "ID", "CHILDREN"]),
         "{ctx}"
     );
     let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
@@ -299,7 +344,7 @@ fn quota_script(quota: &str) -> Vec<Step> {
     script(vec![
         vec![
             Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
             Step::Expect("LIST \"\" \"*\"".into()),
             Step::Send(kb_list_reply()),
@@ -397,7 +442,7 @@ fn encoded_subject_and_name_are_decoded_and_broken_ones_never_fail() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send(kb_login_ok()),
             Step::Expect("LIST \"\" \"*\"".into()),
             Step::Send(kb_list_reply()),
@@ -510,7 +555,7 @@ fn starttls_mode_reports_cleartext_auth_only_in_the_transcript() {
 }
 
 #[test]
-fn id_rides_with_login_and_quota_with_examine_in_no_extra_round_trip() {
+fn id_rides_with_list_and_quota_with_examine_in_no_extra_round_trip() {
     // The server reads the second command of each pair BEFORE answering the
     // first: a client that waited for the first answer would hang here
     // until its deadline. So passing proves each pair went out together.
@@ -518,13 +563,14 @@ fn id_rides_with_login_and_quota_with_examine_in_no_extra_round_trip() {
     let s = script(vec![
         vec![
             Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+            Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
             Step::Expect("ID (*)".into()),
-            Step::Send(format!(
-                "{{prevtag}} OK [CAPABILITY {caps}] Logged in\r\n* ID (\"name\" \"Cyrus IMAP\" \"version\" \"3.8\")\r\n{{tag}} OK ID completed.\r\n"
-            )),
             Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
+            Step::Send(format!(
+                "* ID (\"name\" \"Cyrus IMAP\" \"version\" \"3.8\")\r\n{{prevtag}} OK ID completed.\r\n{}",
+                kb_list_reply()
+            )),
             Step::Expect("EXAMINE INBOX".into()),
             Step::Expect("GETQUOTAROOT INBOX".into()),
             Step::Send(kb_examine_reply().replace("{tag}", "{prevtag}")),
@@ -559,7 +605,7 @@ fn a_server_dying_on_the_quota_request_is_diagnosed_at_examine() {
     let caps = "IMAP4rev1 QUOTA LITERAL+";
     let s = vec![
         Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
-        Step::Expect(format!("LOGIN {USER} {PASS}")),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
         Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
         Step::Expect("LIST \"\" \"*\"".into()),
         Step::Send(kb_list_reply()),

@@ -60,7 +60,7 @@ fn unsolicited_responses_are_understood_or_ignored() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send(format!(
                 "* CAPABILITY {POSTLOGIN_CAPS}\r\n* 7 EXISTS\r\n{}",
                 kb_login_ok()
@@ -174,7 +174,7 @@ fn alerts_before_starttls_are_not_reported() {
             Step::Send(format!(
                 "* CAPABILITY {PRELOGIN_CAPS}\r\n{{tag}} OK done\r\n"
             )),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send(format!(
                 "* OK [ALERT] Post-TLS alert\r\n{}",
                 kb_login_ok()
@@ -224,7 +224,7 @@ fn a_foreign_tag_is_a_protocol_error() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {PASS}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
             Step::Send("a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n".into()),
         ],
         vec![Step::Hold],
@@ -289,7 +289,11 @@ fn literals_in_list_and_envelope() {
         "{ctx}"
     );
     assert_eq!(v["message"]["subject"], "Grüße aus Köln (part 1)", "{ctx}");
-    assert_eq!(v["message"]["from"], "Björn \"B\" Ex <b@ex.org>", "{ctx}");
+    // A display name with quotes is shown quoted, as RFC 5322 writes it.
+    assert_eq!(
+        v["message"]["from"], "\"Björn \\\"B\\\" Ex\" <b@ex.org>",
+        "{ctx}"
+    );
     assert!(v["message"]["internal_date"].is_null(), "{ctx}");
 }
 

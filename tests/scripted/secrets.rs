@@ -57,7 +57,7 @@ fn tricky_password_arrives_quoted_and_intact() {
     let s = script(vec![
         vec![
             Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {USER} {TRICKY_WIRE}")),
+            Step::ExpectAlone(format!("LOGIN {USER} {TRICKY_WIRE}")),
             Step::Send(kb_login_ok()),
         ],
         kb_after_login(),
@@ -87,7 +87,7 @@ fn tricky_password_never_shown_in_any_format() {
             let s = script(vec![
                 vec![
                     Step::Send(GREETING.into()),
-                    Step::Expect(format!("LOGIN {USER} {TRICKY_WIRE}")),
+                    Step::ExpectAlone(format!("LOGIN {USER} {TRICKY_WIRE}")),
                     Step::Send(login_reply(ok)),
                 ],
                 after_login(ok),
@@ -151,7 +151,7 @@ fn authenticate_plain_payload_never_shown() {
             let mut s = if sasl_ir {
                 vec![
                     Step::Send(GREETING.into()),
-                    Step::Expect(format!("AUTHENTICATE PLAIN {b64}")),
+                    Step::ExpectAlone(format!("AUTHENTICATE PLAIN {b64}")),
                 ]
             } else {
                 vec![
