@@ -5,7 +5,7 @@
 // that nothing imapcheck does changes a message's flags.
 //
 // The instances come from tests/servers/throwaway-dovecot (see
-// tests/dovecot_support): one on 127.0.0.1, a --strict one on 127.0.0.2
+// tests/real_support): one on 127.0.0.1, a --strict one on 127.0.0.2
 // (LOGINDISABLED before TLS), one on ::1 and, as root, one on 127.0.0.3 with
 // the standard ports 143/993. Each is started once per test binary, on
 // first use. Without Dovecot (or without root for the standard ports) the
@@ -19,10 +19,10 @@
 // empty INBOX; carol has 2,000 folders.
 
 mod common;
-#[path = "dovecot_support/mod.rs"]
-mod dovecot_support;
+#[path = "real_support/mod.rs"]
+mod real_support;
 
-use dovecot_support::*;
+use real_support::*;
 use serde_json::{Value, json};
 use std::thread;
 
