@@ -102,7 +102,7 @@ fn run() -> i32 {
             Err(msg) => {
                 return finish_unknown(
                     &cfg,
-                    "login",
+                    check::Step::Login,
                     msg,
                     "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin",
                 );
@@ -114,14 +114,9 @@ fn run() -> i32 {
         Some(path) => match transport::load_ca_file(path) {
             Ok(c) => c,
             Err(msg) => {
-                let step = match cfg.security {
-                    Security::Starttls => "starttls",
-                    Security::Tls => "tls",
-                    Security::None => "connect",
-                };
                 return finish_unknown(
                     &cfg,
-                    step,
+                    check::tls_step(cfg.security),
                     msg,
                     "--ca-file takes a PEM file with one or more CA certificates",
                 );
@@ -176,13 +171,9 @@ fn print_final(cfg: &Config, report: &Report) {
 
 /// A run that cannot start (no password, unreadable file): UNKNOWN, and in
 /// every format the usual output so scripts always get their one object.
-fn finish_unknown(cfg: &Config, step: &'static str, message: String, hint: &str) -> i32 {
-    let mut report = Report::new(
-        &cfg.host,
-        cfg.port,
-        cfg.security.as_str(),
-        &check::step_names(cfg),
-    );
+fn finish_unknown(cfg: &Config, step: check::Step, message: String, hint: &str) -> i32 {
+    let step = step.as_str();
+    let mut report = check::empty_report(cfg);
     report.unknown = true;
     report.timeout_secs = cfg.timeout.as_secs_f64();
     let failure = Failure {

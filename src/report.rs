@@ -309,6 +309,12 @@ pub fn display_host(host: &str) -> String {
     }
 }
 
+/// `b` without its line end (CRLF or LF).
+pub fn trim_eol(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
 /// Escapes bytes for a terminal or a log: printable text as is, CR, LF and
 /// TAB as `\r \n \t`, other control bytes and invalid UTF-8 as `\xNN`; cut
 /// after `max` bytes with a note of how much was left out.

@@ -1,0 +1,109 @@
+//! The connect step (resolve, then TCP to the first address that answers)
+//! and the TLS handshake with what the certificate says: the `tls` step
+//! of implicit TLS, and the handshake the `starttls` step performs.
+
+use crate::der;
+use crate::report::TlsReport;
+use crate::session::Session;
+use crate::transport::{Transport, resolve};
+
+use super::diagnosis::{self, NO_CONNECTION, NO_TLS_CONTEXT};
+use super::{Check, Done, Step, StepOutcome};
+
+impl Check<'_> {
+    pub(super) fn connect(&mut self) -> StepOutcome {
+        let cfg = self.cfg;
+        let addrs = resolve(&cfg.host, cfg.port, cfg.family, self.deadline)
+            .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
+        self.transcript.note(&format!(
+            "{} resolves to {}",
+            cfg.host,
+            addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let transport = Transport::connect(&addrs, self.deadline)
+            .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
+        let peer = transport.peer;
+        self.report.address = Some(peer);
+        let tried = addrs.iter().position(|a| *a == peer).unwrap_or(0);
+        self.transcript.note(&format!("connected to {peer}"));
+        self.session = Some(Session::new(transport, self.transcript));
+        if let Some(settings) = self.tls_settings.take() {
+            self.tls = Some(settings.prepare());
+        }
+        let mut detail = peer.to_string();
+        if tried > 0 {
+            detail.push_str(&format!(
+                " (after {tried} address{} that failed)",
+                if tried == 1 { "" } else { "es" }
+            ));
+        }
+        Done::ok(detail)
+    }
+
+    /// The TLS handshake (implicit, or after STARTTLS) and the certificate.
+    pub(super) fn handshake(&mut self, step: Step) -> StepOutcome {
+        let host = self.cfg.host.clone();
+        let prepared = self.tls.as_mut().ok_or_else(|| NO_TLS_CONTEXT.with(None))?;
+        let (connector, setup_time) = prepared.get();
+        if let Some(t) = setup_time {
+            self.transcript.note(&format!(
+                "TLS context with the CA store ready after {:.1} ms (built in the background)",
+                t.as_secs_f64() * 1000.0
+            ));
+        }
+        let connector = connector.map_err(diagnosis::tls_setup)?;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| NO_CONNECTION.with(None))?;
+        if let Err(e) = session.transport_mut().start_tls(connector, &host) {
+            session.mark_broken();
+            return Err(diagnosis::tls_failure(&e, step, self.cfg));
+        }
+        self.transcript.note("TLS established");
+        let der = session.transport().peer_certificate_der();
+        let verified = !self.cfg.insecure;
+        let mut tls = TlsReport {
+            verified,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            days_left: None,
+        };
+        // Unverified is said once, by the warning below.
+        let mut detail: Vec<String> = Vec::new();
+        if verified {
+            detail.push("verified".into());
+        }
+        let mut warnings = Vec::new();
+        if !verified {
+            warnings.push("certificate not verified (--insecure)".to_string());
+        }
+        match der.as_deref().map(der::parse_certificate) {
+            Some(Ok(info)) => {
+                let days = der::days_left(info.not_after, der::now_unix());
+                let not_after = der::format_rfc3339(info.not_after);
+                detail.push(format!("subject {}", info.subject));
+                detail.push(format!("issuer {}", info.issuer));
+                detail.push(format!("expires {not_after} ({days} days)"));
+                if days < 0 {
+                    warnings.push(format!("certificate expired {} days ago", -days));
+                } else if days < self.cfg.cert_warn_days {
+                    warnings.push(format!("certificate expires in {days} days ({not_after})"));
+                }
+                tls.subject = Some(info.subject);
+                tls.issuer = Some(info.issuer);
+                tls.not_after = Some(not_after);
+                tls.days_left = Some(days);
+            }
+            Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
+            None => detail.push("no certificate received".into()),
+        }
+        self.report.tls = Some(tls);
+        Done::ok_or_warn(warnings, detail.join("; "))
+    }
+}

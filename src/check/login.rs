@@ -1,0 +1,223 @@
+//! The login step: LOGIN, or AUTHENTICATE with PLAIN, XOAUTH2 or
+//! OAUTHBEARER; never a secret the server has said it will not take. Also
+//! RFC 2971 ID, which reports who the server says it is: sent where a
+//! login would be when there is none, and after a login without a round
+//! trip of its own (see `id_after_login`).
+
+use crate::cli::{AuthMethod, Secret};
+use crate::parser::Status;
+use crate::report::{Failure, escape_cut};
+use crate::sasl;
+use crate::session::{Arg, Completion, SessionError};
+
+use super::diagnosis::{self, NO_CONNECTION, NO_PASSWORD};
+use super::{Check, Done, Step, StepOutcome, TEXT_CUT};
+
+/// A login's tagged answer, and what an OAuth server reported in an error
+/// challenge before it.
+type LoginAnswer = (Result<Completion, SessionError>, Option<sasl::OAuthError>);
+
+impl Check<'_> {
+    pub(super) fn login(&mut self) -> StepOutcome {
+        if self.preauth {
+            return Done::skip("PREAUTH greeting: already authenticated");
+        }
+        let Some(user) = self.cfg.user.clone() else {
+            return Done::skip("no --user given");
+        };
+        let secret = self.password.take().ok_or_else(|| NO_PASSWORD.with(None))?;
+        let tls = self.session()?.transport().is_tls();
+        let auth = self.cfg.auth;
+        let method = match auth.mechanism() {
+            Some(m) => format!("AUTHENTICATE {m}"),
+            None => "LOGIN".to_string(),
+        };
+        if let Some(refused) = diagnosis::login_not_offered(&self.seen, auth, tls) {
+            return Err(refused);
+        }
+        // Only capabilities announced by the login itself count as fresh.
+        self.seen.capabilities_fresh = false;
+        // LOGIN and AUTHENTICATE always go alone: see `id_after_login`.
+        let (done, oauth_error) = match auth.mechanism() {
+            None => (
+                self.run_command(&[
+                    Arg::Raw("LOGIN"),
+                    Arg::Str(user.as_bytes()),
+                    Arg::Secret(secret.expose()),
+                ]),
+                None,
+            ),
+            Some(mechanism) => self.authenticate(mechanism, &user, &secret)?,
+        };
+        drop(secret);
+        let done = done.map_err(|e| diagnosis::login_io_failure(&e, &method))?;
+        if done.status != Status::Ok {
+            let oauth = oauth_error.as_ref();
+            return Err(diagnosis::login_failure(
+                &done, &method, tls, &self.seen, oauth,
+            ));
+        }
+        self.authenticated = true;
+        let id = self.id_after_login()?;
+        self.sync_literal_caps();
+        let mut detail = format!(
+            "{user} via {method}; {} capabilities after login",
+            self.seen.capabilities.len()
+        );
+        if let Some(id) = id {
+            detail.push_str(&format!("; server ID: {id}"));
+        }
+        if !self.seen.referrals.is_empty() {
+            detail.push_str(&format!(
+                "; referral not followed: {}",
+                self.seen.referrals.join(", ")
+            ));
+        }
+        if !tls {
+            return Done::warn("credentials sent in cleartext (--security none)", detail);
+        }
+        Done::ok(detail)
+    }
+
+    /// AUTHENTICATE `mechanism` for `user` with `secret` (a password or an
+    /// OAuth access token).
+    fn authenticate(
+        &mut self,
+        mechanism: &str,
+        user: &str,
+        secret: &Secret,
+    ) -> Result<LoginAnswer, Failure> {
+        let auth = self.cfg.auth;
+        let initial = match auth {
+            AuthMethod::XOAuth2 => sasl::xoauth2(user, secret.expose()),
+            AuthMethod::OAuthBearer => {
+                sasl::oauthbearer(user, &self.cfg.host, self.cfg.port, secret.expose())
+            }
+            AuthMethod::Plain | AuthMethod::Login => sasl::plain(user, secret.expose()),
+        };
+        let sasl_ir = self.seen.has_cap("SASL-IR");
+        let oauth = matches!(auth, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer);
+        let mut oauth_error = None;
+        let seen = &mut self.seen;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| NO_CONNECTION.with(None))?;
+        // A challenge after the initial response is an OAuth server's
+        // error report (JSON); PLAIN has no second round, so an
+        // empty answer lets the server finish with its NO.
+        let mut on_challenge = |challenge: &[u8]| {
+            if oauth {
+                oauth_error =
+                    Some(
+                        sasl::parse_oauth_error(challenge).unwrap_or_else(|| sasl::OAuthError {
+                            status: Some(escape_cut(challenge, TEXT_CUT)),
+                            ..sasl::OAuthError::default()
+                        }),
+                    );
+            }
+            sasl::oauth_failure_ack(auth == AuthMethod::OAuthBearer)
+        };
+        let result = session.authenticate(
+            mechanism,
+            initial.expose(),
+            sasl_ir,
+            &mut on_challenge,
+            &mut |u, raw| seen.absorb(u, raw),
+        );
+        if let Ok(done) = &result
+            && let Some(code) = &done.code
+        {
+            seen.absorb_code(code, &done.text);
+        }
+        Ok((result, oauth_error))
+    }
+
+    /// Sends ID before the point where a login would be, when no login will
+    /// be done (no --user, or PREAUTH): the server's identity is still worth
+    /// reporting.
+    pub(super) fn send_id_without_login(&mut self) -> Option<String> {
+        if self.cfg.user.is_some() && !self.preauth {
+            return None;
+        }
+        if !self.seen.has_cap("ID") {
+            return None;
+        }
+        self.seen.server_id = None;
+        let ours = id_arguments();
+        let done = self.run_command(&[Arg::Raw("ID"), Arg::Raw(&ours)]);
+        self.describe_id(done)
+    }
+
+    /// What the server said about itself, from ID's completion. A refusal
+    /// is not a failure of the check; nothing is reported then.
+    pub(super) fn describe_id(&self, done: Result<Completion, SessionError>) -> Option<String> {
+        let done = done.ok()?;
+        if done.status != Status::Ok {
+            return Some(format!("ID refused ({})", escape_cut(&done.text, TEXT_CUT)));
+        }
+        let pairs = self.seen.server_id.as_ref()?;
+        if pairs.is_empty() {
+            return Some("the server answered ID NIL".to_string());
+        }
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
+                .and_then(|(_, v)| v.as_deref())
+                .map(|v| escape_cut(v, 80))
+        };
+        let mut parts: Vec<String> = [get("name"), get("version")]
+            .into_iter()
+            .flatten()
+            .collect();
+        for key in ["vendor", "os", "os-version"] {
+            if let Some(v) = get(key) {
+                parts.push(format!("{key} {v}"));
+            }
+        }
+        if parts.is_empty() {
+            parts.push(format!("{} fields", pairs.len()));
+        }
+        Some(parts.join(" "))
+    }
+
+    /// After a successful login: the capabilities, when the login's answer
+    /// did not carry them, and ID. Nothing is ever pipelined behind LOGIN or
+    /// AUTHENTICATE: a server whose login process hands the connection to
+    /// another process (Courier) loses what the client had already sent,
+    /// and the check would wait out its deadline. ID rides with the next
+    /// command instead, so it still costs no round trip of its own: with
+    /// the CAPABILITY a login without capabilities needs (whether to send
+    /// it is decided by what was announced before login), or else with
+    /// LIST. Returns the server's ID when it came now.
+    fn id_after_login(&mut self) -> Result<Option<String>, Failure> {
+        if self.seen.capabilities_fresh {
+            self.id_with_list = self.seen.has_cap("ID");
+            return Ok(None);
+        }
+        if !self.seen.has_cap("ID") {
+            self.request_capabilities(Step::Login)?;
+            return Ok(None);
+        }
+        self.seen.capabilities_fresh = false;
+        self.seen.server_id = None;
+        let ours = id_arguments();
+        let (done, id) = self
+            .run_pair(
+                &[Arg::Raw("CAPABILITY")],
+                &[Arg::Raw("ID"), Arg::Raw(&ours)],
+            )
+            .map_err(|e| diagnosis::io_failure(&e, Step::Login, "the CAPABILITY response"))?;
+        self.check_capability_answer(&done)?;
+        Ok(self.describe_id(id))
+    }
+}
+
+/// Our side of RFC 2971 ID.
+pub(super) fn id_arguments() -> String {
+    format!(
+        "(\"name\" \"imapcheck\" \"version\" \"{}\")",
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,217 @@
+//! The mailbox steps: list (LIST, with ID when it rides along), examine or
+//! select (the folder's counters, with GETQUOTAROOT in the same write when
+//! the server has QUOTA), and quota (usage against `--quota-warn` and
+//! `--quota-crit`).
+
+use crate::mutf7;
+use crate::parser::{Code, Status};
+use crate::report::{MailboxReport, QuotaReport, escape_cut, trim_eol};
+use crate::session::Arg;
+
+use super::diagnosis::{self, LIST_REFUSED};
+use super::login::id_arguments;
+use super::{Check, Done, Step, StepOutcome, TEXT_CUT, cut_text};
+
+impl Check<'_> {
+    pub(super) fn list(&mut self) -> StepOutcome {
+        if !self.authenticated {
+            return Done::skip("not logged in");
+        }
+        let list = [Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")];
+        let mut id = None;
+        let done = if std::mem::take(&mut self.id_with_list) {
+            // See `id_after_login`: ID goes first, in the same write.
+            self.seen.server_id = None;
+            let ours = id_arguments();
+            self.run_pair(&[Arg::Raw("ID"), Arg::Raw(&ours)], &list)
+                .and_then(|(id_done, list_done)| {
+                    id = Some(id_done);
+                    list_done
+                })
+        } else {
+            self.run_command(&list)
+        }
+        .map_err(|e| diagnosis::io_failure(&e, Step::List, "a tagged response to LIST"))?;
+        let id = id.and_then(|answer| self.describe_id(Ok(answer)));
+        if done.status != Status::Ok {
+            return Err(LIST_REFUSED.with(Some(&done.raw)));
+        }
+        let n = self.seen.folder_count;
+        // A few names, each cut short: the detail is a line, not the list.
+        let shown: Vec<String> = self
+            .seen
+            .folders
+            .iter()
+            .take(8)
+            .map(|f| cut_text(f, 60))
+            .collect();
+        let more = if n > shown.len() { ", …" } else { "" };
+        let mut detail = format!(
+            "{n} folder{}: {}{more}",
+            if n == 1 { "" } else { "s" },
+            shown.join(", ")
+        );
+        if n > self.seen.folders.len() {
+            detail.push_str(&format!(
+                " (names beyond {} not kept)",
+                self.seen.folders.len()
+            ));
+        }
+        if let Some(id) = id {
+            detail.push_str(&format!("; server ID: {id}"));
+        }
+        Done::ok(detail)
+    }
+
+    /// EXAMINE (`step` examine) or SELECT (`step` select) the folder.
+    pub(super) fn open_folder(&mut self, step: Step) -> StepOutcome {
+        if !self.authenticated {
+            return Done::skip("not logged in");
+        }
+        let verb = if step == Step::Select {
+            "SELECT"
+        } else {
+            "EXAMINE"
+        };
+        let wire_name = mutf7::encode(&self.cfg.folder);
+        self.seen.mailbox = MailboxReport {
+            name: self.cfg.folder.clone(),
+            ..MailboxReport::default()
+        };
+        // GETQUOTAROOT needs no selected folder, so it rides with
+        // EXAMINE/SELECT and the quota step costs no round trip of its own.
+        let open = [Arg::Raw(verb), Arg::Str(wire_name.as_bytes())];
+        let with_quota = self.seen.has_cap("QUOTA");
+        let result = if with_quota {
+            self.seen.quotas.clear();
+            self.run_pair(
+                &open,
+                &[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())],
+            )
+            .map(|(done, quota)| {
+                self.quota_answer = Some(quota);
+                done
+            })
+        } else {
+            self.run_command(&open)
+        };
+        let done = result.map_err(|e| diagnosis::open_io_failure(&e, step, verb, with_quota))?;
+        if done.status != Status::Ok {
+            let folder = &self.cfg.folder;
+            return Err(diagnosis::folder_refused(
+                &done,
+                verb,
+                folder,
+                &self.seen.folders,
+            ));
+        }
+        self.opened = true;
+        let read_only = match &done.code {
+            Some(Code::ReadOnly) => true,
+            Some(Code::ReadWrite) => false,
+            _ => !self.cfg.select,
+        };
+        self.seen.mailbox.read_only = read_only;
+        let mb = &self.seen.mailbox;
+        let mut detail = format!(
+            "{}: {} message{}, {} recent",
+            mb.name,
+            mb.exists,
+            if mb.exists == 1 { "" } else { "s" },
+            mb.recent
+        );
+        if let Some(u) = mb.unseen {
+            detail.push_str(&format!(", first unseen #{u}"));
+        }
+        if let Some(v) = mb.uidvalidity {
+            detail.push_str(&format!(", UIDVALIDITY {v}"));
+        }
+        if let Some(n) = mb.uidnext {
+            detail.push_str(&format!(", UIDNEXT {n}"));
+        }
+        detail.push_str(if read_only {
+            ", read-only"
+        } else {
+            ", read-write"
+        });
+        self.report.mailbox = Some(mb.clone());
+        Done::ok(detail)
+    }
+
+    /// RFC 9208 GETQUOTAROOT for the open folder: usage against limits.
+    pub(super) fn quota(&mut self) -> StepOutcome {
+        if !self.opened {
+            return Done::skip("no folder open");
+        }
+        if !self.seen.has_cap("QUOTA") {
+            return Done::skip("the server does not announce QUOTA");
+        }
+        let answer = match self.quota_answer.take() {
+            Some(answer) => answer,
+            None => {
+                self.seen.quotas.clear();
+                let wire_name = mutf7::encode(&self.cfg.folder);
+                self.run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
+            }
+        };
+        let done = answer.map_err(|e| {
+            diagnosis::io_failure(&e, Step::Quota, "a tagged response to GETQUOTAROOT")
+        })?;
+        if done.status != Status::Ok {
+            return Done::warn(
+                format!(
+                    "the server announces QUOTA but refused GETQUOTAROOT: {}",
+                    escape_cut(trim_eol(&done.raw), TEXT_CUT)
+                ),
+                "",
+            );
+        }
+        let mut rows = Vec::new();
+        let mut parts = Vec::new();
+        let mut worst: Option<(f64, String)> = None;
+        for (root, resources) in &self.seen.quotas {
+            let root = escape_cut(root, TEXT_CUT);
+            for r in resources {
+                let pct = if r.limit == 0 {
+                    100.0
+                } else {
+                    r.usage as f64 * 100.0 / r.limit as f64
+                };
+                let unit = if r.name == "STORAGE" { " KiB" } else { "" };
+                let text = format!("{} {} of {}{unit} ({pct:.1}%)", r.name, r.usage, r.limit);
+                if worst.as_ref().is_none_or(|(w, _)| pct > *w) {
+                    worst = Some((pct, format!("\"{root}\" {text}")));
+                }
+                parts.push(text);
+                rows.push(QuotaReport {
+                    root: root.clone(),
+                    resource: r.name.clone(),
+                    used: r.usage,
+                    limit: r.limit,
+                });
+            }
+        }
+        self.report.quota = Some(rows);
+        if parts.is_empty() {
+            return Done::ok(format!("no limits reported for {}", self.cfg.folder));
+        }
+        let roots: Vec<String> = self
+            .seen
+            .quotas
+            .iter()
+            .map(|(r, _)| format!("\"{}\"", escape_cut(r, TEXT_CUT)))
+            .collect();
+        let detail = format!("{}: {}", roots.join(", "), parts.join(", "));
+        let (pct, which) = worst.unwrap_or((0.0, String::new()));
+        if pct >= f64::from(self.cfg.quota_crit) {
+            return Err(diagnosis::quota_full(pct, &which, self.cfg.quota_crit));
+        }
+        if pct >= f64::from(self.cfg.quota_warn) {
+            return Done::warn(
+                format!("quota at {pct:.1}% (warning at {}%)", self.cfg.quota_warn),
+                detail,
+            );
+        }
+        Done::ok(detail)
+    }
+}

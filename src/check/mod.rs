@@ -1,0 +1,400 @@
+//! The check: the KB's manual steps as an explicit sequence of phases.
+//!
+//! connect → tls → greeting → capability → starttls → login → list →
+//! examine/select → quota → fetch → logout, as [`plan`] lays them out for
+//! a configuration. Each step runs against the session, checks every
+//! response against what that phase allows, and ends as ok, warning,
+//! failed or skipped with its time and a detail line. After a failure the
+//! later steps are skipped, but LOGOUT is still sent when the connection
+//! can carry it. Nothing here writes to a mailbox: EXAMINE by default,
+//! BODY.PEEK for bodies, no STORE/EXPUNGE/CREATE/DELETE at all.
+//!
+//! This file is the run loop, what a step returns, and the one way the
+//! steps talk to the session (every untagged response goes to `Seen`).
+//! Each phase has a file of its own; every failure's wording is in
+//! `diagnosis`.
+
+mod connect;
+mod diagnosis;
+mod fetch;
+mod greeting;
+mod login;
+mod logout;
+mod mailbox;
+mod seen;
+mod starttls;
+mod step;
+
+pub use step::{Step, plan, tls_step};
+
+use std::time::{Duration, Instant};
+
+use crate::cli::{Config, Secret, Security};
+use crate::report::{Failure, Quirk, Report, StepResult, StepStatus, escape_cut};
+use crate::session::{Arg, Completion, Session, SessionError, Transcript};
+use crate::transport::{Deadline, PreparedTls, TlsSettings};
+
+use diagnosis::NO_CONNECTION;
+use seen::Seen;
+
+/// How much server text goes into a detail or an error message.
+const TEXT_CUT: usize = 300;
+
+/// Something that happened during the run, for live output.
+pub enum Event<'a> {
+    Step(&'a StepResult),
+    Alert(&'a str),
+}
+
+/// What a step function returns when it did not fail.
+struct Done {
+    status: StepStatus,
+    detail: String,
+    /// For a warning: the reason alone, for the one-line summaries.
+    reason: Option<String>,
+}
+
+/// What a step ends with: ok, warning or skipped (`Done`), or failed.
+type StepOutcome = Result<Done, Failure>;
+
+impl Done {
+    fn ok(detail: impl Into<String>) -> StepOutcome {
+        Ok(Done {
+            status: StepStatus::Ok,
+            detail: detail.into(),
+            reason: None,
+        })
+    }
+
+    /// A warning: `reason` leads the detail line and alone goes into the
+    /// summary; `info` is the rest of the detail.
+    fn warn(reason: impl Into<String>, info: impl Into<String>) -> StepOutcome {
+        let reason = reason.into();
+        let info = info.into();
+        let detail = if info.is_empty() {
+            reason.clone()
+        } else {
+            format!("{reason}; {info}")
+        };
+        Ok(Done {
+            status: StepStatus::Warning,
+            detail,
+            reason: Some(reason),
+        })
+    }
+
+    /// Ok with `detail`, or a warning when there are `warnings`.
+    fn ok_or_warn(warnings: Vec<String>, detail: String) -> StepOutcome {
+        if warnings.is_empty() {
+            Done::ok(detail)
+        } else {
+            Done::warn(warnings.join("; "), detail)
+        }
+    }
+
+    fn skip(detail: impl Into<String>) -> StepOutcome {
+        Ok(Done {
+            status: StepStatus::Skipped,
+            detail: detail.into(),
+            reason: None,
+        })
+    }
+}
+
+/// Cuts decoded text to about `max` bytes on a character boundary.
+fn cut_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
+}
+
+/// The one run of a check.
+pub struct Check<'a> {
+    cfg: &'a Config,
+    password: Option<Secret>,
+    /// TLS settings not yet handed to the background builder.
+    tls_settings: Option<TlsSettings>,
+    tls: Option<PreparedTls>,
+    on_event: &'a mut dyn FnMut(Event),
+    transcript: Transcript,
+    deadline: Deadline,
+    session: Option<Session>,
+    seen: Seen,
+    report: Report,
+    authenticated: bool,
+    preauth: bool,
+    /// The folder opened successfully.
+    opened: bool,
+    /// GETQUOTAROOT's completion when it was sent along with EXAMINE.
+    quota_answer: Option<Result<Completion, SessionError>>,
+    /// ID is still to be sent, with LIST (see `id_after_login`).
+    id_with_list: bool,
+}
+
+impl<'a> Check<'a> {
+    /// A check of `cfg` whose steps, as they finish, and ALERTs go to
+    /// `on_event`.
+    pub fn new(
+        cfg: &'a Config,
+        password: Option<Secret>,
+        tls_settings: TlsSettings,
+        on_event: &'a mut dyn FnMut(Event),
+    ) -> Check<'a> {
+        // Only a check that will use TLS builds a TLS context. Implicit
+        // TLS needs it right after connect, so it starts now and overlaps
+        // DNS and the TCP handshake; STARTTLS starts it once connected,
+        // so its CPU work never delays the first packet.
+        let (tls, tls_settings) = match cfg.security {
+            Security::Tls => (Some(tls_settings.prepare()), None),
+            Security::Starttls => (None, Some(tls_settings)),
+            Security::None => (None, None),
+        };
+        let mut report = empty_report(cfg);
+        report.warn_secs = cfg.warning;
+        report.crit_secs = cfg.critical;
+        report.timeout_secs = cfg.timeout.as_secs_f64();
+        Check {
+            cfg,
+            password,
+            tls,
+            tls_settings,
+            on_event,
+            transcript: Transcript {
+                enabled: cfg.verbose,
+            },
+            deadline: Deadline::after(cfg.timeout),
+            session: None,
+            // Implicit TLS and cleartext-only checks trust what they get;
+            // under STARTTLS, trust starts with the handshake.
+            seen: Seen::new(cfg.security != Security::Starttls),
+            report,
+            authenticated: false,
+            preauth: false,
+            opened: false,
+            quota_answer: None,
+            id_with_list: false,
+        }
+    }
+
+    /// Runs every step of the plan and returns the report.
+    pub fn run(mut self) -> Report {
+        let started = Instant::now();
+        let mut failed: Option<Step> = None;
+        for (i, step) in plan(self.cfg).into_iter().enumerate() {
+            let t0 = Instant::now();
+            let outcome = match failed {
+                Some(first) if step != Step::Logout => {
+                    Done::skip(format!("{} failed", first.as_str()))
+                }
+                _ => self.step(step),
+            };
+            let result = self.step_result(step, outcome, t0.elapsed(), &mut failed);
+            for alert in std::mem::take(&mut self.seen.new_alerts) {
+                (self.on_event)(Event::Alert(&alert));
+            }
+            if let Some(slot) = self.report.steps.get_mut(i) {
+                *slot = result.clone();
+            }
+            (self.on_event)(Event::Step(&result));
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.close();
+        }
+        self.finish_report(started.elapsed())
+    }
+
+    fn step(&mut self, step: Step) -> StepOutcome {
+        match step {
+            Step::Connect => self.connect(),
+            Step::Tls => self.handshake(Step::Tls),
+            Step::Greeting => self.greeting(),
+            Step::Capability => self.capability(),
+            Step::Starttls => self.starttls(),
+            Step::Login => self.login(),
+            Step::List => self.list(),
+            Step::Examine | Step::Select => self.open_folder(step),
+            Step::Quota => self.quota(),
+            Step::Fetch => self.fetch(),
+            Step::Logout => self.logout(),
+        }
+    }
+
+    /// The report line of a finished step. A failure is the run's error
+    /// when it is the first, and stops the later steps (`failed`) unless
+    /// it is a full mailbox.
+    fn step_result(
+        &mut self,
+        step: Step,
+        outcome: StepOutcome,
+        elapsed: Duration,
+        failed: &mut Option<Step>,
+    ) -> StepResult {
+        let name = step.as_str();
+        let mut result = match outcome {
+            Ok(done) => StepResult {
+                name,
+                status: done.status,
+                elapsed,
+                detail: done.detail,
+                reason: done.reason,
+                failure: None,
+            },
+            Err(mut f) => {
+                if let Some(bye) = &self.seen.bye
+                    && f.got.is_none()
+                {
+                    f.got = Some(format!("* BYE {}", escape_cut(bye, TEXT_CUT)));
+                    f.message.push_str(" (the server had said BYE)");
+                }
+                if self.report.error.is_none() {
+                    self.report.error = Some((name, f.clone()));
+                }
+                // A full mailbox is a finding about the account, not
+                // a broken session: the message is still worth fetching.
+                // A quota answer that broke the connection stops the
+                // rest like any failure.
+                let broken = self.session.as_ref().is_none_or(|s| !s.usable());
+                if step != Step::Quota || broken {
+                    *failed = failed.or(Some(step));
+                }
+                StepResult {
+                    name,
+                    status: StepStatus::Failed,
+                    elapsed,
+                    detail: f.message.clone(),
+                    reason: None,
+                    failure: Some(f),
+                }
+            }
+        };
+        self.note_quirks(name, &mut result);
+        result
+    }
+
+    /// Moves the responses not understood during a step into the report,
+    /// and says in the step's detail what was ignored.
+    fn note_quirks(&mut self, step: &'static str, result: &mut StepResult) {
+        let count = std::mem::take(&mut self.seen.quirks_in_step);
+        let quirks = std::mem::take(&mut self.seen.new_quirks);
+        if count == 0 {
+            return;
+        }
+        let plural = if count == 1 { "" } else { "s" };
+        match quirks.first() {
+            Some((response, reason)) => result.detail.push_str(&format!(
+                "; ignored {count} response{plural} not understood: {response} ({reason})"
+            )),
+            None => result.detail.push_str(&format!(
+                "; ignored {count} response{plural} not understood"
+            )),
+        }
+        for (response, reason) in quirks {
+            self.report.quirks.push(Quirk {
+                step,
+                response,
+                reason,
+            });
+        }
+    }
+
+    /// The report once every step has run: what the server told us.
+    fn finish_report(mut self, elapsed: Duration) -> Report {
+        self.report.server_id = self.seen.server_id.as_ref().map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        escape_cut(k, TEXT_CUT),
+                        v.as_ref().map(|v| escape_cut(v, TEXT_CUT)),
+                    )
+                })
+                .collect()
+        });
+        // EXISTS/EXPUNGE that arrived after EXAMINE keep counting.
+        if self.opened {
+            self.report.mailbox = Some(self.seen.mailbox.clone());
+        }
+        self.report.elapsed = elapsed;
+        self.report.capabilities = self.seen.capabilities.clone();
+        self.report.alerts = std::mem::take(&mut self.seen.alerts);
+        self.report.folders = std::mem::take(&mut self.seen.folders);
+        self.report.folder_count = self.seen.folder_count;
+        self.report
+    }
+
+    fn session(&mut self) -> Result<&mut Session, Failure> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| NO_CONNECTION.with(None))
+    }
+
+    /// One command to its completion; its untagged responses and the
+    /// completion's code go into `seen`.
+    fn run_command(&mut self, args: &[Arg]) -> Result<Completion, SessionError> {
+        if !matches!(args.first(), Some(Arg::Raw("LOGOUT"))) {
+            self.bye_guard()?;
+        }
+        let seen = &mut self.seen;
+        let session = self.session.as_mut().ok_or_else(no_session)?;
+        let done = session.command(args, &mut |u, raw| seen.absorb(u, raw))?;
+        if let Some(code) = &done.code {
+            seen.absorb_code(code, &done.text);
+        }
+        Ok(done)
+    }
+
+    /// Two independent commands in one write (see `Session::command_pair`).
+    fn run_pair(
+        &mut self,
+        first: &[Arg],
+        then: &[Arg],
+    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
+        self.bye_guard()?;
+        let seen = &mut self.seen;
+        let session = self.session.as_mut().ok_or_else(no_session)?;
+        let (done, second) =
+            session.command_pair(first, then, &mut |u, raw| seen.absorb(u, raw))?;
+        for c in [Some(&done), second.as_ref().ok()].into_iter().flatten() {
+            if let Some(code) = &c.code {
+                seen.absorb_code(code, &c.text);
+            }
+        }
+        Ok((done, second))
+    }
+
+    /// After an untagged BYE the server is closing: another command would
+    /// only meet a closed connection.
+    fn bye_guard(&self) -> Result<(), SessionError> {
+        match &self.seen.bye {
+            Some(bye) => {
+                let mut got = b"* BYE ".to_vec();
+                got.extend_from_slice(bye);
+                Err(SessionError::Protocol {
+                    what: "the server ended the session (untagged BYE)".into(),
+                    got,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The report of a run of `cfg` before any step ran: every step of the
+/// plan, skipped, with nothing found.
+pub fn empty_report(cfg: &Config) -> Report {
+    let names: Vec<&'static str> = plan(cfg).into_iter().map(Step::as_str).collect();
+    Report::new(&cfg.host, cfg.port, cfg.security.as_str(), &names)
+}
+
+/// A command with no connection to send it on.
+fn no_session() -> SessionError {
+    SessionError::Protocol {
+        what: "no connection".into(),
+        got: vec![],
+    }
+}
