@@ -1,8 +1,9 @@
 //! imapcheck as a library: the engine behind the binary, public so the
 //! fuzz targets and benchmarks can drive the parser and codecs directly.
 //!
-//! Data flows one way: command line (`cli`) → `check` → `session` →
-//! `transport`; results flow back into one `report`.
+//! Data flows one way: flags → configuration (`cli`) → `runner` → the
+//! steps of `check` → `session` → `transport`; results flow back into one
+//! `report`, which a renderer (`report::text`, `nagios`, `json`) prints.
 
 pub mod base64;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod mutf7;
 pub mod parser;
 pub mod report;
 pub mod rfc2047;
+pub mod runner;
 pub mod sasl;
 pub mod session;
 pub mod transport;

@@ -2,20 +2,19 @@
 //! SELECT/EXAMINE, FETCH, LOGOUT) in one command, over cleartext, STARTTLS
 //! or implicit TLS, with step-by-step results for people, Nagios and JSON.
 //!
-//! This file is the process around the library: flags, the password, the
-//! output streams and the exit status.
+//! This file is the process around the library: flags, the password and
+//! the exit status. The runner does the rest.
 
 use std::io::{IsTerminal, Write};
 
 use argh::FromArgs;
 
-use imapcheck::cli::{self, Config, Format, Security};
-use imapcheck::report::{self, Failure, Report, StepStatus};
-use imapcheck::{check, transport};
+use imapcheck::check::Step;
+use imapcheck::cli;
+use imapcheck::runner::Runner;
+use imapcheck::transport;
 
-/// Writes a line to stdout. A closed pipe (`imapcheck ... | head -2`) must
-/// not panic mid-session: the check still finishes and logs out, and only
-/// the output that nobody reads is lost.
+/// Writes a line to stdout, ignoring a closed pipe (see `runner::print`).
 macro_rules! out {
     ($($arg:tt)*) => {{
         let _ = writeln!(std::io::stdout(), $($arg)*);
@@ -96,102 +95,18 @@ fn run() -> i32 {
         }
     };
 
+    let runner = Runner::new(&cfg);
     let password = match &cfg.user {
         Some(_) => match cli::read_password(&cfg.password_source, env_password) {
             Ok(p) => Some(p),
             Err(msg) => {
-                return finish_unknown(
-                    &cfg,
-                    check::Step::Login,
-                    msg,
-                    "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin",
-                );
+                let hint = "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin";
+                return runner.cannot_start(Step::Login, msg, hint).exit_code();
             }
         },
         None => None,
     };
-    let extra_roots = match &cfg.ca_file {
-        Some(path) => match transport::load_ca_file(path) {
-            Ok(c) => c,
-            Err(msg) => {
-                return finish_unknown(
-                    &cfg,
-                    check::tls_step(cfg.security),
-                    msg,
-                    "--ca-file takes a PEM file with one or more CA certificates",
-                );
-            }
-        },
-        None => Vec::new(),
-    };
-    let tls_settings = transport::TlsSettings {
-        extra_roots,
-        insecure: cfg.insecure,
-    };
-
-    if cfg.format == Format::Text {
-        out!(
-            "imapcheck {}: {} port {} ({}), deadline {} s",
-            env!("CARGO_PKG_VERSION"),
-            report::display_host(&cfg.host),
-            cfg.port,
-            match cfg.security {
-                Security::Tls => "implicit TLS",
-                Security::Starttls => "STARTTLS required",
-                Security::None => "cleartext, no TLS",
-            },
-            cfg.timeout.as_secs_f64()
-        );
-    }
-    let format = cfg.format;
-    let mut on_event = |event: check::Event| {
-        if format != Format::Text {
-            return;
-        }
-        match event {
-            check::Event::Step(step) => out!("{}", report::text_step(step)),
-            check::Event::Alert(text) => {
-                out!("{:<11} {:<8} {:>10}  {text}", "ALERT", "server", "")
-            }
-        }
-        let _ = std::io::stdout().flush();
-    };
-    let report = check::Check::new(&cfg, password, tls_settings, &mut on_event).run();
-    print_final(&cfg, &report);
-    report.verdict().exit_code()
-}
-
-fn print_final(cfg: &Config, report: &Report) {
-    match cfg.format {
-        Format::Text => out!("{}", report::text_summary(report)),
-        Format::Nagios => out!("{}", report::nagios(report)),
-        Format::Json => out!("{}", report::json(report)),
-    }
-}
-
-/// A run that cannot start (no password, unreadable file): UNKNOWN, and in
-/// every format the usual output so scripts always get their one object.
-fn finish_unknown(cfg: &Config, step: check::Step, message: String, hint: &str) -> i32 {
-    let step = step.as_str();
-    let mut report = check::empty_report(cfg);
-    report.unknown = true;
-    report.timeout_secs = cfg.timeout.as_secs_f64();
-    let failure = Failure {
-        message,
-        expected: String::new(),
-        got: None,
-        hint: hint.to_string(),
-    };
-    if cfg.format == Format::Text {
-        err!("imapcheck: {}\nhint: {}", failure.message, failure.hint);
-    }
-    if let Some(s) = report.steps.iter_mut().find(|s| s.name == step) {
-        s.status = StepStatus::Skipped;
-        s.detail = failure.message.clone();
-    }
-    report.error = Some((step, failure));
-    print_final(cfg, &report);
-    report.verdict().exit_code()
+    runner.run(password).exit_code()
 }
 
 /// Which TLS library this binary uses, and its version.

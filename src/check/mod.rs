@@ -157,7 +157,6 @@ impl<'a> Check<'a> {
         let mut report = empty_report(cfg);
         report.warn_secs = cfg.warning;
         report.crit_secs = cfg.critical;
-        report.timeout_secs = cfg.timeout.as_secs_f64();
         Check {
             cfg,
             password,
@@ -179,6 +178,11 @@ impl<'a> Check<'a> {
             quota_answer: None,
             id_with_list: false,
         }
+    }
+
+    /// The report so far: before `run`, the plan with nothing found.
+    pub fn report(&self) -> &Report {
+        &self.report
     }
 
     /// Runs every step of the plan and returns the report.
@@ -385,10 +389,12 @@ impl<'a> Check<'a> {
 }
 
 /// The report of a run of `cfg` before any step ran: every step of the
-/// plan, skipped, with nothing found.
+/// plan, skipped, with nothing found, and the run's deadline.
 pub fn empty_report(cfg: &Config) -> Report {
     let names: Vec<&'static str> = plan(cfg).into_iter().map(Step::as_str).collect();
-    Report::new(&cfg.host, cfg.port, cfg.security.as_str(), &names)
+    let mut report = Report::new(&cfg.host, cfg.port, cfg.security, &names);
+    report.timeout_secs = cfg.timeout.as_secs_f64();
+    report
 }
 
 /// A command with no connection to send it on.

@@ -1,12 +1,22 @@
-//! The report: what each step found, the overall verdict, and its three
-//! renderings — text for people (one line per step as it finishes), one
-//! Nagios/Icinga line with performance data, and one JSON object.
+//! The report: what each step found and the overall verdict, and the
+//! [`Renderer`] every output format implements. The formats live beside
+//! this file, one each: text for people (one line per step as it
+//! finishes), one Nagios/Icinga line with performance data, and one JSON
+//! object; a new format is a new file.
+
+mod json;
+mod nagios;
+mod text;
+
+pub use json::JsonObject;
+pub use nagios::Nagios;
+pub use text::Text;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::json::Json;
+use crate::cli::Security;
 
 /// The outcome of one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +88,7 @@ impl Verdict {
         }
     }
 
+    /// The verdict as monitoring plugins print it.
     fn upper(self) -> &'static str {
         match self {
             Verdict::Ok => "OK",
@@ -154,7 +165,7 @@ pub struct QuotaReport {
 pub struct Report {
     pub host: String,
     pub port: u16,
-    pub security: &'static str,
+    pub security: Security,
     pub address: Option<SocketAddr>,
     pub elapsed: Duration,
     pub steps: Vec<StepResult>,
@@ -183,12 +194,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(
-        host: &str,
-        port: u16,
-        security: &'static str,
-        step_names: &[&'static str],
-    ) -> Report {
+    pub fn new(host: &str, port: u16, security: Security, step_names: &[&'static str]) -> Report {
         Report {
             host: host.to_string(),
             port,
@@ -343,230 +349,52 @@ pub fn escape_cut(bytes: &[u8], max: usize) -> String {
     out
 }
 
+/// Milliseconds with one decimal, as every format shows times.
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-/// The text line for one finished step.
-pub fn text_step(step: &StepResult) -> String {
-    let status = match step.status {
-        StepStatus::Ok => "ok",
-        StepStatus::Warning => "WARNING",
-        StepStatus::Failed => "FAILED",
-        StepStatus::Skipped => "skipped",
-    };
-    let time = if step.status == StepStatus::Skipped {
-        String::from("-")
-    } else {
-        format!("{:.1} ms", ms(step.elapsed))
-    };
-    let mut line = format!(
-        "{:<11} {:<8} {:>10}  {}",
-        step.name, status, time, step.detail
-    );
-    if let Some(f) = &step.failure {
-        let pad = " ".repeat(33);
-        let _ = write!(line, "\n{pad}expected: {}", f.expected);
-        if let Some(got) = &f.got {
-            let _ = write!(line, "\n{pad}got:      {got}");
-        }
-        if !f.hint.is_empty() {
-            let _ = write!(line, "\n{pad}hint:     {}", f.hint);
-        }
+/// One output format. The runner hands it each step as it finishes and
+/// each ALERT as it arrives, and the report once the run is over; what it
+/// returns goes to standard output as it is.
+pub trait Renderer {
+    /// Printed before the first step of a run (`report` has no results yet).
+    fn start(&self, _report: &Report) -> Option<String> {
+        None
     }
-    line.trim_end().to_string()
-}
 
-/// The text output's last line.
-pub fn text_summary(report: &Report) -> String {
-    format!("IMAP {} - {}", report.verdict().upper(), report.summary())
-}
-
-/// `IMAP OK - ... | time=0.045123s;1;2;0;10 connect=0.000300s ...`
-pub fn nagios(report: &Report) -> String {
-    let v = report.verdict();
-    let fmt_opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
-    let mut perf = format!(
-        "time={:.6}s;{};{};0;{}",
-        report.elapsed.as_secs_f64(),
-        fmt_opt(report.warn_secs),
-        fmt_opt(report.crit_secs),
-        report.timeout_secs
-    );
-    for s in report
-        .steps
-        .iter()
-        .filter(|s| s.status != StepStatus::Skipped)
-    {
-        let _ = write!(perf, " {}={:.6}s", s.name, s.elapsed.as_secs_f64());
+    /// Printed as soon as `step` has finished.
+    fn step(&self, _step: &StepResult) -> Option<String> {
+        None
     }
-    if let Some(mb) = &report.mailbox {
-        let _ = write!(perf, " messages={}", mb.exists);
-    }
-    if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
-        let _ = write!(perf, " cert_days={days}");
-    }
-    // '|' starts performance data; keep it out of the human part.
-    let text = report.summary().replace('|', "/");
-    let mut out = format!("IMAP {} - {} | {perf}", v.upper(), text);
-    for alert in &report.alerts {
-        let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
-    }
-    out
-}
 
-fn strings(v: &[String]) -> Json {
-    Json::Arr(v.iter().map(|s| Json::str(s.as_str())).collect())
-}
+    /// Printed as soon as the server sent an ALERT.
+    fn alert(&self, _text: &str) -> Option<String> {
+        None
+    }
 
-fn opt_str(v: &Option<String>) -> Json {
-    Json::opt(v.as_deref(), Json::str)
-}
+    /// Printed on standard error when the run cannot start at all (no
+    /// password, an unreadable CA file); `end` follows.
+    fn not_started(&self, _failure: &Failure) -> Option<String> {
+        None
+    }
 
-/// The one JSON object (`--format json`).
-pub fn json(report: &Report) -> String {
-    let v = report.verdict();
-    let steps = report
-        .steps
-        .iter()
-        .map(|s| {
-            Json::obj()
-                .field("step", Json::str(s.name))
-                .field("status", Json::str(s.status.as_str()))
-                .field("elapsed_ms", Json::Float(ms(s.elapsed)))
-                .field("detail", Json::str(s.detail.as_str()))
-                .build()
-        })
-        .collect();
-    let tls = Json::opt(report.tls.as_ref(), |t| {
-        Json::obj()
-            .field("verified", Json::Bool(t.verified))
-            .field("subject", opt_str(&t.subject))
-            .field("issuer", opt_str(&t.issuer))
-            .field("not_after", opt_str(&t.not_after))
-            .field("days_left", Json::opt(t.days_left, Json::Int))
-            .build()
-    });
-    let mailbox = Json::opt(report.mailbox.as_ref(), |m| {
-        Json::obj()
-            .field("name", Json::str(m.name.as_str()))
-            .field("exists", Json::Int(m.exists.into()))
-            .field("recent", Json::Int(m.recent.into()))
-            .field("unseen", Json::opt(m.unseen, |n| Json::Int(n.into())))
-            .field(
-                "uidvalidity",
-                Json::opt(m.uidvalidity, |n| Json::Int(n.into())),
-            )
-            .field("uidnext", Json::opt(m.uidnext, |n| Json::Int(n.into())))
-            .field("flags", strings(&m.flags))
-            .field("permanent_flags", strings(&m.permanent_flags))
-            .field("read_only", Json::Bool(m.read_only))
-            .build()
-    });
-    let message = Json::opt(report.message.as_ref(), |m| {
-        Json::obj()
-            .field("seq", Json::Int(m.seq.into()))
-            .field("size", Json::Int(i64::try_from(m.size).unwrap_or(i64::MAX)))
-            .field("flags", strings(&m.flags))
-            .field("internal_date", opt_str(&m.internal_date))
-            .field("subject", opt_str(&m.subject))
-            .field("subject_raw", opt_str(&m.subject_raw))
-            .field("from", opt_str(&m.from))
-            .field("from_raw", opt_str(&m.from_raw))
-            .field("undecoded_charsets", strings(&m.undecoded_charsets))
-            .field(
-                "body_bytes",
-                Json::opt(m.body_bytes, |n| {
-                    Json::Int(i64::try_from(n).unwrap_or(i64::MAX))
-                }),
-            )
-            .build()
-    });
-    let error = Json::opt(report.error.as_ref(), |(step, f)| {
-        Json::obj()
-            .field("step", Json::str(*step))
-            .field("message", Json::str(f.message.as_str()))
-            .field("expected", Json::str(f.expected.as_str()))
-            .field("got", opt_str(&f.got))
-            .field("hint", Json::str(f.hint.as_str()))
-            .build()
-    });
-    Json::obj()
-        .field("status", Json::str(v.as_str()))
-        .field("exit_code", Json::Int(v.exit_code().into()))
-        .field("host", Json::str(report.host.as_str()))
-        .field("port", Json::Int(report.port.into()))
-        .field("security", Json::str(report.security))
-        .field(
-            "address",
-            Json::opt(report.address, |a| Json::str(a.to_string())),
-        )
-        .field("elapsed_ms", Json::Float(ms(report.elapsed)))
-        .field("steps", Json::Arr(steps))
-        .field("greeting", opt_str(&report.greeting))
-        .field("capabilities", strings(&report.capabilities))
-        .field("tls", tls)
-        .field("folders", strings(&report.folders))
-        .field(
-            "folder_count",
-            Json::Int(i64::try_from(report.folder_count).unwrap_or(i64::MAX)),
-        )
-        .field("mailbox", mailbox)
-        .field("message", message)
-        .field("alerts", strings(&report.alerts))
-        .field(
-            "server_id",
-            Json::opt(report.server_id.as_ref(), |pairs| {
-                Json::Obj(pairs.iter().map(|(k, v)| (k.clone(), opt_str(v))).collect())
-            }),
-        )
-        .field(
-            "quota",
-            Json::opt(report.quota.as_ref(), |rows| {
-                Json::Arr(
-                    rows.iter()
-                        .map(|q| {
-                            Json::obj()
-                                .field("root", Json::str(q.root.as_str()))
-                                .field("resource", Json::str(q.resource.as_str()))
-                                .field("used", Json::Int(i64::try_from(q.used).unwrap_or(i64::MAX)))
-                                .field(
-                                    "limit",
-                                    Json::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)),
-                                )
-                                .build()
-                        })
-                        .collect(),
-                )
-            }),
-        )
-        .field(
-            "quirks",
-            Json::Arr(
-                report
-                    .quirks
-                    .iter()
-                    .map(|q| {
-                        Json::obj()
-                            .field("step", Json::str(q.step))
-                            .field("response", Json::str(q.response.as_str()))
-                            .field("reason", Json::str(q.reason.as_str()))
-                            .build()
-                    })
-                    .collect(),
-            ),
-        )
-        .field("error", error)
-        .build()
-        .render()
+    /// Printed once the run is over.
+    fn end(&self, report: &Report) -> String;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> Report {
-        let mut r = Report::new("::1", 993, "tls", &["connect", "tls", "greeting", "logout"]);
+    /// A run against [::1]:993 whose connect took 1.2 ms, 45 ms in all.
+    pub(super) fn sample() -> Report {
+        let mut r = Report::new(
+            "::1",
+            993,
+            Security::Tls,
+            &["connect", "tls", "greeting", "logout"],
+        );
         r.elapsed = Duration::from_millis(45);
         r.timeout_secs = 10.0;
         r.steps[0].status = StepStatus::Ok;
@@ -609,71 +437,5 @@ mod tests {
         r.unknown = true;
         assert_eq!(r.verdict(), Verdict::Unknown);
         assert_eq!(Verdict::Unknown.exit_code(), 3);
-    }
-
-    #[test]
-    fn nagios_line_and_perfdata() {
-        let mut r = sample();
-        r.warn_secs = Some(1.0);
-        let line = nagios(&r);
-        assert_eq!(
-            line,
-            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s"
-        );
-        r.error = Some((
-            "greeting",
-            Failure {
-                message: "a|b".into(),
-                ..Failure::default()
-            },
-        ));
-        r.steps[2].status = StepStatus::Failed;
-        assert!(nagios(&r).starts_with("IMAP CRITICAL - [::1]:993: greeting failed: a/b | time="));
-    }
-
-    #[test]
-    fn json_has_the_contract_fields() {
-        let r = sample();
-        let v: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid JSON");
-        assert_eq!(v["status"], "ok");
-        assert_eq!(v["exit_code"], 0);
-        assert_eq!(v["port"], 993);
-        assert_eq!(v["address"], serde_json::Value::Null);
-        assert_eq!(v["elapsed_ms"], 45.0);
-        assert_eq!(v["steps"][0]["elapsed_ms"], 1.2);
-        assert_eq!(v["steps"].as_array().map(Vec::len), Some(4));
-        assert_eq!(v["steps"][1]["status"], "skipped");
-        for key in ["greeting", "tls", "mailbox", "message", "error"] {
-            assert!(v[key].is_null(), "{key}");
-        }
-        for key in ["capabilities", "folders", "alerts"] {
-            assert!(v[key].is_array(), "{key}");
-        }
-    }
-
-    #[test]
-    fn text_step_shows_failure_lines() {
-        let s = StepResult {
-            name: "login",
-            status: StepStatus::Failed,
-            elapsed: Duration::from_micros(2500),
-            detail: "the server refused the login".into(),
-            reason: None,
-            failure: Some(Failure {
-                message: "m".into(),
-                expected: "a tagged OK".into(),
-                got: Some("X NO".into()),
-                hint: "check".into(),
-            }),
-        };
-        let t = text_step(&s);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(
-            lines[0],
-            "login       FAILED       2.5 ms  the server refused the login"
-        );
-        assert!(lines[1].ends_with("expected: a tagged OK"));
-        assert!(lines[2].ends_with("got:      X NO"));
-        assert!(lines[3].ends_with("hint:     check"));
     }
 }

@@ -1,0 +1,175 @@
+//! `--format json`: the whole report as one JSON object on one line, the
+//! same fields in every run (null or empty where a step did not get that
+//! far). The field names are a contract, documented in the man page.
+
+use crate::json::Json;
+
+use super::{
+    MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Report, StepResult, TlsReport, ms,
+};
+
+pub struct JsonObject;
+
+impl Renderer for JsonObject {
+    fn end(&self, report: &Report) -> String {
+        report_object(report).render()
+    }
+}
+
+fn report_object(report: &Report) -> Json {
+    let v = report.verdict();
+    Json::obj()
+        .field("status", Json::str(v.as_str()))
+        .field("exit_code", Json::Int(v.exit_code().into()))
+        .field("host", Json::str(report.host.as_str()))
+        .field("port", Json::Int(report.port.into()))
+        .field("security", Json::str(report.security.as_str()))
+        .field(
+            "address",
+            Json::opt(report.address, |a| Json::str(a.to_string())),
+        )
+        .field("elapsed_ms", Json::Float(ms(report.elapsed)))
+        .field("steps", Json::Arr(report.steps.iter().map(step).collect()))
+        .field("greeting", opt_str(&report.greeting))
+        .field("capabilities", strings(&report.capabilities))
+        .field("tls", Json::opt(report.tls.as_ref(), tls))
+        .field("folders", strings(&report.folders))
+        .field("folder_count", int(report.folder_count as u64))
+        .field("mailbox", Json::opt(report.mailbox.as_ref(), mailbox))
+        .field("message", Json::opt(report.message.as_ref(), message))
+        .field("alerts", strings(&report.alerts))
+        .field(
+            "server_id",
+            Json::opt(report.server_id.as_ref(), |pairs| {
+                Json::Obj(pairs.iter().map(|(k, v)| (k.clone(), opt_str(v))).collect())
+            }),
+        )
+        .field(
+            "quota",
+            Json::opt(report.quota.as_ref(), |rows| {
+                Json::Arr(rows.iter().map(quota).collect())
+            }),
+        )
+        .field(
+            "quirks",
+            Json::Arr(report.quirks.iter().map(quirk).collect()),
+        )
+        .field(
+            "error",
+            Json::opt(report.error.as_ref(), |(step, f)| {
+                Json::obj()
+                    .field("step", Json::str(*step))
+                    .field("message", Json::str(f.message.as_str()))
+                    .field("expected", Json::str(f.expected.as_str()))
+                    .field("got", opt_str(&f.got))
+                    .field("hint", Json::str(f.hint.as_str()))
+                    .build()
+            }),
+        )
+        .build()
+}
+
+fn step(s: &StepResult) -> Json {
+    Json::obj()
+        .field("step", Json::str(s.name))
+        .field("status", Json::str(s.status.as_str()))
+        .field("elapsed_ms", Json::Float(ms(s.elapsed)))
+        .field("detail", Json::str(s.detail.as_str()))
+        .build()
+}
+
+fn tls(t: &TlsReport) -> Json {
+    Json::obj()
+        .field("verified", Json::Bool(t.verified))
+        .field("subject", opt_str(&t.subject))
+        .field("issuer", opt_str(&t.issuer))
+        .field("not_after", opt_str(&t.not_after))
+        .field("days_left", Json::opt(t.days_left, Json::Int))
+        .build()
+}
+
+fn mailbox(m: &MailboxReport) -> Json {
+    let number = |n: Option<u32>| Json::opt(n, |n| Json::Int(n.into()));
+    Json::obj()
+        .field("name", Json::str(m.name.as_str()))
+        .field("exists", Json::Int(m.exists.into()))
+        .field("recent", Json::Int(m.recent.into()))
+        .field("unseen", number(m.unseen))
+        .field("uidvalidity", number(m.uidvalidity))
+        .field("uidnext", number(m.uidnext))
+        .field("flags", strings(&m.flags))
+        .field("permanent_flags", strings(&m.permanent_flags))
+        .field("read_only", Json::Bool(m.read_only))
+        .build()
+}
+
+fn message(m: &MessageReport) -> Json {
+    Json::obj()
+        .field("seq", Json::Int(m.seq.into()))
+        .field("size", int(m.size))
+        .field("flags", strings(&m.flags))
+        .field("internal_date", opt_str(&m.internal_date))
+        .field("subject", opt_str(&m.subject))
+        .field("subject_raw", opt_str(&m.subject_raw))
+        .field("from", opt_str(&m.from))
+        .field("from_raw", opt_str(&m.from_raw))
+        .field("undecoded_charsets", strings(&m.undecoded_charsets))
+        .field("body_bytes", Json::opt(m.body_bytes, int))
+        .build()
+}
+
+fn quota(q: &QuotaReport) -> Json {
+    Json::obj()
+        .field("root", Json::str(q.root.as_str()))
+        .field("resource", Json::str(q.resource.as_str()))
+        .field("used", int(q.used))
+        .field("limit", int(q.limit))
+        .build()
+}
+
+fn quirk(q: &Quirk) -> Json {
+    Json::obj()
+        .field("step", Json::str(q.step))
+        .field("response", Json::str(q.response.as_str()))
+        .field("reason", Json::str(q.reason.as_str()))
+        .build()
+}
+
+/// A count or size; JSON integers stop at i64::MAX.
+fn int(n: u64) -> Json {
+    Json::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn strings(v: &[String]) -> Json {
+    Json::Arr(v.iter().map(|s| Json::str(s.as_str())).collect())
+}
+
+fn opt_str(v: &Option<String>) -> Json {
+    Json::opt(v.as_deref(), Json::str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sample;
+    use super::*;
+
+    #[test]
+    fn json_has_the_contract_fields() {
+        let r = sample();
+        let v: serde_json::Value = serde_json::from_str(&JsonObject.end(&r)).expect("valid JSON");
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["exit_code"], 0);
+        assert_eq!(v["port"], 993);
+        assert_eq!(v["address"], serde_json::Value::Null);
+        assert_eq!(v["elapsed_ms"], 45.0);
+        assert_eq!(v["steps"][0]["elapsed_ms"], 1.2);
+        assert_eq!(v["steps"].as_array().map(Vec::len), Some(4));
+        assert_eq!(v["steps"][1]["status"], "skipped");
+        for key in ["greeting", "tls", "mailbox", "message", "error"] {
+            assert!(v[key].is_null(), "{key}");
+        }
+        for key in ["capabilities", "folders", "alerts"] {
+            assert!(v[key].is_array(), "{key}");
+        }
+    }
+}

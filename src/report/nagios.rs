@@ -1,0 +1,74 @@
+//! `--format nagios`: one Nagios/Icinga plugin line with performance data
+//! (the total time against -w/-c, each step that ran, the message count,
+//! the certificate's days left), then any ALERTs on lines of their own.
+
+use std::fmt::Write as _;
+
+use super::{Renderer, Report, StepStatus};
+
+pub struct Nagios;
+
+impl Renderer for Nagios {
+    /// `IMAP OK - ... | time=0.045123s;1;2;0;10 connect=0.000300s ...`
+    fn end(&self, report: &Report) -> String {
+        let v = report.verdict();
+        let fmt_opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
+        let mut perf = format!(
+            "time={:.6}s;{};{};0;{}",
+            report.elapsed.as_secs_f64(),
+            fmt_opt(report.warn_secs),
+            fmt_opt(report.crit_secs),
+            report.timeout_secs
+        );
+        for s in report
+            .steps
+            .iter()
+            .filter(|s| s.status != StepStatus::Skipped)
+        {
+            let _ = write!(perf, " {}={:.6}s", s.name, s.elapsed.as_secs_f64());
+        }
+        if let Some(mb) = &report.mailbox {
+            let _ = write!(perf, " messages={}", mb.exists);
+        }
+        if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
+            let _ = write!(perf, " cert_days={days}");
+        }
+        // '|' starts performance data; keep it out of the human part.
+        let text = report.summary().replace('|', "/");
+        let mut out = format!("IMAP {} - {} | {perf}", v.upper(), text);
+        for alert in &report.alerts {
+            let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sample;
+    use super::super::{Failure, StepStatus};
+    use super::*;
+
+    #[test]
+    fn nagios_line_and_perfdata() {
+        let mut r = sample();
+        r.warn_secs = Some(1.0);
+        assert_eq!(
+            Nagios.end(&r),
+            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s"
+        );
+        r.error = Some((
+            "greeting",
+            Failure {
+                message: "a|b".into(),
+                ..Failure::default()
+            },
+        ));
+        r.steps[2].status = StepStatus::Failed;
+        assert!(
+            Nagios
+                .end(&r)
+                .starts_with("IMAP CRITICAL - [::1]:993: greeting failed: a/b | time=")
+        );
+    }
+}
