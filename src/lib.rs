@@ -12,6 +12,7 @@ pub mod der;
 pub mod json;
 pub mod mutf7;
 pub mod parser;
+pub mod password;
 pub mod report;
 pub mod rfc2047;
 pub mod runner;

@@ -10,9 +10,9 @@ use std::io::{IsTerminal, Write};
 use argh::FromArgs;
 
 use imapcheck::check::Step;
-use imapcheck::cli;
 use imapcheck::runner::Runner;
 use imapcheck::transport;
+use imapcheck::{cli, password};
 
 /// Writes a line to stdout, ignoring a closed pipe (see `runner::print`).
 macro_rules! out {
@@ -97,7 +97,7 @@ fn run() -> i32 {
 
     let runner = Runner::new(&cfg);
     let password = match &cfg.user {
-        Some(_) => match cli::read_password(&cfg.password_source, env_password) {
+        Some(_) => match password::read_password(&cfg.password_source, env_password) {
             Ok(p) => Some(p),
             Err(msg) => {
                 let hint = "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin";

@@ -7,7 +7,8 @@
 use std::io::Write;
 
 use crate::check::{self, Check, Event, Step};
-use crate::cli::{Config, Format, Secret};
+use crate::cli::{Config, Format};
+use crate::password::Secret;
 use crate::report::{Failure, JsonObject, Nagios, Renderer, Report, StepStatus, Text, Verdict};
 use crate::transport::{self, TlsSettings};
 

@@ -5,7 +5,7 @@
 //! Everything built here contains a secret; callers pass it to the session
 //! as secret data, which never reaches the transcript or the logs.
 
-use crate::cli::Secret;
+use crate::password::Secret;
 
 /// `\0user\0password` (no authorization identity).
 pub fn plain(user: &str, password: &[u8]) -> Secret {

@@ -4,8 +4,9 @@
 //! login would be when there is none, and after a login without a round
 //! trip of its own (see `id_after_login`).
 
-use crate::cli::{AuthMethod, Secret};
+use crate::cli::AuthMethod;
 use crate::parser::Status;
+use crate::password::Secret;
 use crate::report::{Failure, escape_cut};
 use crate::sasl;
 use crate::session::{Arg, Completion, SessionError};

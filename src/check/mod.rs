@@ -29,7 +29,8 @@ pub use step::{Step, plan, tls_step};
 
 use std::time::{Duration, Instant};
 
-use crate::cli::{Config, Secret, Security};
+use crate::cli::{Config, Security};
+use crate::password::Secret;
 use crate::report::{Failure, Quirk, Report, StepResult, StepStatus, escape_cut};
 use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{Deadline, PreparedTls, TlsSettings};

@@ -1,0 +1,407 @@
+//! The IMAP session: tags, command encoding, literals, reading responses.
+//!
+//! A [`Session`] owns the transport and the bytes received but not yet
+//! parsed. It sends one command at a time (each in one write), hands every
+//! untagged response to the caller as it arrives, and returns when the
+//! tagged completion with *our* tag comes. It knows nothing of the check's
+//! steps; it only keeps the protocol honest: unique unguessable tags, strings
+//! encoded as their bytes need, secrets kept out of the transcript, and the
+//! size limits of [`crate::parser`] enforced while reading.
+//!
+//! This file is the session and its commands; how arguments are encoded,
+//! how responses are read, AUTHENTICATE and the transcript have files of
+//! their own.
+
+mod authenticate;
+mod encode;
+mod read;
+mod transcript;
+
+pub use encode::{Arg, Encoding, encode_astring};
+pub use transcript::Transcript;
+
+use encode::show_arg;
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+
+use crate::parser::{Code, Response, Status, Untagged};
+use crate::transport::{Transport, describe_io};
+
+/// How much of one response the `-v` transcript shows before cutting it.
+const TRANSCRIPT_CUT: usize = 2000;
+
+/// What went wrong while talking to the server.
+#[derive(Debug)]
+pub enum SessionError {
+    /// Reading or writing failed (timeout, reset, closed).
+    Io(io::Error),
+    /// The server broke the protocol or a limit; `got` is what it sent.
+    Protocol { what: String, got: Vec<u8> },
+}
+
+impl SessionError {
+    pub fn timed_out(&self) -> bool {
+        matches!(self, SessionError::Io(e) if e.kind() == io::ErrorKind::TimedOut)
+    }
+
+    fn protocol(what: impl Into<String>, got: &[u8]) -> SessionError {
+        SessionError::Protocol {
+            what: what.into(),
+            got: got.iter().take(TRANSCRIPT_CUT).copied().collect(),
+        }
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Io(e) => write!(f, "{}", describe_io(e)),
+            SessionError::Protocol { what, .. } => write!(f, "{what}"),
+        }
+    }
+}
+
+impl From<io::Error> for SessionError {
+    fn from(e: io::Error) -> Self {
+        SessionError::Io(e)
+    }
+}
+
+/// The tagged completion of a command.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub status: Status,
+    pub code: Option<Code>,
+    pub text: Vec<u8>,
+    /// The completion line as received, for error messages.
+    pub raw: Vec<u8>,
+}
+
+/// Receives each untagged response with its raw bytes.
+pub type OnUntagged<'a> = dyn FnMut(&Untagged, &[u8]) + 'a;
+
+pub struct Session {
+    transport: Transport,
+    buf: Vec<u8>,
+    tag_prefix: String,
+    tag_counter: u32,
+    transcript: Transcript,
+    /// The server offers LITERAL+ / LITERAL- (set from its capabilities).
+    pub literal_plus: bool,
+    pub literal_minus: bool,
+    /// While set, literals above [`parser::MAX_LITERAL`] and up to this
+    /// size are streamed (counted, not kept) — used for `--body`.
+    pub stream_literals_up_to: Option<u64>,
+    /// Lengths of the literals streamed since the last take.
+    streamed: Vec<u64>,
+    /// A read or write failed or the server broke the protocol: nothing
+    /// more can be sent on this connection.
+    broken: bool,
+}
+
+impl Session {
+    pub fn new(transport: Transport, transcript: Transcript) -> Session {
+        Session {
+            transport,
+            buf: Vec::new(),
+            tag_prefix: random_tag_prefix(),
+            tag_counter: 0,
+            transcript,
+            literal_plus: false,
+            literal_minus: false,
+            stream_literals_up_to: None,
+            streamed: Vec::new(),
+            broken: false,
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+
+    /// False once the connection can no longer carry a command.
+    pub fn usable(&self) -> bool {
+        !self.broken && self.transport.deadline.remaining().is_ok()
+    }
+
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Bytes received but not yet parsed. After a STARTTLS OK this must be
+    /// zero: anything there was injected before the handshake.
+    pub fn unparsed(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn take_streamed(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.streamed)
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.tag_counter += 1;
+        format!("{}{}", self.tag_prefix, self.tag_counter)
+    }
+
+    fn fail<T>(&mut self, e: SessionError) -> Result<T, SessionError> {
+        self.broken = true;
+        Err(e)
+    }
+
+    /// Nothing more is sent on a connection that failed or broke the
+    /// protocol.
+    fn ensure_usable(&self) -> Result<(), SessionError> {
+        if self.broken {
+            return Err(SessionError::Protocol {
+                what: "the connection is no longer usable".into(),
+                got: vec![],
+            });
+        }
+        Ok(())
+    }
+
+    /// A tagged response where only our tag may come: the completion of
+    /// our command, or a protocol error.
+    fn our_completion(
+        &mut self,
+        ours: &str,
+        theirs: &[u8],
+        status: Status,
+        code: Option<Code>,
+        text: Vec<u8>,
+        raw: Vec<u8>,
+    ) -> Result<Completion, SessionError> {
+        if theirs != ours.as_bytes() {
+            return self.fail(SessionError::protocol(
+                format!("a tagged response for a command we never sent (expected tag {ours})"),
+                &raw,
+            ));
+        }
+        Ok(Completion {
+            status,
+            code,
+            text,
+            raw,
+        })
+    }
+
+    /// A `+` where the server may not ask for anything.
+    fn unexpected_continuation<T>(&mut self, raw: &[u8]) -> Result<T, SessionError> {
+        self.fail(SessionError::protocol(
+            "a continuation request where none was expected",
+            raw,
+        ))
+    }
+
+    /// Sends `line` (without CRLF) as one write; `shown` is what the
+    /// transcript shows instead (secrets replaced).
+    fn send(&mut self, wire: &[u8], shown: &str) -> Result<(), SessionError> {
+        let tls = self.transport.is_tls();
+        for line in shown.split("\r\n").filter(|l| !l.is_empty()) {
+            self.transcript.line(tls, "C:", line);
+        }
+        match self.transport.write_all(wire) {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(SessionError::Io(e)),
+        }
+    }
+
+    /// Runs one command to its tagged completion. Untagged responses that
+    /// arrive meanwhile (solicited or not) go to `on_untagged`.
+    pub fn command(
+        &mut self,
+        args: &[Arg],
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Completion, SessionError> {
+        self.ensure_usable()?;
+        let tag = self.next_tag();
+        let mut wire = tag.clone().into_bytes();
+        let mut shown = tag.clone();
+        for arg in args {
+            wire.push(b' ');
+            shown.push(' ');
+            let Some((payload, secret)) = self.push_arg(arg, true, &mut wire, &mut shown) else {
+                continue;
+            };
+            // A synchronizing literal: send what we have, wait for "+".
+            self.send(&wire, &shown)?;
+            wire.clear();
+            shown.clear();
+            if let Some(done) = self.await_continuation(&tag, on_untagged)? {
+                return Ok(done);
+            }
+            wire.extend_from_slice(payload);
+            shown.push_str(&show_arg(payload, secret));
+        }
+        wire.extend_from_slice(b"\r\n");
+        self.send(&wire, &shown)?;
+        self.await_completion(&tag, on_untagged)
+    }
+
+    /// Sends `first` and `then` in one write and waits for both completions
+    /// (RFC 3501 5.5: `then` must not depend on `first`'s outcome). Used to
+    /// carry ID with LOGIN and GETQUOTAROOT with EXAMINE, so the extras cost
+    /// no round trip of their own. When either needs a synchronizing literal
+    /// the two go one after the other instead.
+    pub fn command_pair(
+        &mut self,
+        first: &[Arg],
+        then: &[Arg],
+        on_untagged: &mut OnUntagged,
+    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
+        if !self.needs_no_continuation(first) || !self.needs_no_continuation(then) {
+            let done = self.command(first, on_untagged)?;
+            let second = self.command(then, on_untagged);
+            return Ok((done, second));
+        }
+        self.ensure_usable()?;
+        let tag1 = self.next_tag();
+        let tag2 = self.next_tag();
+        let (mut wire, mut shown) = self.encode_inline(&tag1, first);
+        let (wire2, shown2) = self.encode_inline(&tag2, then);
+        wire.extend_from_slice(&wire2);
+        shown.push_str(&shown2);
+        self.send(&wire, &shown)?;
+        let mut done1 = None;
+        let mut done2 = None;
+        while done1.is_none() || done2.is_none() {
+            let (resp, raw) = match self.read_response() {
+                Ok(r) => r,
+                // The first answer is in: a failure now belongs to the second.
+                Err(e) => match done1 {
+                    Some(d) => return Ok((d, Err(e))),
+                    None => return Err(e),
+                },
+            };
+            match resp {
+                Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Tagged {
+                    tag,
+                    status,
+                    code,
+                    text,
+                } => {
+                    let c = Completion {
+                        status,
+                        code,
+                        text,
+                        raw: raw.clone(),
+                    };
+                    if tag == tag1.as_bytes() && done1.is_none() {
+                        done1 = Some(c);
+                    } else if tag == tag2.as_bytes() && done2.is_none() {
+                        done2 = Some(c);
+                    } else {
+                        return self.fail(SessionError::protocol(
+                            format!("a tagged response for a command we never sent (expected tag {tag1} or {tag2})"),
+                            &raw,
+                        ));
+                    }
+                }
+                Response::Continuation(_) => return self.unexpected_continuation(&raw),
+            }
+        }
+        match (done1, done2) {
+            (Some(a), Some(b)) => Ok((a, Ok(b))),
+            _ => Err(SessionError::Protocol {
+                what: "missing completion".into(),
+                got: vec![],
+            }),
+        }
+    }
+
+    /// Waits for a `+` continuation; a tagged completion instead ends the
+    /// command early (the server refused the literal).
+    fn await_continuation(
+        &mut self,
+        tag: &str,
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Option<Completion>, SessionError> {
+        loop {
+            let (resp, raw) = self.read_response()?;
+            match resp {
+                Response::Continuation(_) => return Ok(None),
+                Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Tagged {
+                    tag: t,
+                    status,
+                    code,
+                    text,
+                } => {
+                    return self
+                        .our_completion(tag, &t, status, code, text, raw)
+                        .map(Some);
+                }
+            }
+        }
+    }
+
+    fn await_completion(
+        &mut self,
+        tag: &str,
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Completion, SessionError> {
+        loop {
+            let (resp, raw) = self.read_response()?;
+            match resp {
+                Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Tagged {
+                    tag: t,
+                    status,
+                    code,
+                    text,
+                } => return self.our_completion(tag, &t, status, code, text, raw),
+                Response::Continuation(_) => return self.unexpected_continuation(&raw),
+            }
+        }
+    }
+
+    /// LOGOUT's tagged OK may be followed by the server closing; close ours.
+    pub fn close(&mut self) {
+        self.transport.close();
+        self.broken = true;
+    }
+}
+
+/// Four letters no attacker can predict, so no response can be prepared
+/// for a command before we send it. std's RandomState is seeded from the
+/// OS's random source; mixing in the time keeps runs distinct regardless.
+fn random_tag_prefix() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    let mut x = h.finish();
+    let mut s = String::with_capacity(4);
+    for _ in 0..4 {
+        s.push(char::from(b'A' + (x % 26) as u8));
+        x /= 26;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_prefix_is_letters_and_varies() {
+        let a = random_tag_prefix();
+        assert_eq!(a.len(), 4);
+        assert!(a.bytes().all(|b| b.is_ascii_uppercase()));
+        let distinct: std::collections::HashSet<String> =
+            (0..50).map(|_| random_tag_prefix()).collect();
+        assert!(distinct.len() > 40, "tag prefixes repeat: {distinct:?}");
+    }
+}

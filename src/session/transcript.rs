@@ -1,0 +1,30 @@
+//! The `-v` transcript: every line sent and received, on stderr and in
+//! the trace log, with secrets already replaced by the session.
+
+use std::io::Write;
+
+/// Writes the `-v` transcript (stderr) and the same lines to the trace log.
+/// Lines sent after TLS is up are marked `[tls]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Transcript {
+    pub enabled: bool,
+}
+
+impl Transcript {
+    pub fn line(&self, tls: bool, who: &str, text: &str) {
+        let mark = if tls { "[tls] " } else { "" };
+        log::trace!("{mark}{who} {text}");
+        if self.enabled {
+            // A closed stderr must not panic the check (see main's out!).
+            let _ = writeln!(std::io::stderr(), "{mark}{who} {text}");
+        }
+    }
+
+    /// A note from imapcheck itself (not protocol data).
+    pub fn note(&self, text: &str) {
+        log::debug!("{text}");
+        if self.enabled {
+            let _ = writeln!(std::io::stderr(), "-- {text}");
+        }
+    }
+}

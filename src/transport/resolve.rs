@@ -1,0 +1,94 @@
+//! Name resolution within the check's deadline, limited to the address
+//! family `-4`/`-6` asks for, and why no connection could be made.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+
+use super::{Deadline, describe_io};
+
+/// Address family restriction from `-4` / `-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+/// Why no TCP connection could be made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The name did not resolve (or resolved to nothing of the asked family).
+    Resolve(String),
+    /// Resolution did not finish before the deadline.
+    ResolveTimeout,
+    /// Every address failed; each with its error.
+    Failed(Vec<(SocketAddr, io::Error)>),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Resolve(msg) => write!(f, "cannot resolve the host name: {msg}"),
+            ConnectError::ResolveTimeout => {
+                write!(f, "name resolution did not finish before the deadline")
+            }
+            ConnectError::Failed(errors) => {
+                let parts: Vec<String> = errors
+                    .iter()
+                    .map(|(a, e)| format!("{a}: {}", describe_io(e)))
+                    .collect();
+                write!(f, "{}", parts.join("; "))
+            }
+        }
+    }
+}
+
+/// Resolves `host` within the deadline. `getaddrinfo` cannot be given a
+/// timeout, so it runs on a helper thread that we stop waiting for when the
+/// deadline passes (the process ends soon after; the thread dies with it).
+pub fn resolve(
+    host: &str,
+    port: u16,
+    family: Family,
+    deadline: Deadline,
+) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addrs: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        let (tx, rx) = mpsc::channel();
+        let name = host.to_string();
+        std::thread::spawn(move || {
+            let result = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(Iterator::collect::<Vec<_>>);
+            let _ = tx.send(result);
+        });
+        let left = deadline
+            .remaining()
+            .map_err(|_| ConnectError::ResolveTimeout)?;
+        match rx.recv_timeout(left) {
+            Ok(Ok(addrs)) => addrs,
+            Ok(Err(e)) => return Err(ConnectError::Resolve(e.to_string())),
+            Err(_) => return Err(ConnectError::ResolveTimeout),
+        }
+    };
+    let wanted: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        let fam = match family {
+            Family::V4 => "IPv4 ",
+            Family::V6 => "IPv6 ",
+            Family::Any => "",
+        };
+        return Err(ConnectError::Resolve(format!("{host} has no {fam}address")));
+    }
+    Ok(wanted)
+}
