@@ -1,10 +1,12 @@
 //! The logout step: LOGOUT, answered by `* BYE` and a tagged OK as the KB
 //! shows; still sent after a failed step while the connection can carry
-//! it, never after the server has ended the session.
+//! it, never after the server has ended the session. An answer short of
+//! that (no BYE, no tagged OK, or the server just hanging up) is a warning:
+//! the session ended, which is what LOGOUT asks for.
 
 use crate::parser::Status;
 use crate::report::escape_cut;
-use crate::session::Arg;
+use crate::session::{Arg, SessionError};
 
 use super::diagnosis::{self, LOGOUT_REFUSED};
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT};
@@ -44,6 +46,16 @@ impl Check<'_> {
                 ),
                 "",
             ),
+            // The server hung up on LOGOUT without a word: the session is
+            // over as asked, only not the way RFC 3501 says. The connection
+            // can only have ended after LOGOUT went out: a close is seen on
+            // reading, and reading starts once the command is sent. A
+            // reset, a deadline, or a close noticed while still sending
+            // stay failures.
+            (Err(e), None) if closed_by_server(&e) => Done::warn(
+                "the server closed the connection in answer to LOGOUT, without * BYE or a tagged OK",
+                "",
+            ),
             (Err(e), _) => Err(diagnosis::io_failure(
                 &e,
                 Step::Logout,
@@ -51,4 +63,10 @@ impl Check<'_> {
             )),
         }
     }
+}
+
+/// The server closed the connection (TCP FIN, or TLS close_notify) while
+/// we were reading its answer.
+fn closed_by_server(e: &SessionError) -> bool {
+    matches!(e, SessionError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
 }

@@ -604,6 +604,55 @@ fn logout_without_bye_warns() {
 }
 
 #[test]
+fn logout_answered_by_a_close_warns() {
+    // No * BYE and no tagged OK: the server just hangs up on LOGOUT. The
+    // session is over as asked; every KB step passed, so a warning.
+    let mut s = kb_script();
+    let n = s.len();
+    assert!(matches!(&s[n - 3], Step::Expect(p) if p == "LOGOUT"));
+    s.truncate(n - 2);
+    s.push(Step::Close);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 1, &ctx);
+    assert_steps(
+        &v,
+        &TLS_STEPS,
+        "ok ok ok ok ok ok ok skipped ok warning",
+        &ctx,
+    );
+    assert_eq!(
+        step(&v, "logout")["detail"],
+        "the server closed the connection in answer to LOGOUT, without * BYE or a tagged OK",
+        "{ctx}"
+    );
+    assert!(v["error"].is_null(), "{ctx}");
+}
+
+#[test]
+fn logout_unanswered_until_the_deadline_fails() {
+    // Silence after LOGOUT is not a close: the step fails at the deadline.
+    let mut s = kb_script();
+    let n = s.len();
+    s.truncate(n - 2);
+    s.push(Step::Hold);
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "2"]), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_failed_at(&r, &v, "logout", &ctx);
+    assert_eq!(
+        error_text(&v, "message"),
+        "no answer before the deadline during logout",
+        "{ctx}"
+    );
+}
+
+#[test]
 fn bye_during_the_session() {
     let s = script(vec![
         vec![Step::Send(GREETING.into())],
