@@ -213,7 +213,7 @@ seed_date() {
     inbox3) echo '2024-03-10 08:00:00 UTC' ;;
     sent1) echo '2024-01-20 10:00:00 UTC' ;;
     deleted1) echo '2024-01-25 11:00:00 UTC' ;;
-    draft1) echo '2024-01-30 12:00:00 UTC' ;;
+    draft1) echo '2024-01-03 12:00:00 UTC' ;; # a one-digit day: Cyrus pads it
     *) die "no seed message $1" ;;
     esac
 }
