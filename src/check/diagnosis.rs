@@ -9,7 +9,7 @@ use crate::parser::{Code, Status};
 use crate::report::{Failure, escape_cut, trim_eol};
 use crate::sasl;
 use crate::session::{Completion, SessionError};
-use crate::transport::{self, ConnectError, TlsError, describe_io};
+use crate::transport::{self, Cleartext, ConnectError, TlsError, cleartext_in, describe_io};
 
 use super::seen::Seen;
 use super::{Step, TEXT_CUT};
@@ -128,20 +128,22 @@ fn tls_not_started(e: &TlsError, step: Step, cfg: &Config) -> Option<Failure> {
         return None;
     }
     let expected = "a TLS handshake";
-    let cleartext = e
-        .received
-        .first()
-        .is_some_and(|b| !(0x14..=0x17).contains(b));
+    let seen = cleartext_in(&e.received);
     let m = e.message.to_ascii_lowercase();
-    let closed = e.received.is_empty()
-        && ["eof", "reset", "closed", "broken pipe"]
+    let closed = matches!(seen, Cleartext::Nothing | Cleartext::OnlyAlerts)
+        && ["eof", "reset", "closed", "broken pipe", "shut down"]
             .iter()
             .any(|w| m.contains(w));
+    let text = match seen {
+        Cleartext::Text(t) => Some(t),
+        _ => None,
+    };
+    let cleartext = text.is_some();
     match (step, cleartext, closed) {
         (Step::Starttls, true, _) => Some(failure(
             "the server said OK to STARTTLS, then sent cleartext instead of TLS: its own TLS setup failed",
             expected,
-            Some(&e.received),
+            text,
             "the server accepted STARTTLS but could not start TLS itself: its certificate or key file is missing or unreadable, or its TLS helper failed (Courier's couriertls runs as the courier user); its words above and its log say which",
         )),
         (Step::Starttls, false, true) => Some(failure(
@@ -153,7 +155,7 @@ fn tls_not_started(e: &TlsError, step: Step, cfg: &Config) -> Option<Failure> {
         (_, true, _) => Some(failure(
             "the server did not answer with TLS",
             expected,
-            Some(&e.received),
+            text,
             format!(
                 "port {} answers in cleartext: for port 143 use --security starttls, or --security none to check cleartext on purpose",
                 cfg.port

@@ -167,6 +167,42 @@ enum Stream {
     Closed,
 }
 
+/// What a server sent during a failed TLS handshake, seen as TLS records.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cleartext<'a> {
+    /// Nothing at all.
+    Nothing,
+    /// Only complete TLS alert records (a close_notify, say).
+    OnlyAlerts,
+    /// After any complete alerts, bytes that are no TLS record: the start
+    /// of a cleartext line (Courier's couriertls: a close_notify, then
+    /// `NO STARTTLS failed: ...`).
+    Text(&'a [u8]),
+    /// TLS handshake data: a real TLS peer.
+    Tls,
+}
+
+/// Reads `received` as TLS records: every record starts with a content
+/// type (0x14 to 0x17), version 3.x and a two-byte length.
+pub fn cleartext_in(received: &[u8]) -> Cleartext<'_> {
+    let mut rest = received;
+    let mut alerts = false;
+    while let [kind @ 0x14..=0x17, 3, _, hi, lo, ..] = rest {
+        let len = 5 + (usize::from(*hi) << 8 | usize::from(*lo));
+        if *kind != 0x15 || rest.len() < len {
+            return Cleartext::Tls;
+        }
+        rest = &rest[len..];
+        alerts = true;
+    }
+    match rest.first() {
+        None if alerts => Cleartext::OnlyAlerts,
+        None => Cleartext::Nothing,
+        Some(b) if b.is_ascii_graphic() || *b == b' ' => Cleartext::Text(rest),
+        Some(_) => Cleartext::Tls,
+    }
+}
+
 /// Why a TLS handshake failed.
 #[derive(Debug)]
 pub struct TlsError {
@@ -273,18 +309,21 @@ impl Transport {
         }
     }
 
-    /// Completes `received` up to its line end when it starts like text
-    /// rather than a TLS record, within the deadline and a short wait.
+    /// Completes `received` up to the end of a cleartext line, when it
+    /// holds (after any TLS alerts) the start of one or nothing yet,
+    /// within the deadline and a short wait.
     fn finish_cleartext_line(&self, mut tcp: TcpStream, received: &mut Vec<u8>) {
-        let text_like = received
-            .first()
-            .is_some_and(|b| b.is_ascii_graphic() || *b == b' ');
+        let unfinished = |r: &[u8]| match cleartext_in(r) {
+            Cleartext::OnlyAlerts => true,
+            Cleartext::Text(t) => !t.contains(&b'\n'),
+            Cleartext::Nothing | Cleartext::Tls => false,
+        };
         let Ok(left) = self.deadline.remaining() else {
             return;
         };
         let until = Instant::now() + left.min(CLEARTEXT_REST_WAIT);
         let mut chunk = [0u8; HANDSHAKE_KEPT];
-        while text_like && !received.contains(&b'\n') && received.len() < HANDSHAKE_KEPT {
+        while unfinished(received) && received.len() < HANDSHAKE_KEPT {
             let wait = until.saturating_duration_since(Instant::now());
             if wait < Duration::from_millis(1) || tcp.set_read_timeout(Some(wait)).is_err() {
                 return;
@@ -344,6 +383,33 @@ impl Transport {
                 let _ = s.get_ref().tcp.shutdown(Shutdown::Both);
             }
             Stream::Closed => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleartext_after_alerts_is_found_and_tls_is_not() {
+        let close_notify = [0x15, 3, 3, 0, 2, 1, 0];
+        let mut courier = close_notify.to_vec();
+        courier.extend_from_slice(b"b NO STARTTLS failed: couriertls: x.pem: Permission denied\n");
+        for (bytes, want) in [
+            (&b""[..], Cleartext::Nothing),
+            (&close_notify[..], Cleartext::OnlyAlerts),
+            (&courier[..], Cleartext::Text(&courier[7..])),
+            (
+                b"* NO STARTTLS failed\r\n",
+                Cleartext::Text(b"* NO STARTTLS failed\r\n"),
+            ),
+            // A ServerHello, and a record cut short: a TLS peer.
+            (&[0x16, 3, 3, 0, 0x7a, 2, 0][..], Cleartext::Tls),
+            (&[0x15, 3, 3, 0, 2, 1][..], Cleartext::Tls),
+            (&[0x15, 3, 3, 0, 2, 1, 0, 0x80][..], Cleartext::Tls),
+        ] {
+            assert_eq!(cleartext_in(bytes), want, "{bytes:?}");
         }
     }
 }
