@@ -133,21 +133,6 @@ fn greeting_ok(o: &Out, inst: &Instance) {
     );
 }
 
-/// The steps of a check in the contract's order, for a security mode and
-/// the verb that opens the folder ("examine" or "select").
-fn step_order(security: &str, open: &'static str) -> Vec<&'static str> {
-    let mut v = vec!["connect"];
-    if security == "tls" {
-        v.push("tls");
-    }
-    v.extend(["greeting", "capability"]);
-    if security == "starttls" {
-        v.push("starttls");
-    }
-    v.extend(["login", "list", open, "quota", "fetch", "logout"]);
-    v
-}
-
 /// Asserts every step's status: `ok` unless `set` says otherwise. A name
 /// ending in ".." sets that step and every later one but logout. After a
 /// `failed` step the later ones default to `skipped`, logout to `ok`.

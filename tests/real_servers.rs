@@ -15,18 +15,12 @@ mod real_support;
 use real_support::*;
 use serde_json::{Value, json};
 
-/// The steps of a full check in a security mode, in the contract's order.
-fn steps(security: &str, open: &str) -> Vec<String> {
-    let mut v = vec!["connect"];
-    if security == "tls" {
-        v.push("tls");
-    }
-    v.extend(["greeting", "capability"]);
-    if security == "starttls" {
-        v.push("starttls");
-    }
-    v.extend(["login", "list", open, "quota", "fetch", "logout"]);
-    v.into_iter().map(String::from).collect()
+/// The steps of a full check, as owned strings.
+fn steps(security: &str, open: &'static str) -> Vec<String> {
+    step_order(security, open)
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 /// A check of alice in `security` mode with extra arguments.
@@ -37,7 +31,7 @@ fn check(inst: &Instance, security: &str, extra: &[&str]) -> Out {
 /// Asserts a complete, healthy check: OK (or the cleartext warning), every
 /// step ok but what `not_ok` names, nothing not understood.
 #[track_caller]
-fn assert_healthy(o: &Out, security: &str, open: &str, not_ok: &[(&str, &str)]) {
+fn assert_healthy(o: &Out, security: &str, open: &'static str, not_ok: &[(&str, &str)]) {
     let want: Vec<(String, String)> = steps(security, open)
         .into_iter()
         .map(|s| {
