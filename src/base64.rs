@@ -51,7 +51,8 @@ impl fmt::Display for Base64Error {
 impl std::error::Error for Base64Error {}
 
 /// Maps a 6-bit value (only the low 6 bits are used) to its alphabet byte.
-fn sextet_to_byte(v: u32) -> u8 {
+/// Also the alphabet of IMAP's modified base64 (`mutf7`), but for 63.
+pub fn sextet_to_byte(v: u32) -> u8 {
     // Masked to 0..=63, so the casts below cannot truncate meaningful bits.
     let v = (v & 0x3f) as u8;
     match v {
@@ -64,7 +65,7 @@ fn sextet_to_byte(v: u32) -> u8 {
 }
 
 /// Maps an alphabet byte to its 6-bit value.
-fn byte_to_sextet(c: u8) -> Option<u8> {
+pub fn byte_to_sextet(c: u8) -> Option<u8> {
     match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
@@ -155,6 +156,13 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, Base64Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each of `cases` (see `failing_at`) fails with `kind` there.
+    fn rejects(kind: ErrorKind, cases: &str) {
+        for (input, at) in crate::test_input::failing_at(cases) {
+            assert_eq!(kind_at(input.as_bytes()), (at, kind), "{input:?}");
+        }
+    }
 
     fn kind_at(text: &[u8]) -> (usize, ErrorKind) {
         match decode(text) {
@@ -269,25 +277,8 @@ mod tests {
         // Whatever decode accepts must re-encode to the same text, possibly
         // with padding added; nothing may panic.
         const BYTES: &[u8] = b"AAAQgwZz09+/=== -\n\xff";
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut accepted = 0;
-        for _ in 0..200_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut r = state;
-            let len = (r % 10) as usize;
-            r >>= 4;
-            let mut text = Vec::with_capacity(len);
-            for _ in 0..len {
-                text.push(
-                    BYTES
-                        .get((r % BYTES.len() as u64) as usize)
-                        .copied()
-                        .unwrap_or(b'A'),
-                );
-                r = r.rotate_right(5);
-            }
+        for text in crate::test_input::random_strings(BYTES, 10, 200_000) {
             match decode(&text) {
                 Ok(data) => {
                     accepted += 1;
@@ -304,69 +295,50 @@ mod tests {
 
     #[test]
     fn rejects_invalid_bytes() {
-        assert_eq!(kind_at(b"Zm9v!"), (4, ErrorKind::InvalidByte(b'!')));
-        assert_eq!(kind_at(b"Zm 9v"), (2, ErrorKind::InvalidByte(b' ')));
-        assert_eq!(kind_at(b"Zm9v\r\n"), (4, ErrorKind::InvalidByte(b'\r')));
-        assert_eq!(kind_at(b"Zm9v\n"), (4, ErrorKind::InvalidByte(b'\n')));
-        assert_eq!(kind_at(b"Zm-_"), (2, ErrorKind::InvalidByte(b'-')));
-        assert_eq!(kind_at(b"Zm9\xc3"), (3, ErrorKind::InvalidByte(0xc3)));
-        assert_eq!(kind_at(b"\0"), (0, ErrorKind::InvalidByte(0)));
+        // The error names the byte at its offset.
+        for (text, at) in [
+            (&b"Zm9v!"[..], 4),
+            (b"Zm 9v", 2),
+            (b"Zm9v\r\n", 4),
+            (b"Zm9v\n", 4),
+            (b"Zm-_", 2),
+            (b"Zm9\xc3", 3),
+            (b"\0", 0),
+        ] {
+            assert_eq!(kind_at(text), (at, ErrorKind::InvalidByte(text[at])));
+        }
     }
 
     #[test]
-    fn rejects_bad_padding() {
-        assert_eq!(kind_at(b"Zg="), (2, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"Z==="), (1, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"===="), (0, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"="), (0, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"=="), (0, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"Zm9v="), (4, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"Zm9v===="), (4, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"Zg==="), (2, ErrorKind::BadPadding));
-        assert_eq!(kind_at(b"Zm8=="), (3, ErrorKind::BadPadding));
-    }
-
-    #[test]
-    fn rejects_misplaced_padding() {
-        assert_eq!(kind_at(b"Zg==Zm9v"), (2, ErrorKind::MisplacedPadding));
-        assert_eq!(kind_at(b"Z=9v"), (1, ErrorKind::MisplacedPadding));
-        assert_eq!(kind_at(b"Zm=v"), (2, ErrorKind::MisplacedPadding));
-    }
-
-    #[test]
-    fn rejects_invalid_length() {
-        assert_eq!(kind_at(b"Z"), (0, ErrorKind::InvalidLength));
-        assert_eq!(kind_at(b"Zm9vY"), (4, ErrorKind::InvalidLength));
-    }
-
-    #[test]
-    fn rejects_non_zero_trailing_bits() {
-        // "Zg==" is 'f'; "Zh==" sets an unused bit.
-        assert_eq!(kind_at(b"Zh=="), (1, ErrorKind::NonZeroTrailingBits));
-        assert_eq!(kind_at(b"Zh"), (1, ErrorKind::NonZeroTrailingBits));
-        // "Zm8=" is "fo"; "Zm9=" sets an unused bit.
-        assert_eq!(kind_at(b"Zm9="), (2, ErrorKind::NonZeroTrailingBits));
-        assert_eq!(kind_at(b"Zm9vZm9"), (6, ErrorKind::NonZeroTrailingBits));
+    fn rejects_bad_padding_length_and_bits() {
+        let bad_padding = "Zg=@2 Z===@1 ====@0 =@0 ==@0 Zm9v=@4 Zm9v====@4 Zg===@2 Zm8==@3";
+        rejects(ErrorKind::BadPadding, bad_padding);
+        rejects(ErrorKind::MisplacedPadding, "Zg==Zm9v@2 Z=9v@1 Zm=v@2");
+        rejects(ErrorKind::InvalidLength, "Z@0 Zm9vY@4");
+        // "Zg==" is 'f', "Zh==" sets an unused bit; "Zm8=" is "fo", "Zm9="
+        // sets one.
+        rejects(
+            ErrorKind::NonZeroTrailingBits,
+            "Zh==@1 Zh@1 Zm9=@2 Zm9vZm9@6",
+        );
     }
 
     #[test]
     fn error_display() {
-        let msg = |t: &[u8]| decode(t).map_err(|e| e.to_string()).err();
-        assert_eq!(
-            msg(b"Zm9v!").as_deref(),
-            Some("invalid base64 at byte 4: '!' is not a base64 character")
-        );
-        assert_eq!(
-            msg(b"Zm\n9").as_deref(),
-            Some("invalid base64 at byte 2: byte 0x0a is not a base64 character")
-        );
-        assert_eq!(
-            msg(b"Zh==").as_deref(),
-            Some("invalid base64 at byte 1: last character has non-zero unused bits")
-        );
-        assert_eq!(
-            msg(b"Zg=").as_deref(),
-            Some("invalid base64 at byte 2: '=' padding does not complete a group of 4 characters")
-        );
+        for (text, message) in [
+            (&b"Zm9v!"[..], "at byte 4: '!' is not a base64 character"),
+            (b"Zm\n9", "at byte 2: byte 0x0a is not a base64 character"),
+            (
+                b"Zh==",
+                "at byte 1: last character has non-zero unused bits",
+            ),
+            (
+                b"Zg=",
+                "at byte 2: '=' padding does not complete a group of 4 characters",
+            ),
+        ] {
+            let shown = decode(text).map_err(|e| e.to_string()).err();
+            assert_eq!(shown, Some(format!("invalid base64 {message}")));
+        }
     }
 }

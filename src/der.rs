@@ -401,13 +401,23 @@ fn check_integer(tlv: &Tlv<'_>) -> Result<(), DerError> {
     }
 }
 
+/// The one SEQUENCE (`expected`) that `wrapper` holds; anything after it
+/// is an error in `context`.
+fn sole_sequence<'a>(
+    wrapper: &Tlv<'a>,
+    expected: &'static str,
+    context: &'static str,
+) -> Result<Tlv<'a>, DerError> {
+    let mut r = wrapper.reader();
+    let sequence = r.read_expected(TAG_SEQUENCE, expected)?;
+    r.finish(context)?;
+    Ok(sequence)
+}
+
 /// `[3] EXPLICIT Extensions`, where
 /// `Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }`.
 fn parse_extensions(wrapper: &Tlv<'_>, info: &mut CertInfo) -> Result<(), DerError> {
-    let mut wr = wrapper.reader();
-    let list = wr.read_expected(TAG_SEQUENCE, "SEQUENCE (Extensions)")?;
-    wr.finish("[3] extensions")?;
-
+    let list = sole_sequence(wrapper, "SEQUENCE (Extensions)", "[3] extensions")?;
     let mut lr = list.reader();
     while !lr.is_empty() {
         let ext = lr.read_expected(TAG_SEQUENCE, "SEQUENCE (Extension)")?;
@@ -425,10 +435,7 @@ fn parse_extensions(wrapper: &Tlv<'_>, info: &mut CertInfo) -> Result<(), DerErr
 
 /// `GeneralNames ::= SEQUENCE OF GeneralName`; keeps dNSName and iPAddress.
 fn parse_subject_alt_name(octets: &Tlv<'_>, info: &mut CertInfo) -> Result<(), DerError> {
-    let mut outer = octets.reader();
-    let names = outer.read_expected(TAG_SEQUENCE, "SEQUENCE (GeneralNames)")?;
-    outer.finish("subjectAltName")?;
-
+    let names = sole_sequence(octets, "SEQUENCE (GeneralNames)", "subjectAltName")?;
     let mut r = names.reader();
     while !r.is_empty() {
         let name = r.read_any("GeneralName")?;
@@ -848,30 +855,24 @@ mod tests {
     // Test helpers
     // ---------------------------------------------------------------------
 
-    /// Minimal base64 decoder for the embedded PEM bodies (whitespace ignored).
+    /// The embedded PEM bodies as DER (whitespace ignored).
     fn b64(text: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut acc: u32 = 0;
-        let mut bits = 0;
-        for c in text.bytes() {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' | b' ' | b'\n' | b'\r' | b'\t' => continue,
-                _ => panic!("invalid base64 character {c:#x}"),
-            };
-            acc = (acc << 6) | u32::from(v);
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
+        let body: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        crate::base64::decode(&body).expect("valid base64")
+    }
+
+    /// How `der`, which must not parse, is refused: the error's variant,
+    /// what it names (the element expected or the structure with data
+    /// left over), and for a wrong tag the tag found.
+    fn refusal(der: &[u8]) -> (&'static str, &'static str, Option<u8>) {
+        match parse_certificate(der).expect_err("a certificate that must be refused") {
+            DerError::UnexpectedEnd { expected, .. } => ("UnexpectedEnd", expected, None),
+            DerError::UnexpectedTag {
+                expected, found, ..
+            } => ("UnexpectedTag", expected, Some(found)),
+            DerError::TrailingData { context, .. } => ("TrailingData", context, None),
+            other => panic!("refused for another reason: {other:?}"),
         }
-        out
     }
 
     /// DER-encodes one element with a minimal length.
@@ -1273,14 +1274,73 @@ mod tests {
     }
 
     #[test]
-    fn ec_leaf_with_utf8_subject_and_sans() {
+    fn names_and_validity_of_the_embedded_certificates() {
+        // (certificate, subject, issuer; None where the case does not
+        // check it, then notBefore and notAfter as Unix seconds and as
+        // RFC 3339)
+        let example_ca = Some("C=DE, O=Example CA, CN=Example Root CA");
+        let cases = [
+            (
+                "EC leaf, UTF-8 subject",
+                EC_LEAF_PEM,
+                Some("C=DE, O=Exämple GmbH, CN=mail.example.org"),
+                example_ca,
+                (1_772_366_400, "2026-03-01T12:00:00Z"),
+                (1_803_902_400, "2027-03-01T12:00:00Z"),
+            ),
+            (
+                "RSA version 3, self-signed",
+                RSA_V3_PEM,
+                Some("CN=rsa.example.net"),
+                Some("CN=rsa.example.net"),
+                (1_795_633_545, "2026-11-25T19:05:45Z"),
+                (1_803_409_545, "2027-02-23T19:05:45Z"),
+            ),
+            (
+                "UTCTime 50 is 1950 and 49 is 2049",
+                UTC_BOUNDARY_PEM,
+                Some("CN=boundary.example"),
+                example_ca,
+                (-631_152_000, "1950-01-01T00:00:00Z"),
+                (2_524_607_999, "2049-12-31T23:59:59Z"),
+            ),
+            (
+                "GeneralizedTime 1949 and 9999",
+                EXTREME_DATES_PEM,
+                None,
+                None,
+                (-631_152_001, "1949-12-31T23:59:59Z"),
+                (253_402_300_799, "9999-12-31T23:59:59Z"),
+            ),
+            (
+                "GeneralizedTime beyond 2049",
+                CENTURY_PEM,
+                Some("CN=century.example"),
+                Some("CN=century.example"),
+                (1_795_633_435, "2026-11-25T19:03:55Z"),
+                (4_949_233_435, "2126-11-01T19:03:55Z"),
+            ),
+        ];
+        for (name, pem, subject, issuer, not_before, not_after) in cases {
+            let info = parse_certificate(&b64(pem)).unwrap();
+            if let Some(subject) = subject {
+                assert_eq!(info.subject, subject, "{name}");
+            }
+            if let Some(issuer) = issuer {
+                assert_eq!(info.issuer, issuer, "{name}");
+            }
+            for (secs, (want_secs, want_text)) in
+                [(info.not_before, not_before), (info.not_after, not_after)]
+            {
+                assert_eq!(secs, want_secs, "{name}");
+                assert_eq!(format_rfc3339(secs), want_text, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn subject_alt_names_of_the_embedded_certificates() {
         let info = parse_certificate(&b64(EC_LEAF_PEM)).unwrap();
-        assert_eq!(info.subject, "C=DE, O=Exämple GmbH, CN=mail.example.org");
-        assert_eq!(info.issuer, "C=DE, O=Example CA, CN=Example Root CA");
-        assert_eq!(info.not_before, 1_772_366_400);
-        assert_eq!(info.not_after, 1_803_902_400);
-        assert_eq!(format_rfc3339(info.not_before), "2026-03-01T12:00:00Z");
-        assert_eq!(format_rfc3339(info.not_after), "2027-03-01T12:00:00Z");
         assert_eq!(info.dns_names, ["mail.example.org", "localhost"]);
         let ips: Vec<String> = info.ip_addresses.iter().map(|ip| ip.to_string()).collect();
         assert_eq!(ips, ["127.0.0.1", "::1"]);
@@ -1291,69 +1351,40 @@ mod tests {
                 IpAddr::V6(Ipv6Addr::LOCALHOST)
             ]
         );
-    }
-
-    #[test]
-    fn rsa_version3_self_signed() {
         let info = parse_certificate(&b64(RSA_V3_PEM)).unwrap();
-        assert_eq!(info.subject, "CN=rsa.example.net");
-        assert_eq!(info.issuer, "CN=rsa.example.net");
-        assert_eq!(format_rfc3339(info.not_before), "2026-11-25T19:05:45Z");
-        assert_eq!(format_rfc3339(info.not_after), "2027-02-23T19:05:45Z");
-        assert_eq!(info.not_before, 1_795_633_545);
-        assert_eq!(info.not_after, 1_803_409_545);
         assert_eq!(info.dns_names, ["rsa.example.net"]);
         assert!(info.ip_addresses.is_empty());
     }
 
     #[test]
-    fn utctime_50_is_1950_and_49_is_2049() {
-        let info = parse_certificate(&b64(UTC_BOUNDARY_PEM)).unwrap();
-        assert_eq!(info.subject, "CN=boundary.example");
-        assert_eq!(info.issuer, "C=DE, O=Example CA, CN=Example Root CA");
-        assert_eq!(info.not_before, -631_152_000);
-        assert_eq!(info.not_after, 2_524_607_999);
-        assert_eq!(format_rfc3339(info.not_before), "1950-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(info.not_after), "2049-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn generalized_time_1949_and_9999() {
-        let info = parse_certificate(&b64(EXTREME_DATES_PEM)).unwrap();
-        assert_eq!(info.not_before, -631_152_001);
-        assert_eq!(info.not_after, 253_402_300_799);
-        assert_eq!(format_rfc3339(info.not_before), "1949-12-31T23:59:59Z");
-        assert_eq!(format_rfc3339(info.not_after), "9999-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn generalized_time_beyond_2049() {
+    fn days_left_across_a_century() {
         let info = parse_certificate(&b64(CENTURY_PEM)).unwrap();
-        assert_eq!(info.subject, "CN=century.example");
-        assert_eq!(info.issuer, "CN=century.example");
-        assert_eq!(info.not_before, 1_795_633_435);
-        assert_eq!(info.not_after, 4_949_233_435);
-        assert_eq!(format_rfc3339(info.not_before), "2026-11-25T19:03:55Z");
-        assert_eq!(format_rfc3339(info.not_after), "2126-11-01T19:03:55Z");
         assert_eq!(days_left(info.not_after, info.not_before), 36_500);
     }
 
     #[test]
-    fn bmp_string_names() {
-        let info = parse_certificate(&b64(BMP_PEM)).unwrap();
-        assert_eq!(info.subject, "C=DE, O=Exämple GmbH, CN=Straße €");
-        assert_eq!(info.issuer, info.subject);
-        assert_eq!(info.not_before, 1_795_633_437);
-        assert_eq!(info.not_after, 1_798_225_437);
-    }
-
-    #[test]
-    fn teletex_string_names_are_latin1() {
-        let info = parse_certificate(&b64(T61_PEM)).unwrap();
-        assert_eq!(info.subject, "C=DE, O=Exämple GmbH, CN=Straße");
-        assert_eq!(info.issuer, info.subject);
-        assert_eq!(info.not_before, 1_795_633_450);
-        assert_eq!(info.not_after, 1_798_225_450);
+    fn bmp_and_teletex_string_names() {
+        // (certificate, its subject, which is also its issuer, notBefore,
+        // notAfter); T.61 is read as Latin-1.
+        for (pem, subject, not_before, not_after) in [
+            (
+                BMP_PEM,
+                "C=DE, O=Exämple GmbH, CN=Straße €",
+                1_795_633_437,
+                1_798_225_437,
+            ),
+            (
+                T61_PEM,
+                "C=DE, O=Exämple GmbH, CN=Straße",
+                1_795_633_450,
+                1_798_225_450,
+            ),
+        ] {
+            let info = parse_certificate(&b64(pem)).unwrap();
+            assert_eq!(info.subject, subject);
+            assert_eq!(info.issuer, info.subject);
+            assert_eq!((info.not_before, info.not_after), (not_before, not_after));
+        }
     }
 
     #[test]
@@ -1538,31 +1569,22 @@ mod tests {
     #[test]
     fn rdn_must_be_a_set_and_atv_complete() {
         let der = simple_cert(seq(&[seq(&[atv(CN, 0x0c, b"x")])]), &[]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedTag {
-                expected: "SET (RelativeDistinguishedName)",
-                found: 0x30,
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            (
+                "UnexpectedTag",
+                "SET (RelativeDistinguishedName)",
+                Some(0x30)
+            )
+        );
         let der = simple_cert(name(&[vec![seq(&[tlv(0x06, CN)])]]), &[]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedEnd {
-                expected: "attribute value",
-                ..
-            })
-        ));
+        assert_eq!(refusal(&der), ("UnexpectedEnd", "attribute value", None));
         let extra = seq(&[tlv(0x06, CN), tlv(0x0c, b"x"), tlv(0x0c, b"y")]);
         let der = simple_cert(name(&[vec![extra]]), &[]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::TrailingData {
-                context: "AttributeTypeAndValue",
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            ("TrailingData", "AttributeTypeAndValue", None)
+        );
     }
 
     /// Position of `needle` in `haystack` (test helper; panics if absent).
@@ -1696,26 +1718,16 @@ mod tests {
     #[test]
     fn san_rejects_universal_tags_and_trailing_data() {
         let der = simple_cert(cn_name("x"), &[san_extensions(&[tlv(0x16, b"x.example")])]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedTag {
-                expected: "context-specific GeneralName",
-                found: 0x16,
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            ("UnexpectedTag", "context-specific GeneralName", Some(0x16))
+        );
         let ext = seq(&[
             tlv(0x06, OID_SUBJECT_ALT_NAME),
             tlv(0x04, &cat(&[seq(&[tlv(0x82, b"a")]), vec![0x00]])),
         ]);
         let der = simple_cert(cn_name("x"), &[tlv(0xa3, &seq(&[ext]))]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::TrailingData {
-                context: "subjectAltName",
-                ..
-            })
-        ));
+        assert_eq!(refusal(&der), ("TrailingData", "subjectAltName", None));
     }
 
     #[test]
@@ -1748,25 +1760,16 @@ mod tests {
         // extnValue missing
         let ext = seq(&[tlv(0x06, OID_SUBJECT_ALT_NAME), tlv(0x01, &[0xff])]);
         let der = simple_cert(cn_name("x"), &[tlv(0xa3, &seq(&[ext]))]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedEnd {
-                expected: "OCTET STRING (extnValue)",
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            ("UnexpectedEnd", "OCTET STRING (extnValue)", None)
+        );
         // extensions in the wrong position (before the unique IDs)
         let der = simple_cert(
             cn_name("x"),
             &[san_extensions(&[tlv(0x82, b"a")]), tlv(0x81, &[0x00])],
         );
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::TrailingData {
-                context: "tbsCertificate",
-                ..
-            })
-        ));
+        assert_eq!(refusal(&der), ("TrailingData", "tbsCertificate", None));
     }
 
     // ---------------------------------------------------------------------
@@ -1841,26 +1844,14 @@ mod tests {
             cn_name("s"),
             &[],
         );
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::TrailingData {
-                context: "validity",
-                ..
-            })
-        ));
+        assert_eq!(refusal(&der), ("TrailingData", "validity", None));
         let der = build_cert(
             cn_name("i"),
             seq(&[utc("260301120000Z")]),
             cn_name("s"),
             &[],
         );
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedEnd {
-                expected: "notAfter time",
-                ..
-            })
-        ));
+        assert_eq!(refusal(&der), ("UnexpectedEnd", "notAfter time", None));
         let not_a_time = tlv(0x02, b"260301120000Z");
         let der = build_cert(
             cn_name("i"),
@@ -2343,24 +2334,20 @@ mod tests {
         );
         // As an RDN: rejected.
         let der = simple_cert(seq(&[nested.clone()]), &[]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedTag {
-                expected: "SET (RelativeDistinguishedName)",
-                found: 0x30,
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            (
+                "UnexpectedTag",
+                "SET (RelativeDistinguishedName)",
+                Some(0x30)
+            )
+        );
         // As a GeneralName: rejected.
         let der = simple_cert(cn_name("x"), &[san_extensions(&[nested.clone()])]);
-        assert!(matches!(
-            parse_certificate(&der),
-            Err(DerError::UnexpectedTag {
-                expected: "context-specific GeneralName",
-                found: 0x30,
-                ..
-            })
-        ));
+        assert_eq!(
+            refusal(&der),
+            ("UnexpectedTag", "context-specific GeneralName", Some(0x30))
+        );
         // As an attribute value: not descended into, shown as hex.
         let der = simple_cert(name(&[vec![seq(&[tlv(0x06, CN), nested.clone()])]]), &[]);
         let subject = parse_certificate(&der).unwrap().subject;

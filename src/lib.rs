@@ -18,4 +18,6 @@ pub mod rfc2047;
 pub mod runner;
 pub mod sasl;
 pub mod session;
+#[cfg(test)]
+mod test_input;
 pub mod transport;

@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::base64;
+
 /// Why a mailbox name is not valid modified UTF-7, and at which byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mutf7Error {
@@ -84,30 +86,22 @@ fn is_direct(c: char) -> bool {
     matches!(c, ' '..='~')
 }
 
-/// Maps a 6-bit value (only the low 6 bits are used) to modified base64.
+/// Maps a 6-bit value (only the low 6 bits are used) to modified base64:
+/// the standard alphabet with `,` for 63 (RFC 3501 5.1.3).
 fn sextet_to_char(v: u32) -> char {
-    // Masked to 0..=63, so the cast cannot truncate meaningful bits.
-    let v = (v & 0x3f) as u8;
-    char::from(match v {
-        0..=25 => b'A' + v,
-        26..=51 => b'a' + (v - 26),
-        52..=61 => b'0' + (v - 52),
-        62 => b'+',
-        _ => b',',
+    char::from(match base64::sextet_to_byte(v) {
+        b'/' => b',',
+        b => b,
     })
 }
 
 /// Maps a modified base64 byte to its 6-bit value.
 fn byte_to_sextet(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b',' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
+    match c {
+        b',' => Some(63),
+        b'/' => None,
+        c => base64::byte_to_sextet(c).map(u32::from),
+    }
 }
 
 /// Appends `&<modified base64 of units>-` to `out` and empties `units`.
@@ -298,6 +292,13 @@ mod tests {
         }
     }
 
+    /// Each of `cases` (see `failing_at`) fails with `kind` there.
+    fn rejects(kind: ErrorKind, cases: &str) {
+        for (wire, at) in crate::test_input::failing_at(cases) {
+            assert_eq!(fails(wire.as_bytes()), (at, kind), "{wire:?}");
+        }
+    }
+
     fn both_ways(plain: &str, wire: &str) {
         assert_eq!(encode(plain), wire, "encode {plain:?}");
         assert_eq!(
@@ -419,13 +420,8 @@ mod tests {
             (0xe000, 0xffff),
             (0x10000, 0x10ffff),
         ];
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_input::Xorshift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for _ in 0..3000 {
             let len = next() % 24;
             let mut s = String::new();
@@ -448,25 +444,8 @@ mod tests {
         // strict decode accepts must re-encode to exactly the same bytes, and
         // nothing may panic.
         const BYTES: &[u8] = b"&&&---AAAOQ5Za2D3eg,,+/=z9 \x7f\x80\xff\0\t";
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut accepted = 0;
-        for _ in 0..200_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut r = state;
-            let len = (r % 12) as usize;
-            r >>= 4;
-            let mut wire = Vec::with_capacity(len);
-            for _ in 0..len {
-                wire.push(
-                    BYTES
-                        .get((r % BYTES.len() as u64) as usize)
-                        .copied()
-                        .unwrap_or(b'A'),
-                );
-                r = r.rotate_right(5);
-            }
+        for wire in crate::test_input::random_strings(BYTES, 12, 200_000) {
             let lossy = decode_lossy(&wire);
             match decode(&wire) {
                 Ok(s) => {
@@ -482,75 +461,75 @@ mod tests {
     }
 
     #[test]
-    fn rejects_non_printable_outside_shift() {
-        assert_eq!(fails(b"a\x80b"), (1, ErrorKind::NotPrintableAscii(0x80)));
-        assert_eq!(
-            fails("Entwürfe".as_bytes()),
-            (4, ErrorKind::NotPrintableAscii(0xc3))
+    fn rejects_bytes_that_cannot_be_there() {
+        // Both errors name the byte at their offset. The last is
+        // unterminated too, but the bad character is the more useful report.
+        let not_printable: fn(u8) -> ErrorKind = ErrorKind::NotPrintableAscii;
+        let not_base64: fn(u8) -> ErrorKind = ErrorKind::InvalidBase64;
+        for (wire, at, kind) in [
+            (&b"a\x80b"[..], 1, not_printable),
+            ("Entwürfe".as_bytes(), 4, not_printable),
+            (b"a\tb", 1, not_printable),
+            (b"\0", 0, not_printable),
+            (b"x\x7f", 1, not_printable),
+            (b"&AOQ-\xff", 5, not_printable),
+            (b"&AO/-", 3, not_base64),
+            (b"&AO=-", 3, not_base64),
+            (b"&&-", 1, not_base64),
+            (b"&AO Q-", 3, not_base64),
+            (b"&AO\xc3\xa4-", 3, not_base64),
+            (b"&AO.Q", 3, not_base64),
+        ] {
+            assert_eq!(fails(wire), (at, kind(wire[at])), "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_shifts() {
+        rejects(ErrorKind::Unterminated, "&@0 abc&AOQ@3 &AOQ-x&@6");
+        rejects(ErrorKind::NonZeroBits, "&AOR-@0 &APx-@0");
+        rejects(
+            ErrorKind::IncompleteUnit,
+            "&A-@0 &AO-@0 &AOQA-@0 &AOQA5AA-@0",
         );
-        assert_eq!(fails(b"a\tb"), (1, ErrorKind::NotPrintableAscii(b'\t')));
-        assert_eq!(fails(b"\0"), (0, ErrorKind::NotPrintableAscii(0)));
-        assert_eq!(fails(b"x\x7f"), (1, ErrorKind::NotPrintableAscii(0x7f)));
-        assert_eq!(fails(b"&AOQ-\xff"), (5, ErrorKind::NotPrintableAscii(0xff)));
-    }
-
-    #[test]
-    fn rejects_unterminated_shift() {
-        assert_eq!(fails(b"&"), (0, ErrorKind::Unterminated));
-        assert_eq!(fails(b"abc&AOQ"), (3, ErrorKind::Unterminated));
-        assert_eq!(fails(b"&AOQ-x&"), (6, ErrorKind::Unterminated));
-    }
-
-    #[test]
-    fn rejects_invalid_base64() {
-        assert_eq!(fails(b"&AO/-"), (3, ErrorKind::InvalidBase64(b'/')));
-        assert_eq!(fails(b"&AO=-"), (3, ErrorKind::InvalidBase64(b'=')));
-        assert_eq!(fails(b"&&-"), (1, ErrorKind::InvalidBase64(b'&')));
-        assert_eq!(fails(b"&AO Q-"), (3, ErrorKind::InvalidBase64(b' ')));
-        assert_eq!(fails(b"&AO\xc3\xa4-"), (3, ErrorKind::InvalidBase64(0xc3)));
-        // Unterminated, but the bad character is the more useful report.
-        assert_eq!(fails(b"&AO.Q"), (3, ErrorKind::InvalidBase64(b'.')));
-    }
-
-    #[test]
-    fn rejects_encoded_printable_ascii() {
-        assert_eq!(fails(b"&AGE-"), (0, ErrorKind::MustBeDirect('a')));
-        assert_eq!(fails(b"x&ACY-"), (1, ErrorKind::MustBeDirect('&')));
-        assert_eq!(fails(b"&ACA-"), (0, ErrorKind::MustBeDirect(' ')));
-        assert_eq!(fails(b"&AH4-"), (0, ErrorKind::MustBeDirect('~')));
-        // 'ä' then 'a' in one run.
-        assert_eq!(fails(b"&AOQAYQ-"), (0, ErrorKind::MustBeDirect('a')));
-    }
-
-    #[test]
-    fn rejects_bad_run_length_and_bits() {
-        assert_eq!(fails(b"&AOR-"), (0, ErrorKind::NonZeroBits));
-        assert_eq!(fails(b"&APx-"), (0, ErrorKind::NonZeroBits));
-        assert_eq!(fails(b"&A-"), (0, ErrorKind::IncompleteUnit));
-        assert_eq!(fails(b"&AO-"), (0, ErrorKind::IncompleteUnit));
-        assert_eq!(fails(b"&AOQA-"), (0, ErrorKind::IncompleteUnit));
-        assert_eq!(fails(b"&AOQA5AA-"), (0, ErrorKind::IncompleteUnit));
-    }
-
-    #[test]
-    fn rejects_adjacent_shifts() {
-        assert_eq!(fails(b"&AOQ-&AOQ-"), (5, ErrorKind::AdjacentShift));
-        assert_eq!(fails(b"x&AOQ-&2D3eAA-y"), (6, ErrorKind::AdjacentShift));
+        rejects(ErrorKind::AdjacentShift, "&AOQ-&AOQ-@5 x&AOQ-&2D3eAA-y@6");
         // Separated by a direct character or by "&-" is fine.
         assert_eq!(decode(b"&AOQ-x&AOQ-").as_deref(), Ok("äxä"));
         assert_eq!(decode(b"&AOQ-&-&AOQ-").as_deref(), Ok("ä&ä"));
     }
 
     #[test]
-    fn rejects_lone_surrogates() {
-        assert_eq!(fails(b"&2D0-"), (0, ErrorKind::LoneSurrogate(0xd83d)));
-        assert_eq!(fails(b"&3gA-"), (0, ErrorKind::LoneSurrogate(0xde00)));
-        // Low before high.
-        assert_eq!(fails(b"&3gDYPQ-"), (0, ErrorKind::LoneSurrogate(0xde00)));
-        // High followed by a non-surrogate.
-        assert_eq!(fails(b"&2D0A5A-"), (0, ErrorKind::LoneSurrogate(0xd83d)));
-        // High followed by another high.
-        assert_eq!(fails(b"&2D3YPQ-"), (0, ErrorKind::LoneSurrogate(0xd83d)));
+    fn rejects_what_a_shift_must_not_encode() {
+        // Printable ASCII must be itself; the last is 'ä' then 'a' in one run.
+        for (wire, c) in [
+            ("&AGE-", 'a'),
+            ("x&ACY-", '&'),
+            ("&ACA-", ' '),
+            ("&AH4-", '~'),
+            ("&AOQAYQ-", 'a'),
+        ] {
+            let at = wire.find('&').unwrap_or(0);
+            assert_eq!(
+                fails(wire.as_bytes()),
+                (at, ErrorKind::MustBeDirect(c)),
+                "{wire}"
+            );
+        }
+        // A lone high or low surrogate, low before high, high followed by a
+        // non-surrogate, high followed by another high.
+        for (wire, unit) in [
+            ("&2D0-", 0xd83d),
+            ("&3gA-", 0xde00),
+            ("&3gDYPQ-", 0xde00),
+            ("&2D0A5A-", 0xd83d),
+            ("&2D3YPQ-", 0xd83d),
+        ] {
+            assert_eq!(
+                fails(wire.as_bytes()),
+                (0, ErrorKind::LoneSurrogate(unit)),
+                "{wire}"
+            );
+        }
     }
 
     #[test]

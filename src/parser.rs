@@ -612,26 +612,46 @@ impl<'a> Cursor<'a> {
 
     /// `"(" [flag *(SP flag)] ")"`; flags are kept as sent (`\Seen`, `$Junk`, `\*`).
     fn flag_list(&mut self) -> Result<Vec<String>, ParseError> {
+        self.open_paren("expected '(' to open a flag list")?;
+        self.list_items(true, "unterminated flag list", |c| {
+            let w = c.word();
+            if w.is_empty() {
+                return Err(c.err("unexpected byte in a flag list"));
+            }
+            Ok(String::from_utf8_lossy(w).into_owned())
+        })
+    }
+
+    /// The `(` that must open a list here; `missing` is the error without.
+    fn open_paren(&mut self, missing: &'static str) -> Result<(), ParseError> {
         if self.peek() != Some(b'(') {
-            return Err(self.err("expected '(' to open a flag list"));
+            return Err(self.err(missing));
         }
         self.pos += 1;
-        let mut flags = Vec::new();
+        Ok(())
+    }
+
+    /// A list's items up to and including its `)` (the `(` already read),
+    /// each read by `item`; servers' extra or missing spaces between items
+    /// are let pass. A list still open at the end of the input, or with
+    /// `line_ends_it` at the end of the line, is `unterminated`.
+    fn list_items<T>(
+        &mut self,
+        line_ends_it: bool,
+        unterminated: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
+        let mut items = Vec::new();
         loop {
             self.skip_space();
             match self.peek() {
                 Some(b')') => {
                     self.pos += 1;
-                    return Ok(flags);
+                    return Ok(items);
                 }
-                None | Some(b'\r') | Some(b'\n') => return Err(self.err("unterminated flag list")),
-                _ => {
-                    let w = self.word();
-                    if w.is_empty() {
-                        return Err(self.err("unexpected byte in a flag list"));
-                    }
-                    flags.push(String::from_utf8_lossy(w).into_owned());
-                }
+                None => return Err(self.err(unterminated)),
+                Some(b'\r' | b'\n') if line_ends_it => return Err(self.err(unterminated)),
+                _ => items.push(item(self)?),
             }
         }
     }
@@ -759,26 +779,13 @@ impl<'a> Cursor<'a> {
     }
 
     fn fetch_items(&mut self) -> Result<Vec<(String, Value)>, ParseError> {
-        if self.peek() != Some(b'(') {
-            return Err(self.err("expected '(' after FETCH"));
-        }
-        self.pos += 1;
-        let mut items = Vec::new();
-        loop {
-            self.skip_space();
-            match self.peek() {
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(items);
-                }
-                None | Some(b'\r') | Some(b'\n') => return Err(self.err("unterminated FETCH data")),
-                _ => {}
-            }
-            let name = self.fetch_att_name()?;
-            self.expect_space()?;
-            let value = self.value(1)?;
-            items.push((name, value));
-        }
+        self.open_paren("expected '(' after FETCH")?;
+        self.list_items(true, "unterminated FETCH data", |c| {
+            let name = c.fetch_att_name()?;
+            c.expect_space()?;
+            let value = c.value(1)?;
+            Ok((name, value))
+        })
     }
 
     /// A FETCH attribute name, including a section and partial range:
@@ -824,18 +831,9 @@ impl<'a> Cursor<'a> {
                     return Err(ParseError::TooDeep { at: self.pos });
                 }
                 self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip_space();
-                    match self.peek() {
-                        Some(b')') => {
-                            self.pos += 1;
-                            return Ok(Value::List(items));
-                        }
-                        None => return Err(self.err("unterminated list")),
-                        _ => items.push(self.value(depth + 1)?),
-                    }
-                }
+                // A line end inside is for the next value to refuse.
+                self.list_items(false, "unterminated list", |c| c.value(depth + 1))
+                    .map(Value::List)
             }
             Some(b'"') => self.quoted().map(Value::String),
             Some(b'{') => self.literal().map(Value::String),

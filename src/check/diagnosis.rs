@@ -49,12 +49,6 @@ pub(super) const NO_CONNECTION: Wording = Wording {
     hint: "",
 };
 
-pub(super) const NO_TLS_CONTEXT: Wording = Wording {
-    message: "TLS is not configured",
-    expected: "a TLS context",
-    hint: "",
-};
-
 /// The TLS context could not be built (`message` says why).
 pub(super) fn tls_setup(message: String) -> Failure {
     failure(
@@ -64,6 +58,12 @@ pub(super) fn tls_setup(message: String) -> Failure {
         "check the OpenSSL installation",
     )
 }
+
+pub(super) const NO_TLS_CONTEXT: Wording = Wording {
+    message: "TLS is not configured",
+    expected: "a TLS context",
+    hint: "",
+};
 
 // ---------- connect and TLS ----------
 
@@ -250,17 +250,24 @@ pub(super) fn tls_failure(e: &TlsError, step: Step, cfg: &Config) -> Failure {
 
 // ---------- greeting and capabilities ----------
 
-pub(super) const BYE_GREETING: Wording = Wording {
-    message: "the server refused the connection (BYE greeting)",
-    expected: "an untagged OK or PREAUTH greeting",
-    hint: "the server is refusing clients: too many connections, maintenance, or this address is blocked; the text says which",
-};
-
-pub(super) const GREETING_NOT_OK: Wording = Wording {
-    message: "the greeting is not OK, PREAUTH or BYE",
-    expected: "an untagged OK or PREAUTH greeting",
-    hint: "this does not look like an IMAP server",
-};
+/// A greeting that is an untagged status other than OK and PREAUTH.
+pub(super) fn greeting_not_ok(status: Status, raw: &[u8]) -> Failure {
+    let expected = "an untagged OK or PREAUTH greeting";
+    if status == Status::Bye {
+        return failure(
+            "the server refused the connection (BYE greeting)",
+            expected,
+            Some(raw),
+            "the server is refusing clients: too many connections, maintenance, or this address is blocked; the text says which",
+        );
+    }
+    failure(
+        "the greeting is not OK, PREAUTH or BYE",
+        expected,
+        Some(raw),
+        "this does not look like an IMAP server",
+    )
+}
 
 /// A greeting that is not an untagged status at all.
 pub(super) fn greeting_not_a_status(raw: &[u8], security: Security) -> Failure {
@@ -323,43 +330,66 @@ pub(super) fn greeting_io_failure(e: &SessionError, security: Security) -> Failu
     }
 }
 
-pub(super) const CAPABILITY_REFUSED: Wording = Wording {
-    message: "the server refused CAPABILITY",
-    expected: "a tagged OK to CAPABILITY",
-    hint: "every IMAP server must answer CAPABILITY; this is a broken server or not IMAP",
-};
-
-pub(super) const NO_CAPABILITIES: Wording = Wording {
-    message: "no capabilities listed",
-    expected: "an untagged CAPABILITY response",
-    hint: "the server answered OK but listed no capabilities",
-};
+/// CAPABILITY's answer was not OK, or OK without listing capabilities.
+pub(super) fn capability_answer(done: &Completion) -> Failure {
+    if done.status != Status::Ok {
+        return failure(
+            "the server refused CAPABILITY",
+            "a tagged OK to CAPABILITY",
+            Some(&done.raw),
+            "every IMAP server must answer CAPABILITY; this is a broken server or not IMAP",
+        );
+    }
+    failure(
+        "no capabilities listed",
+        "an untagged CAPABILITY response",
+        Some(&done.raw),
+        "the server answered OK but listed no capabilities",
+    )
+}
 
 // ---------- STARTTLS ----------
 
-pub(super) const PREAUTH_DOWNGRADE: Wording = Wording {
-    message: "PREAUTH greeting: the connection is already authenticated in cleartext, so STARTTLS can no longer be started (the CVE-2020-28896 downgrade)",
-    expected: "an OK greeting (not PREAUTH) before STARTTLS",
-    hint: "a PREAUTH greeting on a STARTTLS port is a known downgrade attack (CVE-2020-28896); use --security tls on port 993 or fix the server",
-};
+/// Why the starttls step did not get to the TLS handshake.
+pub(super) enum NoStarttls<'a> {
+    /// A PREAUTH greeting (this one): authenticated in cleartext already.
+    Preauth(Option<&'a str>),
+    /// STARTTLS is not among these capabilities.
+    NotOffered(&'a [String]),
+    /// The server's answer to STARTTLS was not OK.
+    Refused(&'a Completion),
+    /// These bytes came after the OK, before the handshake.
+    Injected(&'a [u8]),
+}
 
-pub(super) const STARTTLS_NOT_OFFERED: Wording = Wording {
-    message: "the server does not offer STARTTLS",
-    expected: "STARTTLS in the capabilities",
-    hint: "enable STARTTLS on the server, or use --security tls (port 993); imapcheck never falls back to cleartext (--security none checks cleartext on purpose)",
-};
-
-pub(super) const STARTTLS_REFUSED: Wording = Wording {
-    message: "the server refused STARTTLS",
-    expected: "a tagged OK to STARTTLS",
-    hint: "the server announced STARTTLS but refused it: check its TLS certificate and key configuration",
-};
-
-pub(super) const STARTTLS_INJECTION: Wording = Wording {
-    message: "data arrived after the STARTTLS OK, before the TLS handshake: a response-injection attempt (CVE-2011-0411 class)",
-    expected: "nothing until the TLS handshake",
-    hint: "something between you and the server (or the server itself) is injecting cleartext responses; do not trust this path",
-};
+pub(super) fn no_starttls(why: NoStarttls) -> Failure {
+    match why {
+        NoStarttls::Preauth(greeting) => failure(
+            "PREAUTH greeting: the connection is already authenticated in cleartext, so STARTTLS can no longer be started (the CVE-2020-28896 downgrade)",
+            "an OK greeting (not PREAUTH) before STARTTLS",
+            greeting.map(str::as_bytes),
+            "a PREAUTH greeting on a STARTTLS port is a known downgrade attack (CVE-2020-28896); use --security tls on port 993 or fix the server",
+        ),
+        NoStarttls::NotOffered(caps) => failure(
+            "the server does not offer STARTTLS",
+            "STARTTLS in the capabilities",
+            Some(caps.join(" ").as_bytes()),
+            "enable STARTTLS on the server, or use --security tls (port 993); imapcheck never falls back to cleartext (--security none checks cleartext on purpose)",
+        ),
+        NoStarttls::Refused(done) => failure(
+            "the server refused STARTTLS",
+            "a tagged OK to STARTTLS",
+            Some(&done.raw),
+            "the server announced STARTTLS but refused it: check its TLS certificate and key configuration",
+        ),
+        NoStarttls::Injected(leftover) => failure(
+            "data arrived after the STARTTLS OK, before the TLS handshake: a response-injection attempt (CVE-2011-0411 class)",
+            "nothing until the TLS handshake",
+            Some(leftover),
+            "something between you and the server (or the server itself) is injecting cleartext responses; do not trust this path",
+        ),
+    }
+}
 
 // ---------- login ----------
 

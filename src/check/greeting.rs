@@ -8,7 +8,7 @@ use crate::parser::{Response, Status, Untagged};
 use crate::report::{Failure, escape_cut, trim_eol};
 use crate::session::{Arg, Completion};
 
-use super::diagnosis::{self, BYE_GREETING, CAPABILITY_REFUSED, GREETING_NOT_OK, NO_CAPABILITIES};
+use super::diagnosis;
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT};
 
 impl Check<'_> {
@@ -36,8 +36,7 @@ impl Check<'_> {
                         self.authenticated = true;
                         Done::ok(text)
                     }
-                    Status::Bye => Err(BYE_GREETING.with(Some(&raw))),
-                    _ => Err(GREETING_NOT_OK.with(Some(&raw))),
+                    other => Err(diagnosis::greeting_not_ok(other, &raw)),
                 }
             }
             _ => Err(diagnosis::greeting_not_a_status(&raw, security)),
@@ -102,11 +101,8 @@ impl Check<'_> {
 
     /// CAPABILITY's completion must be OK and must have listed capabilities.
     pub(super) fn check_capability_answer(&mut self, done: &Completion) -> Result<(), Failure> {
-        if done.status != Status::Ok {
-            return Err(CAPABILITY_REFUSED.with(Some(&done.raw)));
-        }
-        if !self.seen.capabilities_fresh {
-            return Err(NO_CAPABILITIES.with(Some(&done.raw)));
+        if done.status != Status::Ok || !self.seen.capabilities_fresh {
+            return Err(diagnosis::capability_answer(done));
         }
         self.sync_literal_caps();
         Ok(())

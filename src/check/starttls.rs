@@ -5,31 +5,29 @@
 use crate::parser::Status;
 use crate::session::Arg;
 
-use super::diagnosis::{
-    self, PREAUTH_DOWNGRADE, STARTTLS_INJECTION, STARTTLS_NOT_OFFERED, STARTTLS_REFUSED,
-};
+use super::diagnosis::{self, NoStarttls, no_starttls};
 use super::{Check, Done, Step, StepOutcome};
 
 impl Check<'_> {
     pub(super) fn starttls(&mut self) -> StepOutcome {
         if self.preauth {
-            let greeting = self.report.greeting.as_deref().map(str::as_bytes);
-            return Err(PREAUTH_DOWNGRADE.with(greeting));
+            let greeting = self.report.greeting.as_deref();
+            return Err(no_starttls(NoStarttls::Preauth(greeting)));
         }
         if !self.seen.has_cap("STARTTLS") {
-            let caps = self.seen.capabilities.join(" ");
-            return Err(STARTTLS_NOT_OFFERED.with(Some(caps.as_bytes())));
+            let caps = &self.seen.capabilities;
+            return Err(no_starttls(NoStarttls::NotOffered(caps)));
         }
         let done = self
             .run_command(&[Arg::Raw("STARTTLS")])
             .map_err(|e| diagnosis::io_failure(&e, Step::Starttls, "a tagged OK to STARTTLS"))?;
         if done.status != Status::Ok {
-            return Err(STARTTLS_REFUSED.with(Some(&done.raw)));
+            return Err(no_starttls(NoStarttls::Refused(&done)));
         }
         let leftover = self.session()?.unparsed().to_vec();
         if !leftover.is_empty() {
             self.session()?.mark_broken();
-            return Err(STARTTLS_INJECTION.with(Some(&leftover)));
+            return Err(no_starttls(NoStarttls::Injected(&leftover)));
         }
         let handshake = self.handshake(Step::Starttls)?;
         // RFC 9051 6.2.1: forget what was learned in cleartext and ask again.

@@ -91,12 +91,15 @@ const WINDOWS_1252_80_9F: [char; 32] = [
 ];
 
 fn windows_1252(b: u8) -> char {
-    match b {
-        0x80..=0x9F => WINDOWS_1252_80_9F
-            .get(usize::from(b - 0x80))
-            .copied()
-            .unwrap_or(REPLACEMENT),
-        _ => char::from(b),
+    from_table(b, 0x80, &WINDOWS_1252_80_9F)
+}
+
+/// `b` from `table`, which holds the characters from byte `first` on;
+/// bytes outside the table are those of iso-8859-1.
+fn from_table(b: u8, first: u8, table: &[char]) -> char {
+    match b.checked_sub(first).and_then(|i| table.get(usize::from(i))) {
+        Some(&c) => c,
+        None => char::from(b),
     }
 }
 
@@ -127,11 +130,5 @@ const LATIN2_A0_FF: [char; 96] = [
 ];
 
 fn latin2(b: u8) -> char {
-    match b {
-        0xA0..=0xFF => LATIN2_A0_FF
-            .get(usize::from(b - 0xA0))
-            .copied()
-            .unwrap_or(REPLACEMENT),
-        _ => char::from(b),
-    }
+    from_table(b, 0xA0, &LATIN2_A0_FF)
 }

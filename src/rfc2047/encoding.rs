@@ -1,6 +1,8 @@
 //! The two encodings of an encoded word's text (RFC 2047 section 4): "B"
 //! (base64) and "Q" (quoted-printable-like), to the bytes of its charset.
 
+use crate::base64;
+
 /// The "B" encoding: standard base64. Missing `=` padding and non-zero
 /// trailing bits are tolerated; any other defect gives `None`.
 pub(super) fn decode_b(text: &[u8]) -> Option<Vec<u8>> {
@@ -16,14 +18,7 @@ pub(super) fn decode_b(text: &[u8]) -> Option<Vec<u8>> {
     let mut acc: u32 = 0;
     let mut bits: u32 = 0;
     for &b in body {
-        let value = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
+        let value = base64::byte_to_sextet(b)?;
         acc = (acc << 6 | u32::from(value)) & 0xFFF;
         bits += 6;
         if bits >= 8 {

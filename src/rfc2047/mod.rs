@@ -307,29 +307,17 @@ fn scan_word(input: &[u8]) -> Scan<'_> {
     let Some(after_open) = window.strip_prefix(b"=?") else {
         return Scan::NotAWord;
     };
-    let charset_len = after_open
-        .iter()
-        .take_while(|&&b| is_charset_byte(b))
-        .count();
-    let Some((charset, after_charset)) = after_open.split_at_checked(charset_len) else {
-        return Scan::NotAWord;
-    };
+    let (charset, after_charset) = split_while(after_open, is_charset_byte);
     let [b'?', encoding, b'?', after_encoding @ ..] = after_charset else {
         return Scan::NotAWord;
     };
     if charset.is_empty() {
         return Scan::NotAWord;
     }
-    let text_len = after_encoding
-        .iter()
-        .take_while(|&&b| is_text_byte(b))
-        .count();
-    let Some((text, after_text)) = after_encoding.split_at_checked(text_len) else {
-        return Scan::NotAWord;
-    };
+    let (text, after_text) = split_while(after_encoding, is_text_byte);
     if after_text.starts_with(b"?=") {
         Scan::Word {
-            len: 2 + charset_len + 3 + text_len + 2,
+            len: 2 + charset.len() + 3 + text.len() + 2,
             charset,
             encoding: *encoding,
             text,
@@ -339,6 +327,12 @@ fn scan_word(input: &[u8]) -> Scan<'_> {
     } else {
         Scan::NotAWord
     }
+}
+
+/// `bytes` split after its longest prefix of bytes that `keep` accepts.
+fn split_while(bytes: &[u8], keep: fn(u8) -> bool) -> (&[u8], &[u8]) {
+    let n = bytes.iter().take_while(|&&b| keep(b)).count();
+    bytes.split_at_checked(n).unwrap_or((bytes, &[]))
 }
 
 /// RFC 2047 `token` bytes (ASCII graphic, not an `especial`), except that `.`
@@ -373,141 +367,160 @@ mod tests {
     }
 
     #[test]
-    fn rfc2047_section_8_table() {
-        let cases = [
-            ("(=?ISO-8859-1?Q?a?=)", "(a)"),
-            ("(=?ISO-8859-1?Q?a?= b)", "(a b)"),
-            ("(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"),
-            ("(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)", "(ab)"),
-            ("(=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?=)", "(ab)"),
-            ("(=?ISO-8859-1?Q?a_b?=)", "(a b)"),
-            ("(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)", "(a b)"),
+    fn decoded_values() {
+        // (the header value; its text, whether a word was decoded, the
+        // charsets left undecoded (space-separated), whether something was
+        // malformed), by topic.
+        #[rustfmt::skip]
+        let cases: [(&[u8], &str, bool, &str, bool); 26] = [
+            // RFC 2047 section 8, the table of examples:
+            (b"(=?ISO-8859-1?Q?a?=)", "(a)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a?= b)", "(a b)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)", "(ab)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?=)", "(ab)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a_b?=)", "(a b)", true, "", false),
+            (b"(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)", "(a b)", true, "", false),
+            // RFC 2047 section 8 headers:
+            (b"Nathaniel Borenstein (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)", "Nathaniel Borenstein (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)", false, "iso-8859-8", false),
+            // Common subjects:
+            (b"=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4g4pyT?=", "Grüße aus Köln ✓", true, "", false),
+            // UTF-8 character split across words:
+            // "a€b": € is E2 82 AC; the first word ends after E2 82.
+            (b"=?UTF-8?B?YeKC?= =?UTF-8?B?rGI=?=", "a€b", true, "", false),
+            // Adjacent words in different charsets:
+            (b"=?iso-8859-1?q?caf=E9?= =?utf-8?q?_=E2=9C=93?= =?iso-8859-15?q?_=A4?=", "café ✓ €", true, "", false),
+            // Charset language suffix is ignored:
+            (b"=?KOI8-R*ru?B?8NLJ18XU?=", "=?KOI8-R*ru?B?8NLJ18XU?=", false, "koi8-r", false),
+            // Invalid bytes in charset are lossy not malformed:
+            (b"=?utf-8?q?caf=E9!?=", "caf\u{FFFD}!", true, "", false),
+            (b"=?us-ascii?q?caf=E9?=", "caf\u{FFFD}", true, "", false),
+            // Unknown charsets are left as sent and reported:
+            // Next to decoded words the whitespace stays, so the raw word does
+            // not run into the text.
+            (b"=?utf-8?q?a?= =?koi8-r?b?8NLJ18XU?= =?utf-8?q?b?=", "a =?koi8-r?b?8NLJ18XU?= b", true, "koi8-r", false),
+            // Other malformed words:
+            // Unknown encoding.
+            (b"=?utf-8?x?abc?=", "=?utf-8?x?abc?=", false, "", true),
+            // Empty charset before the language suffix.
+            (b"=?*en?q?a?=", "=?*en?q?a?=", false, "", true),
+            // Raw space inside the encoded text.
+            (b"=?iso-8859-1?q?this is some text?=", "=?iso-8859-1?q?this is some text?=", false, "", true),
+            // A `?` inside the encoded text.
+            (b"=?utf-8?q?a?b?= =?utf-8?q?c?=", "=?utf-8?q?a?b?= c", true, "", true),
+            // Unterminated words:
+            (b"=?utf-8?q?abc", "=?utf-8?q?abc", false, "", true),
+            (b"=?UTF-8?B?R3LDvMOfZQ==", "=?UTF-8?B?R3LDvMOfZQ==", false, "", true),
+            (b"=?utf-8?q?abc =?utf-8?q?d?=", "=?utf-8?q?abc d", true, "", true),
+            // Encoded word inside a word is decoded:
+            // RFC 2047 section 5 says this is not an encoded word; we decode it
+            // like Thunderbird and Gmail (module documentation).
+            (b"foo=?UTF-8?Q?a?=bar", "fooabar", true, "", false),
+            // Control characters are neutralized:
+            // Encoded CR, LF, ESC, TAB, NUL, DEL and C1 (NEL).
+            (b"=?utf-8?q?a=0D=0Ab=1B[31mc=09=00=7F=C2=85d?=", "a\u{FFFD}\u{FFFD}b\u{FFFD}[31mc\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}d", true, "", false),
+            // Empty and degenerate words:
+            (b"=?utf-8?q??=", "", true, "", false),
+            (b"a =?utf-8?b??= b", "a  b", true, "", false),
         ];
-        for (raw, want) in cases {
-            assert_eq!(
-                decode(raw.as_bytes()),
-                decoded(want, true, &[], false),
-                "{raw:?}"
-            );
+        for (raw, text, changed, undecoded, malformed) in cases {
+            let undecoded: Vec<&str> = undecoded.split_whitespace().collect();
+            let want = decoded(text, changed, &undecoded, malformed);
+            assert_eq!(decode(raw), want, "{:?}", String::from_utf8_lossy(raw));
         }
     }
 
     #[test]
-    fn whitespace_next_to_ordinary_text_is_kept() {
-        assert_eq!(text("(=?ISO-8859-1?Q?a?=  b)"), "(a  b)");
-        assert_eq!(text("(a  =?ISO-8859-1?Q?b?=)"), "(a  b)");
-        assert_eq!(text("x =?utf-8?q?a?= \t =?utf-8?q?b?= y"), "x ab y");
-        assert_eq!(text("(a\r\n =?ISO-8859-1?Q?b?=)"), "(a b)");
-        assert_eq!(text("(=?ISO-8859-1?Q?a?=\r\n b)"), "(a b)");
-        assert_eq!(text(" =?utf-8?q?a?= "), " a ");
-    }
-
-    #[test]
-    fn rfc2047_section_8_headers() {
-        assert_eq!(text("=?US-ASCII?Q?Keith_Moore?="), "Keith Moore");
-        assert_eq!(
-            text("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?="),
-            "Keld Jørn Simonsen"
-        );
-        assert_eq!(text("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "André Pirard");
-        assert_eq!(
-            text(
-                "=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n \
-                 =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?="
+    fn shown_texts() {
+        // (the header value, its text for display), by topic.
+        let cases = [
+            // Whitespace next to ordinary text is kept:
+            ("(=?ISO-8859-1?Q?a?=  b)", "(a  b)"),
+            ("(a  =?ISO-8859-1?Q?b?=)", "(a  b)"),
+            ("x =?utf-8?q?a?= \t =?utf-8?q?b?= y", "x ab y"),
+            ("(a\r\n =?ISO-8859-1?Q?b?=)", "(a b)"),
+            ("(=?ISO-8859-1?Q?a?=\r\n b)", "(a b)"),
+            (" =?utf-8?q?a?= ", " a "),
+            // RFC 2047 section 8 headers:
+            ("=?US-ASCII?Q?Keith_Moore?=", "Keith Moore"),
+            (
+                "=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?=",
+                "Keld Jørn Simonsen",
             ),
-            "If you can read this you understand the example."
-        );
-        assert_eq!(
-            text("=?ISO-8859-1?Q?Patrik_F=E4ltstr=F6m?="),
-            "Patrik Fältström"
-        );
-        assert_eq!(
-            decode(b"Nathaniel Borenstein (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)"),
-            decoded(
-                "Nathaniel Borenstein (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)",
-                false,
-                &["iso-8859-8"],
-                false
-            )
-        );
-    }
-
-    #[test]
-    fn common_subjects() {
-        assert_eq!(
-            decode(b"=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4g4pyT?="),
-            decoded("Grüße aus Köln ✓", true, &[], false)
-        );
-        assert_eq!(text("=?ISO-8859-1?Q?J=F6rg_M=FCller?="), "Jörg Müller");
-        assert_eq!(text("=?iso-8859-15?q?=A4uro?="), "€uro");
-        assert_eq!(
-            text("=?windows-1252?Q?=93quoted=94_=80?="),
-            "\u{201C}quoted\u{201D} €"
-        );
-        assert_eq!(text("Re: =?utf-8?q?Caf=C3=A9?= ok"), "Re: Café ok");
-    }
-
-    #[test]
-    fn case_insensitive_encoding_charset_and_hex() {
-        assert_eq!(text("=?utf-8?b?R3LDvMOfZQ==?="), "Grüße");
-        assert_eq!(text("=?UtF-8?B?R3LDvMOfZQ==?="), "Grüße");
-        assert_eq!(text("=?utf-8?q?Gr=c3=bc=C3=9Fe?="), "Grüße");
-        assert_eq!(text("=?UTF8?Q?=e2=9c=93?="), "✓");
-    }
-
-    #[test]
-    fn base64_padding_is_optional() {
-        assert_eq!(text("=?utf-8?b?R3LDvMOfZQ?="), "Grüße");
-        assert_eq!(text("=?utf-8?b?SGk?="), "Hi");
-        assert_eq!(text("=?utf-8?b?SGk=?="), "Hi");
-        assert_eq!(text("=?utf-8?b?SGVsbG8?="), "Hello");
-        assert_eq!(text("=?utf-8?b?SGVsbA==?="), "Hell");
-        assert_eq!(text("=?utf-8?b?SGVsbA?="), "Hell");
-    }
-
-    #[test]
-    fn utf8_character_split_across_words() {
-        // "a€b": € is E2 82 AC; the first word ends after E2 82.
-        assert_eq!(
-            decode(b"=?UTF-8?B?YeKC?= =?UTF-8?B?rGI=?="),
-            decoded("a€b", true, &[], false)
-        );
-        // Folded, other label spellings and B/Q mixed.
-        assert_eq!(text("=?utf-8?B?YeKC?=\r\n\t=?UTF8?Q?=ACb?="), "a€b");
-        // Directly adjacent words.
-        assert_eq!(text("=?utf-8?q?=E2?==?utf-8?q?=9C=93?="), "✓");
-        // Ordinary text in between: the halves are decoded apart.
-        assert_eq!(
-            text("=?UTF-8?B?YeKC?= x =?UTF-8?B?rGI=?="),
-            "a\u{FFFD} x \u{FFFD}b"
-        );
-        // A different charset in between also ends the run.
-        assert_eq!(
-            text("=?UTF-8?B?YeKC?= =?iso-8859-1?q?x?= =?UTF-8?B?rGI=?="),
-            "a\u{FFFD}x\u{FFFD}b"
-        );
-    }
-
-    #[test]
-    fn adjacent_words_in_different_charsets() {
-        assert_eq!(
-            decode(b"=?iso-8859-1?q?caf=E9?= =?utf-8?q?_=E2=9C=93?= =?iso-8859-15?q?_=A4?="),
-            decoded("café ✓ €", true, &[], false)
-        );
-        assert_eq!(
-            text("=?ISO-8859-2?Q?Za=BF=F3=B3=E6_g=EA=B6l=B1_ja=BC=F1?="),
-            "Zażółć gęślą jaźń"
-        );
-    }
-
-    #[test]
-    fn charset_language_suffix_is_ignored() {
-        assert_eq!(text("=?utf-8*de?q?Gr=C3=BC=C3=9Fe?="), "Grüße");
-        assert_eq!(text("=?US-ASCII*EN?Q?Keith_Moore?="), "Keith Moore");
-        assert_eq!(
-            decode(b"=?KOI8-R*ru?B?8NLJ18XU?="),
-            decoded("=?KOI8-R*ru?B?8NLJ18XU?=", false, &["koi8-r"], false)
-        );
+            ("=?ISO-8859-1?Q?Andr=E9?= Pirard", "André Pirard"),
+            (
+                "=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n \
+                 =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
+                "If you can read this you understand the example.",
+            ),
+            ("=?ISO-8859-1?Q?Patrik_F=E4ltstr=F6m?=", "Patrik Fältström"),
+            // Common subjects:
+            ("=?ISO-8859-1?Q?J=F6rg_M=FCller?=", "Jörg Müller"),
+            ("=?iso-8859-15?q?=A4uro?=", "€uro"),
+            (
+                "=?windows-1252?Q?=93quoted=94_=80?=",
+                "\u{201C}quoted\u{201D} €",
+            ),
+            ("Re: =?utf-8?q?Caf=C3=A9?= ok", "Re: Café ok"),
+            // Case insensitive encoding charset and hex:
+            ("=?utf-8?b?R3LDvMOfZQ==?=", "Grüße"),
+            ("=?UtF-8?B?R3LDvMOfZQ==?=", "Grüße"),
+            ("=?utf-8?q?Gr=c3=bc=C3=9Fe?=", "Grüße"),
+            ("=?UTF8?Q?=e2=9c=93?=", "✓"),
+            // Base64 padding is optional:
+            ("=?utf-8?b?R3LDvMOfZQ?=", "Grüße"),
+            ("=?utf-8?b?SGk?=", "Hi"),
+            ("=?utf-8?b?SGk=?=", "Hi"),
+            ("=?utf-8?b?SGVsbG8?=", "Hello"),
+            ("=?utf-8?b?SGVsbA==?=", "Hell"),
+            ("=?utf-8?b?SGVsbA?=", "Hell"),
+            // UTF-8 character split across words:
+            // Folded, other label spellings and B/Q mixed.
+            ("=?utf-8?B?YeKC?=\r\n\t=?UTF8?Q?=ACb?=", "a€b"),
+            // Directly adjacent words.
+            ("=?utf-8?q?=E2?==?utf-8?q?=9C=93?=", "✓"),
+            // Ordinary text in between: the halves are decoded apart.
+            (
+                "=?UTF-8?B?YeKC?= x =?UTF-8?B?rGI=?=",
+                "a\u{FFFD} x \u{FFFD}b",
+            ),
+            // A different charset in between also ends the run.
+            (
+                "=?UTF-8?B?YeKC?= =?iso-8859-1?q?x?= =?UTF-8?B?rGI=?=",
+                "a\u{FFFD}x\u{FFFD}b",
+            ),
+            // Adjacent words in different charsets:
+            (
+                "=?ISO-8859-2?Q?Za=BF=F3=B3=E6_g=EA=B6l=B1_ja=BC=F1?=",
+                "Zażółć gęślą jaźń",
+            ),
+            // Charset language suffix is ignored:
+            ("=?utf-8*de?q?Gr=C3=BC=C3=9Fe?=", "Grüße"),
+            ("=?US-ASCII*EN?Q?Keith_Moore?=", "Keith Moore"),
+            // Windows 1252 high range:
+            ("=?iso-8859-1?q?=93hi=94?=", "\u{201C}hi\u{201D}"),
+            // Latin9 differs from latin1 in eight places:
+            // Elsewhere they agree.
+            ("=?iso-8859-15?q?=A0=E9=FF=D7?=", "\u{A0}éÿ×"),
+            // 0x80-0x9F are C1 controls in iso-8859-15: neutralized.
+            ("=?iso-8859-15?q?=80=9F?=", "\u{FFFD}\u{FFFD}"),
+            // Encoded word inside a word is decoded:
+            ("\"=?utf-8?q?J=C3=B6rg?=\"", "\"Jörg\""),
+            ("Re:=?utf-8?q?x?=", "Re:x"),
+            // Control characters are neutralized:
+            // The same through base64: "\x1b[2Jx\r\n".
+            ("=?utf-8?b?G1sySngNCg==?=", "\u{FFFD}[2Jx\u{FFFD}\u{FFFD}"),
+            ("=?us-ascii?q?=1B=07?=", "\u{FFFD}\u{FFFD}"),
+            ("=?iso-8859-15?q?=1B=85?=", "\u{FFFD}\u{FFFD}"),
+            // Empty and degenerate words:
+            ("=?utf-8?q?a?==?utf-8?q?b?=", "ab"),
+            ("=?utf-8?q?=3D=3F_?=", "=? "),
+            ("=?utf-8?q?a?=?=", "a?="),
+            ("=?utf-8?q?a?==", "a="),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(text(raw), shown, "{raw:?}");
+        }
     }
 
     #[test]
@@ -537,7 +550,6 @@ mod tests {
         assert_eq!(text(&format!("=?windows-1252?q?{q}?=")), want);
         // iso-8859-1 is read as windows-1252 (module documentation).
         assert_eq!(text(&format!("=?iso-8859-1?q?{q}?=")), want);
-        assert_eq!(text("=?iso-8859-1?q?=93hi=94?="), "\u{201C}hi\u{201D}");
     }
 
     #[test]
@@ -545,10 +557,6 @@ mod tests {
         let q = "=A4=A6=A8=B4=B8=BC=BD=BE";
         assert_eq!(text(&format!("=?iso-8859-15?q?{q}?=")), "€ŠšŽžŒœŸ");
         assert_eq!(text(&format!("=?iso-8859-1?q?{q}?=")), "¤¦¨´¸¼½¾");
-        // Elsewhere they agree.
-        assert_eq!(text("=?iso-8859-15?q?=A0=E9=FF=D7?="), "\u{A0}éÿ×");
-        // 0x80-0x9F are C1 controls in iso-8859-15: neutralized.
-        assert_eq!(text("=?iso-8859-15?q?=80=9F?="), "\u{FFFD}\u{FFFD}");
     }
 
     #[test]
@@ -558,18 +566,6 @@ mod tests {
             text(&format!("=?iso-8859-2?q?{q}?=")),
             "\u{A0}Ą˘Ł¤ĽŚ§¨ŠŞŤŹ\u{AD}ŽŻ°ą˛ł´ľśˇ¸šşťź˝žżŔÁÂĂÄĹĆÇČÉĘËĚÍÎĎĐŃŇÓÔŐÖ×ŘŮÚŰÜÝŢß\
              ŕáâăäĺćçčéęëěíîďđńňóôőö÷řůúűüýţ˙"
-        );
-    }
-
-    #[test]
-    fn invalid_bytes_in_charset_are_lossy_not_malformed() {
-        assert_eq!(
-            decode(b"=?utf-8?q?caf=E9!?="),
-            decoded("caf\u{FFFD}!", true, &[], false)
-        );
-        assert_eq!(
-            decode(b"=?us-ascii?q?caf=E9?="),
-            decoded("caf\u{FFFD}", true, &[], false)
         );
     }
 
@@ -585,12 +581,6 @@ mod tests {
                 &["koi8-r", "gb2312", "shift_jis", "iso-2022-jp"],
                 false
             )
-        );
-        // Next to decoded words the whitespace stays, so the raw word does
-        // not run into the text.
-        assert_eq!(
-            decode(b"=?utf-8?q?a?= =?koi8-r?b?8NLJ18XU?= =?utf-8?q?b?="),
-            decoded("a =?koi8-r?b?8NLJ18XU?= b", true, &["koi8-r"], false)
         );
     }
 
@@ -623,43 +613,7 @@ mod tests {
     }
 
     #[test]
-    fn other_malformed_words() {
-        // Unknown encoding.
-        assert_eq!(
-            decode(b"=?utf-8?x?abc?="),
-            decoded("=?utf-8?x?abc?=", false, &[], true)
-        );
-        // Empty charset before the language suffix.
-        assert_eq!(
-            decode(b"=?*en?q?a?="),
-            decoded("=?*en?q?a?=", false, &[], true)
-        );
-        // Raw space inside the encoded text.
-        assert_eq!(
-            decode(b"=?iso-8859-1?q?this is some text?="),
-            decoded("=?iso-8859-1?q?this is some text?=", false, &[], true)
-        );
-        // A `?` inside the encoded text.
-        assert_eq!(
-            decode(b"=?utf-8?q?a?b?= =?utf-8?q?c?="),
-            decoded("=?utf-8?q?a?b?= c", true, &[], true)
-        );
-    }
-
-    #[test]
     fn unterminated_words() {
-        assert_eq!(
-            decode(b"=?utf-8?q?abc"),
-            decoded("=?utf-8?q?abc", false, &[], true)
-        );
-        assert_eq!(
-            decode(b"=?UTF-8?B?R3LDvMOfZQ=="),
-            decoded("=?UTF-8?B?R3LDvMOfZQ==", false, &[], true)
-        );
-        assert_eq!(
-            decode(b"=?utf-8?q?abc =?utf-8?q?d?="),
-            decoded("=?utf-8?q?abc d", true, &[], true)
-        );
         // A `=?` that does not start `=?charset?B|Q?` is plain text.
         for plain in [
             "=?",
@@ -705,36 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn encoded_word_inside_a_word_is_decoded() {
-        // RFC 2047 section 5 says this is not an encoded word; we decode it
-        // like Thunderbird and Gmail (module documentation).
-        assert_eq!(
-            decode(b"foo=?UTF-8?Q?a?=bar"),
-            decoded("fooabar", true, &[], false)
-        );
-        assert_eq!(text("\"=?utf-8?q?J=C3=B6rg?=\""), "\"Jörg\"");
-        assert_eq!(text("Re:=?utf-8?q?x?="), "Re:x");
-    }
-
-    #[test]
     fn control_characters_are_neutralized() {
-        // Encoded CR, LF, ESC, TAB, NUL, DEL and C1 (NEL).
-        assert_eq!(
-            decode(b"=?utf-8?q?a=0D=0Ab=1B[31mc=09=00=7F=C2=85d?="),
-            decoded(
-                "a\u{FFFD}\u{FFFD}b\u{FFFD}[31mc\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}d",
-                true,
-                &[],
-                false
-            )
-        );
-        // The same through base64: "\x1b[2Jx\r\n".
-        assert_eq!(
-            text("=?utf-8?b?G1sySngNCg==?="),
-            "\u{FFFD}[2Jx\u{FFFD}\u{FFFD}"
-        );
-        assert_eq!(text("=?us-ascii?q?=1B=07?="), "\u{FFFD}\u{FFFD}");
-        assert_eq!(text("=?iso-8859-15?q?=1B=85?="), "\u{FFFD}\u{FFFD}");
         // Outside encoded words: folding removed, TAB shown as a space,
         // other controls neutralized.
         assert_eq!(text_bytes(b"Hello\r\n world"), "Hello world");
@@ -772,19 +697,6 @@ mod tests {
         // 75 bytes, the RFC limit, is nothing special.
         let long_b = format!("=?utf-8?b?{}?=", "QUJD".repeat(100));
         assert_eq!(text(&long_b), "ABC".repeat(100));
-    }
-
-    #[test]
-    fn empty_and_degenerate_words() {
-        assert_eq!(decode(b"=?utf-8?q??="), decoded("", true, &[], false));
-        assert_eq!(
-            decode(b"a =?utf-8?b??= b"),
-            decoded("a  b", true, &[], false)
-        );
-        assert_eq!(text("=?utf-8?q?a?==?utf-8?q?b?="), "ab");
-        assert_eq!(text("=?utf-8?q?=3D=3F_?="), "=? ");
-        assert_eq!(text("=?utf-8?q?a?=?="), "a?=");
-        assert_eq!(text("=?utf-8?q?a?=="), "a=");
     }
 
     /// Checks what holds for every input.
@@ -843,13 +755,8 @@ mod tests {
 
     #[test]
     fn random_inputs_do_not_panic() {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_input::Xorshift::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next();
         // Pieces that make encoded words likely, besides arbitrary bytes.
         let pieces: Vec<&[u8]> = "=?utf-8?B?|=?UTF8?q?|=?iso-8859-1?Q?|=?windows-1252?q?|\
                                   =?latin-9?b?|=?iso-8859-2?Q?|=?us-ascii?q?|=?koi8-r?b?|\

@@ -4,10 +4,9 @@
 //! transcript.
 
 use crate::base64;
-use crate::parser::Response;
 use crate::report::trim_eol;
 
-use super::{Completion, OnUntagged, Session, SessionError};
+use super::{Completion, OnUntagged, Session, SessionError, missing_completion};
 
 impl Session {
     /// AUTHENTICATE with a SASL mechanism. `initial` is the client's first
@@ -35,33 +34,23 @@ impl Session {
         wire.extend_from_slice(b"\r\n");
         self.send(&wire, &shown)?;
         let mut initial_pending = !sasl_ir;
-        loop {
-            let (resp, raw) = self.read_response()?;
-            match resp {
-                Response::Untagged(u) => on_untagged(&u, &raw),
-                Response::Tagged {
-                    tag: t,
-                    status,
-                    code,
-                    text,
-                } => return self.our_completion(&tag, &t, status, code, text, raw),
-                Response::Continuation(data) => {
-                    // In a continuation an empty response is an empty line;
-                    // "=" stands for empty only on the command line (RFC 4959).
-                    let reply = if initial_pending {
-                        initial_pending = false;
-                        base64::encode(initial)
-                    } else {
-                        let challenge =
-                            base64::decode(trim_eol(&data)).unwrap_or_else(|_| data.clone());
-                        base64::encode(&on_challenge(&challenge))
-                    };
-                    let mut line = reply.into_bytes();
-                    line.extend_from_slice(b"\r\n");
-                    self.send(&line, "***")?;
-                }
-            }
-        }
+        let mut on_plus = |session: &mut Session, data: &[u8], _: &[u8]| {
+            // In a continuation an empty response is an empty line;
+            // "=" stands for empty only on the command line (RFC 4959).
+            let reply = if initial_pending {
+                initial_pending = false;
+                base64::encode(initial)
+            } else {
+                let challenge = base64::decode(trim_eol(data)).unwrap_or_else(|_| data.to_vec());
+                base64::encode(&on_challenge(&challenge))
+            };
+            let mut line = reply.into_bytes();
+            line.extend_from_slice(b"\r\n");
+            session.send(&line, "***").map(|()| true)
+        };
+        let done = self.await_tag(&tag, &mut on_plus, on_untagged)?;
+        // Every continuation is answered: only a completion ends the wait.
+        done.ok_or_else(missing_completion)
     }
 }
 

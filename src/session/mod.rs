@@ -83,6 +83,10 @@ pub struct Completion {
 /// Receives each untagged response with its raw bytes.
 pub type OnUntagged<'a> = dyn FnMut(&Untagged, &[u8]) + 'a;
 
+/// Answers a `+` continuation (its text, the whole line); false stops the
+/// wait for the completion (see `Session::await_tag`).
+type OnContinuation<'a> = dyn FnMut(&mut Session, &[u8], &[u8]) -> Result<bool, SessionError> + 'a;
+
 pub struct Session {
     transport: Transport,
     buf: Vec<u8>,
@@ -167,37 +171,72 @@ impl Session {
         Ok(())
     }
 
-    /// A tagged response where only our tag may come: the completion of
-    /// our command, or a protocol error.
-    fn our_completion(
-        &mut self,
-        ours: &str,
-        theirs: &[u8],
-        status: Status,
-        code: Option<Code>,
-        text: Vec<u8>,
-        raw: Vec<u8>,
-    ) -> Result<Completion, SessionError> {
-        if theirs != ours.as_bytes() {
-            return self.fail(SessionError::protocol(
-                format!("a tagged response for a command we never sent (expected tag {ours})"),
-                &raw,
-            ));
-        }
-        Ok(Completion {
-            status,
-            code,
-            text,
-            raw,
-        })
-    }
-
     /// A `+` where the server may not ask for anything.
-    fn unexpected_continuation<T>(&mut self, raw: &[u8]) -> Result<T, SessionError> {
+    fn unexpected_continuation(&mut self, raw: &[u8]) -> Result<bool, SessionError> {
         self.fail(SessionError::protocol(
             "a continuation request where none was expected",
             raw,
         ))
+    }
+
+    /// Reads until the tagged completion of `tag`. Untagged responses go
+    /// to `on_untagged`; each `+` continuation (its text, then the whole
+    /// line) to `on_plus`, which answers it and returns true to go on
+    /// waiting, or returns false to stop without a completion (the server
+    /// is ready for a literal). Any other tag is a protocol error.
+    fn await_tag(
+        &mut self,
+        tag: &str,
+        on_plus: &mut OnContinuation,
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Option<Completion>, SessionError> {
+        loop {
+            let (resp, raw) = self.read_response()?;
+            match resp {
+                Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Continuation(data) => {
+                    if !on_plus(self, &data, &raw)? {
+                        return Ok(None);
+                    }
+                }
+                Response::Tagged {
+                    tag: theirs,
+                    status,
+                    code,
+                    text,
+                } if theirs == tag.as_bytes() => {
+                    return Ok(Some(Completion {
+                        status,
+                        code,
+                        text,
+                        raw,
+                    }));
+                }
+                Response::Tagged { .. } => {
+                    return self.fail(SessionError::protocol(
+                        format!(
+                            "a tagged response for a command we never sent (expected tag {tag})"
+                        ),
+                        &raw,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The completion of `tag`; no continuation may come meanwhile.
+    fn await_completion(
+        &mut self,
+        tag: &str,
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Completion, SessionError> {
+        let done = self.await_tag(
+            tag,
+            &mut |s, _, raw| s.unexpected_continuation(raw),
+            on_untagged,
+        )?;
+        // A continuation always fails the wait above: there is a completion.
+        done.ok_or_else(missing_completion)
     }
 
     /// Sends `line` (without CRLF) as one write; `shown` is what the
@@ -234,7 +273,9 @@ impl Session {
             self.send(&wire, &shown)?;
             wire.clear();
             shown.clear();
-            if let Some(done) = self.await_continuation(&tag, on_untagged)? {
+            // A tagged completion instead ends the command early (the
+            // server refused the literal).
+            if let Some(done) = self.await_tag(&tag, &mut |_, _, _| Ok(false), on_untagged)? {
                 return Ok(done);
             }
             wire.extend_from_slice(payload);
@@ -305,61 +346,14 @@ impl Session {
                         ));
                     }
                 }
-                Response::Continuation(_) => return self.unexpected_continuation(&raw),
+                Response::Continuation(_) => {
+                    self.unexpected_continuation(&raw)?;
+                }
             }
         }
         match (done1, done2) {
             (Some(a), Some(b)) => Ok((a, Ok(b))),
-            _ => Err(SessionError::Protocol {
-                what: "missing completion".into(),
-                got: vec![],
-            }),
-        }
-    }
-
-    /// Waits for a `+` continuation; a tagged completion instead ends the
-    /// command early (the server refused the literal).
-    fn await_continuation(
-        &mut self,
-        tag: &str,
-        on_untagged: &mut OnUntagged,
-    ) -> Result<Option<Completion>, SessionError> {
-        loop {
-            let (resp, raw) = self.read_response()?;
-            match resp {
-                Response::Continuation(_) => return Ok(None),
-                Response::Untagged(u) => on_untagged(&u, &raw),
-                Response::Tagged {
-                    tag: t,
-                    status,
-                    code,
-                    text,
-                } => {
-                    return self
-                        .our_completion(tag, &t, status, code, text, raw)
-                        .map(Some);
-                }
-            }
-        }
-    }
-
-    fn await_completion(
-        &mut self,
-        tag: &str,
-        on_untagged: &mut OnUntagged,
-    ) -> Result<Completion, SessionError> {
-        loop {
-            let (resp, raw) = self.read_response()?;
-            match resp {
-                Response::Untagged(u) => on_untagged(&u, &raw),
-                Response::Tagged {
-                    tag: t,
-                    status,
-                    code,
-                    text,
-                } => return self.our_completion(tag, &t, status, code, text, raw),
-                Response::Continuation(_) => return self.unexpected_continuation(&raw),
-            }
+            _ => Err(missing_completion()),
         }
     }
 
@@ -367,6 +361,14 @@ impl Session {
     pub fn close(&mut self) {
         self.transport.close();
         self.broken = true;
+    }
+}
+
+/// A wait for a completion that ended without one.
+fn missing_completion() -> SessionError {
+    SessionError::Protocol {
+        what: "missing completion".into(),
+        got: vec![],
     }
 }
 
