@@ -173,26 +173,12 @@ fn generate() -> TestCerts {
     fs::write(dir.join("serial"), "1000\n").unwrap();
     fs::create_dir(dir.join("newcerts")).unwrap();
 
-    openssl(
+    self_signed(
         &dir,
-        &[
-            &["req", "-x509", "-config", "openssl.cnf"][..],
-            &EC_KEY,
-            &[
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=imapcheck test CA/O=imapcheck test",
-                "-extensions",
-                "v3_ca",
-            ],
-        ]
-        .concat(),
+        "ca",
+        "3650",
+        "/CN=imapcheck test CA/O=imapcheck test",
+        "v3_ca",
     );
 
     // Start an hour in the past so that nothing depends on the second the
@@ -262,27 +248,7 @@ fn generate() -> TestCerts {
     }
 
     // Self-signed: nobody's CA; a verifying client reports it as such.
-    openssl(
-        &dir,
-        &[
-            &["req", "-x509", "-config", "openssl.cnf"][..],
-            &EC_KEY,
-            &[
-                "-nodes",
-                "-keyout",
-                "unknown.key",
-                "-out",
-                "unknown.pem",
-                "-days",
-                "365",
-                "-subj",
-                SERVER_SUBJECT,
-                "-extensions",
-                "server_localhost",
-            ],
-        ]
-        .concat(),
-    );
+    self_signed(&dir, "unknown", "365", SERVER_SUBJECT, "server_localhost");
 
     let pair = |id: Identity| CertPair {
         cert_pem: dir.join(format!("{}.pem", id.stem())),
@@ -359,6 +325,33 @@ fn remove_stale_dirs(base: &Path) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// A self-signed certificate `<stem>.pem` with its key `<stem>.key` in
+/// `dir`, valid for `days`, for `subject`, with the config's `extensions`.
+fn self_signed(dir: &Path, stem: &str, days: &str, subject: &str, extensions: &str) {
+    let (key, cert) = (format!("{stem}.key"), format!("{stem}.pem"));
+    openssl(
+        dir,
+        &[
+            &["req", "-x509", "-config", "openssl.cnf"][..],
+            &EC_KEY,
+            &[
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &cert,
+                "-days",
+                days,
+                "-subj",
+                subject,
+                "-extensions",
+                extensions,
+            ],
+        ]
+        .concat(),
+    );
 }
 
 /// Runs `openssl <args>` in `dir` with our config; panics with its output on failure.

@@ -7,17 +7,12 @@ use super::*;
 #[test]
 fn connection_refused() {
     let port = closed_port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, v) = run_json(
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &PASS_ENV,
-        None,
-    );
+    let (r, v) = against_closed_port("none", port);
     let ctx = format!("{r:?}");
     assert_failed_at(&r, &v, "connect", &ctx);
     assert_steps(
         &v,
-        &NONE_STEPS,
+        NONE_STEPS,
         "failed skipped skipped skipped skipped skipped skipped skipped skipped",
         &ctx,
     );
@@ -55,183 +50,151 @@ fn connection_refused_text_names_the_failure() {
 
 #[test]
 fn silent_server_fails_greeting_by_the_deadline() {
-    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Hold]);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(none_args(port), &["-t", "1"]), &[]);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    assert_steps(
-        &v,
-        &NONE_STEPS,
+    let c = Case::cleartext(vec![Step::Hold])
+        .anonymous()
+        .args(&["-t", "1"])
+        .json();
+    c.failed_at("greeting");
+    c.steps(
+        NONE_STEPS,
         "ok failed skipped skipped skipped skipped skipped skipped skipped",
-        &ctx,
     );
-    assert_eq!(error_text(&v, "message"), "no greeting before the deadline");
+    assert_eq!(c.error("message"), "no greeting before the deadline");
     assert!(
-        r.elapsed >= Duration::from_millis(900) && r.elapsed <= Duration::from_secs(3),
-        "{ctx}"
+        c.r.elapsed >= Duration::from_millis(900) && c.r.elapsed <= Duration::from_secs(3),
+        "{}",
+        c.ctx
     );
-    assert!(log.received.is_empty(), "{ctx}");
+    assert!(c.log.received.is_empty(), "{}", c.ctx);
 }
 
 #[test]
 fn implicit_tls_against_a_cleartext_server() {
-    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Send(GREETING.into()), Step::Hold]);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "tls", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok failed skipped skipped skipped skipped skipped skipped skipped skipped",
-        &ctx,
-    );
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server did not answer with TLS"
-    );
-    let hint = error_text(&v, "hint");
+    let c = Case::tls(vec![Step::Send(GREETING.into()), Step::Hold])
+        .server(Mode::Plain)
+        .json();
+    c.failed_at("tls");
+    c.steps(TLS_STEPS, TLS_FAILED);
+    assert_eq!(c.error("message"), "the server did not answer with TLS");
+    let hint = c.error("hint");
     assert!(hint.contains("--security starttls"), "{hint}");
-    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(5), "{}", c.ctx);
     // Only a ClientHello went out: no IMAP command, no password.
-    assert_eq!(log.received.first(), Some(&0x16), "{ctx}");
-    assert_not_received(&log, PASS, &ctx);
+    assert_eq!(c.log.received.first(), Some(&0x16), "{}", c.ctx);
+    assert_not_received(&c.log, PASS, &c.ctx);
 }
 
-/// A verifying implicit-TLS check against a server presenting `id`.
-fn tls_failure(id: Identity, host: &str, ca_file: bool) -> (Run, Value, ServerLog) {
-    let srv = ScriptedServer::start(Mode::Tls(id), kb_script());
-    let mut args = user(tls_args(srv.port()));
-    args[0] = host.into();
-    if !ca_file {
-        args.truncate(5);
-        args.extend(strings(&["-u", USER]));
-    }
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "tls", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok failed skipped skipped skipped skipped skipped skipped skipped skipped",
-        &ctx,
-    );
-    assert_eq!(log.tls_handshakes, 0, "{ctx}");
-    assert!(log.lines.is_empty(), "{ctx}");
-    (r, v, log)
-}
+/// Steps of a TLS run whose handshake failed.
+const TLS_FAILED: &str =
+    "ok failed skipped skipped skipped skipped skipped skipped skipped skipped";
 
 #[test]
-fn expired_certificate() {
-    let (r, v, _) = tls_failure(Identity::Expired, "localhost", true);
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server certificate has expired",
-        "{r:?}"
-    );
-    assert!(error_text(&v, "got").contains("certificate has expired"));
-    assert!(error_text(&v, "hint").contains("renew"));
-}
-
-#[test]
-fn unknown_issuer_self_signed() {
-    let (r, v, _) = tls_failure(Identity::Unknown, "localhost", true);
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server certificate is not issued by a trusted CA",
-        "{r:?}"
-    );
-    assert!(error_text(&v, "got").contains("self-signed"), "{r:?}");
-    assert!(error_text(&v, "hint").contains("--ca-file"));
-}
-
-#[test]
-fn unknown_issuer_without_ca_file() {
-    let (r, v, _) = tls_failure(Identity::Good, "localhost", false);
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server certificate is not issued by a trusted CA",
-        "{r:?}"
-    );
-    assert!(error_text(&v, "got").contains("unable to get local issuer"));
-}
-
-#[test]
-fn certificate_name_mismatch() {
-    for host in ["localhost", "127.0.0.1"] {
-        let (r, v, _) = tls_failure(Identity::WrongName, host, true);
-        assert_eq!(
-            error_text(&v, "message"),
-            format!("the server certificate is not valid for {host}"),
-            "{r:?}"
-        );
-        assert!(error_text(&v, "got").contains("mismatch"), "{r:?}");
+fn certificates_that_do_not_verify() {
+    // (server's identity, host, --ca-file, error.message, in error.got,
+    // in error.hint)
+    let cases = [
+        (
+            Identity::Expired,
+            "localhost",
+            true,
+            "the server certificate has expired",
+            "certificate has expired",
+            "renew",
+        ),
+        (
+            Identity::Unknown,
+            "localhost",
+            true,
+            "the server certificate is not issued by a trusted CA",
+            "self-signed",
+            "--ca-file",
+        ),
+        (
+            Identity::Good,
+            "localhost",
+            false,
+            "the server certificate is not issued by a trusted CA",
+            "unable to get local issuer",
+            "",
+        ),
+        (
+            Identity::WrongName,
+            "localhost",
+            true,
+            "the server certificate is not valid for localhost",
+            "mismatch",
+            "",
+        ),
+        (
+            Identity::WrongName,
+            "127.0.0.1",
+            true,
+            "the server certificate is not valid for 127.0.0.1",
+            "mismatch",
+            "",
+        ),
+    ];
+    for (id, host, ca_file, message, got, hint) in cases {
+        let mut case = Case::tls(kb_script())
+            .named(format!(
+                "{id:?} certificate for {host}, --ca-file {ca_file}"
+            ))
+            .server(Mode::Tls(id))
+            .host(host)
+            .script_may_break();
+        if !ca_file {
+            case = case.no_ca_file();
+        }
+        let c = case.json();
+        c.failed_at("tls");
+        c.steps(TLS_STEPS, TLS_FAILED);
+        assert_eq!(c.log.tls_handshakes, 0, "{}", c.ctx);
+        assert!(c.log.lines.is_empty(), "{}", c.ctx);
+        assert_eq!(c.error("message"), message, "{}", c.ctx);
+        assert!(c.error("got").contains(got), "{}", c.ctx);
+        assert!(c.error("hint").contains(hint), "{}", c.ctx);
     }
 }
 
 #[test]
 fn certificate_near_expiry_warns() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Near), kb_script());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok warning ok ok ok ok ok skipped ok ok",
-        &ctx,
-    );
+    let c = Case::tls(kb_script())
+        .server(Mode::Tls(Identity::Near))
+        .json();
+    c.exit(1);
+    c.steps(TLS_STEPS, "ok warning ok ok ok ok ok skipped ok ok");
     // notAfter is 5 days after the certificate was made, to the second:
     // 4 whole days left (5 only within that same second).
-    let days = v["tls"]["days_left"].as_i64().expect("days_left");
-    assert!(days == 4 || days == 5, "days_left {days}\n{ctx}");
-    assert_eq!(v["tls"]["verified"], true);
-    let detail = step(&v, "tls")["detail"].as_str().unwrap_or("");
-    assert!(
-        detail.starts_with(&format!("certificate expires in {days} days")),
-        "{detail}"
-    );
-    assert!(v["error"].is_null());
+    let days = c.v["tls"]["days_left"].as_i64().expect("days_left");
+    assert!(days == 4 || days == 5, "days_left {days}\n{}", c.ctx);
+    assert_eq!(c.v["tls"]["verified"], true);
+    c.detail_starts_with("tls", &format!("certificate expires in {days} days"));
+    assert!(c.v["error"].is_null());
     // Below the threshold of --cert-warn-days it is no warning.
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Near), kb_script());
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--cert-warn-days", "3"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    Case::tls(kb_script())
+        .server(Mode::Tls(Identity::Near))
+        .args(&["--cert-warn-days", "3"])
+        .json()
+        .exit(0);
 }
 
 #[test]
 fn insecure_accepts_an_unknown_certificate_with_a_warning() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Unknown), kb_script());
-    let port = srv.port();
-    let mut args = user(tls_args(port));
-    args.drain(5..7); // no --ca-file
-    args.push("--insecure".into());
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok warning ok ok ok ok ok skipped ok ok",
-        &ctx,
-    );
-    assert_eq!(v["tls"]["verified"], false, "{ctx}");
+    let c = Case::tls(kb_script())
+        .server(Mode::Tls(Identity::Unknown))
+        .no_ca_file()
+        .args(&["--insecure"])
+        .json();
+    c.exit(1);
+    c.steps(TLS_STEPS, "ok warning ok ok ok ok ok skipped ok ok");
+    assert_eq!(c.v["tls"]["verified"], false, "{}", c.ctx);
     assert_eq!(
-        v["tls"]["issuer"], "CN=localhost, O=imapcheck test",
-        "{ctx}"
+        c.v["tls"]["issuer"], "CN=localhost, O=imapcheck test",
+        "{}",
+        c.ctx
     );
-    let detail = step(&v, "tls")["detail"].as_str().unwrap_or("");
-    assert!(detail.contains("not verified (--insecure)"), "{detail}");
-    assert_eq!(v["message"]["subject"], KB_SUBJECT);
+    c.detail_contains("tls", "not verified (--insecure)");
+    assert_eq!(c.v["message"]["subject"], KB_SUBJECT);
 }
 
 #[test]
@@ -244,143 +207,117 @@ fn authentication_failed() {
         ],
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "login", &ctx);
+    let c = Case::tls(s).json();
+    c.failed_at("login");
     // LOGOUT is still sent on the usable connection.
-    assert_steps(
-        &v,
-        &TLS_STEPS,
+    c.steps(
+        TLS_STEPS,
         "ok ok ok ok failed skipped skipped skipped skipped ok",
-        &ctx,
     );
-    let got = error_text(&v, "got");
+    let got = c.error("got");
     assert!(
         got.ends_with(" NO [AUTHENTICATIONFAILED] Authentication failed."),
         "{got}"
     );
     assert_eq!(
-        error_text(&v, "hint"),
+        c.error("hint"),
         "wrong user name or password, or the account is locked or disabled"
     );
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server refused the login (NO)"
-    );
+    assert_eq!(c.error("message"), "the server refused the login (NO)");
 }
 
 #[test]
-fn bye_greeting() {
-    let srv = ScriptedServer::start(
-        Mode::Plain,
-        vec![
-            Step::Send("* BYE Too many connections from your IP\r\n".into()),
-            Step::ExpectEof,
-        ],
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    assert_steps(
-        &v,
-        &NONE_STEPS,
-        "ok failed skipped skipped skipped skipped skipped skipped skipped",
-        &ctx,
-    );
-    assert_eq!(
-        error_text(&v, "got"),
-        "* BYE Too many connections from your IP"
-    );
-    assert!(error_text(&v, "message").contains("BYE greeting"));
-    assert!(error_text(&v, "hint").contains("too many connections"));
-    assert!(log.received.is_empty(), "no LOGOUT after a BYE\n{ctx}");
+fn greetings_that_refuse_or_are_not_imap() {
+    // (case, the server's first line, in error.message, error.got, in
+    // error.hint)
+    let cases = [
+        (
+            "BYE greeting",
+            "* BYE Too many connections from your IP\r\n",
+            "BYE greeting",
+            "* BYE Too many connections from your IP",
+            "too many connections",
+        ),
+        (
+            "POP3",
+            "+OK POP3 server ready <1896.697170952@example.org>\r\n",
+            "",
+            "+OK POP3 server ready <1896.697170952@example.org>",
+            "POP3",
+        ),
+    ];
+    for (name, greeting, message, got, hint) in cases {
+        // A BYE is followed by our close; anything else by the deadline.
+        let end = if greeting.starts_with("* BYE") {
+            Step::ExpectEof
+        } else {
+            Step::Hold
+        };
+        let c = Case::cleartext(vec![Step::Send(greeting.into()), end])
+            .named(name)
+            .json();
+        c.failed_at("greeting");
+        c.steps(
+            NONE_STEPS,
+            "ok failed skipped skipped skipped skipped skipped skipped skipped",
+        );
+        assert!(c.error("message").contains(message), "{}", c.ctx);
+        assert_eq!(c.error("got"), got, "{}", c.ctx);
+        assert!(c.error("hint").contains(hint), "{}", c.ctx);
+        assert!(c.log.received.is_empty(), "no LOGOUT\n{}", c.ctx);
+    }
 }
 
 #[test]
-fn examine_no_lists_the_closest_folder_names() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE \"Deleted Item\"".into()),
-            Step::Send("{tag} NO [NONEXISTENT] Mailbox doesn't exist: Deleted Item\r\n".into()),
-        ],
-        logout_steps(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--folder", "Deleted Item"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "examine", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok failed skipped skipped ok",
-        &ctx,
-    );
-    assert_eq!(
-        error_text(&v, "hint"),
-        "closest folder names from LIST: Deleted Items"
-    );
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server refused to open folder \"Deleted Item\""
-    );
-    assert!(error_text(&v, "got").contains("Mailbox doesn't exist: Deleted Item"));
-}
-
-#[test]
-fn select_no_fails_the_select_step() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("SELECT entwurfe".into()),
-            Step::Send("{tag} NO Mailbox doesn't exist: entwurfe\r\n".into()),
-        ],
-        logout_steps(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--folder", "entwurfe", "--select"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "select", &ctx);
-    assert_eq!(
-        error_text(&v, "hint"),
-        "closest folder names from LIST: Entwürfe"
-    );
-}
-
-#[test]
-fn pop3_server_is_named() {
-    let srv = ScriptedServer::start(
-        Mode::Plain,
-        vec![
-            Step::Send("+OK POP3 server ready <1896.697170952@example.org>\r\n".into()),
-            Step::Hold,
-        ],
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    assert!(error_text(&v, "hint").contains("POP3"), "{ctx}");
-    assert!(error_text(&v, "got").starts_with("+OK POP3 server ready"));
-    assert!(log.received.is_empty(), "{ctx}");
+fn a_folder_that_cannot_be_opened_names_the_closest() {
+    // (case, folder, command sent, the server's NO, arguments, failed
+    // step, error.hint)
+    let cases = [
+        (
+            "EXAMINE",
+            "Deleted Item",
+            "EXAMINE \"Deleted Item\"",
+            "{tag} NO [NONEXISTENT] Mailbox doesn't exist: Deleted Item\r\n",
+            &[][..],
+            "examine",
+            "closest folder names from LIST: Deleted Items",
+        ),
+        (
+            "SELECT",
+            "entwurfe",
+            "SELECT entwurfe",
+            "{tag} NO Mailbox doesn't exist: entwurfe\r\n",
+            &["--select"],
+            "select",
+            "closest folder names from LIST: Entwürfe",
+        ),
+    ];
+    for (name, folder, command, no, args, failed, hint) in cases {
+        let s = script(vec![
+            logged_in(),
+            listed(kb_list_reply()),
+            opened(command, no.into()),
+            logout_steps(),
+        ]);
+        let c = Case::tls(s)
+            .named(name)
+            .args(&["--folder", folder])
+            .args(args)
+            .json();
+        c.failed_at(failed);
+        assert_eq!(c.error("hint"), hint, "{}", c.ctx);
+        if failed == "examine" {
+            c.steps(TLS_STEPS, "ok ok ok ok ok ok failed skipped skipped ok");
+            assert_eq!(
+                c.error("message"),
+                "the server refused to open folder \"Deleted Item\""
+            );
+            assert!(
+                c.error("got")
+                    .contains("Mailbox doesn't exist: Deleted Item")
+            );
+        }
+    }
 }
 
 #[test]
@@ -391,22 +328,21 @@ fn logindisabled_never_sends_the_password() {
         )],
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "login", &ctx);
-    assert_steps(
-        &v,
-        &NONE_STEPS,
+    let c = Case::cleartext(s).json();
+    c.failed_at("login");
+    c.steps(
+        NONE_STEPS,
         "ok ok ok failed skipped skipped skipped skipped ok",
-        &ctx,
     );
-    assert!(error_text(&v, "message").contains("LOGINDISABLED"));
-    assert!(error_text(&v, "hint").contains("--security starttls"));
-    assert_not_received(&log, PASS, &ctx);
-    assert!(!log.received_text().contains("LOGIN "), "{ctx}");
+    assert!(c.error("message").contains("LOGINDISABLED"));
+    assert!(c.error("hint").contains("--security starttls"));
+    assert_not_received(&c.log, PASS, &c.ctx);
+    assert!(!c.log.received_text().contains("LOGIN "), "{}", c.ctx);
+}
+
+/// Steps of a STARTTLS run that failed at starttls (logout: `logout`).
+fn starttls_failed(logout: &str) -> String {
+    format!("ok ok ok failed skipped skipped skipped skipped skipped {logout}")
 }
 
 #[test]
@@ -418,27 +354,20 @@ fn starttls_not_offered_fails_and_sends_no_password() {
         capability_steps(),
         logout_steps(),
     ]);
-    for s in [with_caps, asked] {
-        let srv = ScriptedServer::start(Mode::Plain, s);
-        let port = srv.port();
-        let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-        let ctx = dump(&r, &log);
-        log.assert_ok();
-        assert_failed_at(&r, &v, "starttls", &ctx);
-        assert_steps(
-            &v,
-            &STARTTLS_STEPS,
-            "ok ok ok failed skipped skipped skipped skipped skipped ok",
-            &ctx,
-        );
+    for (name, s) in [("in the greeting", with_caps), ("asked", asked)] {
+        let c = Case::starttls(s).named(name).json();
+        c.failed_at("starttls");
+        c.steps(STARTTLS_STEPS, &starttls_failed("ok"));
         assert_eq!(
-            error_text(&v, "message"),
-            "the server does not offer STARTTLS"
+            c.error("message"),
+            "the server does not offer STARTTLS",
+            "{}",
+            c.ctx
         );
-        assert!(error_text(&v, "hint").contains("never falls back"));
-        assert_not_received(&log, PASS, &ctx);
-        assert!(!log.received_text().contains("STARTTLS"), "{ctx}");
-        assert!(!log.received_text().contains("LOGIN"), "{ctx}");
+        assert!(c.error("hint").contains("never falls back"), "{}", c.ctx);
+        assert_not_received(&c.log, PASS, &c.ctx);
+        assert!(!c.log.received_text().contains("STARTTLS"), "{}", c.ctx);
+        assert!(!c.log.received_text().contains("LOGIN"), "{}", c.ctx);
     }
 }
 
@@ -448,22 +377,11 @@ fn starttls_with_an_expired_certificate() {
         vec![Step::Send(BARE_GREETING.into())],
         starttls_steps(Identity::Expired),
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "starttls", &ctx);
-    assert_steps(
-        &v,
-        &STARTTLS_STEPS,
-        "ok ok ok failed skipped skipped skipped skipped skipped skipped",
-        &ctx,
-    );
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server certificate has expired"
-    );
-    assert_not_received(&log, PASS, &ctx);
+    let c = Case::starttls(s).script_may_break().json();
+    c.failed_at("starttls");
+    c.steps(STARTTLS_STEPS, &starttls_failed("skipped"));
+    assert_eq!(c.error("message"), "the server certificate has expired");
+    assert_not_received(&c.log, PASS, &c.ctx);
 }
 
 #[test]
@@ -474,38 +392,18 @@ fn preauth_under_starttls_is_a_downgrade() {
         )],
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "starttls", &ctx);
-    assert_steps(
-        &v,
-        &STARTTLS_STEPS,
-        "ok ok ok failed skipped skipped skipped skipped skipped ok",
-        &ctx,
-    );
-    let said = format!("{} {}", error_text(&v, "message"), error_text(&v, "hint"));
+    let c = Case::starttls(s.clone()).json();
+    c.failed_at("starttls");
+    c.steps(STARTTLS_STEPS, &starttls_failed("ok"));
+    let said = format!("{} {}", c.error("message"), c.error("hint"));
     assert!(said.contains("PREAUTH"), "{said}");
     assert!(said.contains("CVE-2020-28896"), "{said}");
-    assert_not_received(&log, PASS, &ctx);
-    assert!(!log.received_text().contains("STARTTLS"), "{ctx}");
+    assert_not_received(&c.log, PASS, &c.ctx);
+    assert!(!c.log.received_text().contains("STARTTLS"), "{}", c.ctx);
     // The text output says it too.
-    let srv = ScriptedServer::start(
-        Mode::Plain,
-        script(vec![
-            vec![Step::Send(
-                "* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] Logged in as alice\r\n".into(),
-            )],
-            logout_steps(),
-        ]),
-    );
-    let port = srv.port();
-    let (r, log) = go(srv, &user(starttls_args(port)), &PASS_ENV, None);
-    let ctx = dump(&r, &log);
-    assert_eq!(r.status, 2, "{ctx}");
-    assert!(r.stdout.contains("CVE-2020-28896"), "{ctx}");
+    let run = Case::starttls(s).script_may_break().output();
+    run.status(2);
+    assert!(run.r.stdout.contains("CVE-2020-28896"), "{}", run.ctx);
 }
 
 #[test]
@@ -517,26 +415,11 @@ fn preauth_under_implicit_tls_skips_login_and_goes_on() {
         )],
         kb_after_login(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &tls_args(port), &[]);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok skipped ok ok skipped ok ok",
-        &ctx,
-    );
-    assert!(
-        step(&v, "login")["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("PREAUTH"),
-        "{ctx}"
-    );
-    assert_eq!(v["message"]["subject"], KB_SUBJECT);
+    let c = Case::tls(s).anonymous().json();
+    c.exit(0);
+    c.steps(TLS_STEPS, "ok ok ok ok skipped ok ok skipped ok ok");
+    c.detail_contains("login", "PREAUTH");
+    assert_eq!(c.v["message"]["subject"], KB_SUBJECT);
 }
 
 #[test]
@@ -550,86 +433,57 @@ fn starttls_response_injection() {
         ),
         Step::Hold,
     ];
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "starttls", &ctx);
-    assert_steps(
-        &v,
-        &STARTTLS_STEPS,
-        "ok ok ok failed skipped skipped skipped skipped skipped skipped",
-        &ctx,
-    );
-    assert!(error_text(&v, "message").contains("injection"), "{ctx}");
+    let c = Case::starttls(s).json();
+    c.failed_at("starttls");
+    c.steps(STARTTLS_STEPS, &starttls_failed("skipped"));
+    assert!(c.error("message").contains("injection"), "{}", c.ctx);
     assert_eq!(
-        error_text(&v, "got"),
+        c.error("got"),
         "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected"
     );
     // No handshake: after STARTTLS nothing at all was sent.
-    assert_eq!(log.tls_handshakes, 0);
+    assert_eq!(c.log.tls_handshakes, 0);
     assert_eq!(
-        log.received_text(),
-        format!("{}\r\n", log.lines[0]),
-        "{ctx}"
+        c.log.received_text(),
+        format!("{}\r\n", c.log.lines[0]),
+        "{}",
+        c.ctx
     );
-    assert!(v["tls"].is_null(), "{ctx}");
+    assert!(c.v["tls"].is_null(), "{}", c.ctx);
 }
 
 #[test]
-fn logout_without_bye_warns() {
-    let mut s = kb_script();
-    let n = s.len();
-    s[n - 2] = Step::Send("{tag} OK Logout completed.\r\n".into());
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped ok warning",
-        &ctx,
-    );
-    assert!(
-        step(&v, "logout")["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("without the * BYE"),
-        "{ctx}"
-    );
-}
-
-#[test]
-fn logout_answered_by_a_close_warns() {
-    // No * BYE and no tagged OK: the server just hangs up on LOGOUT. The
-    // session is over as asked; every KB step passed, so a warning.
-    let mut s = kb_script();
-    let n = s.len();
-    assert!(matches!(&s[n - 3], Step::Expect(p) if p == "LOGOUT"));
-    s.truncate(n - 2);
-    s.push(Step::Close);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped ok warning",
-        &ctx,
-    );
-    assert_eq!(
-        step(&v, "logout")["detail"],
-        "the server closed the connection in answer to LOGOUT, without * BYE or a tagged OK",
-        "{ctx}"
-    );
-    assert!(v["error"].is_null(), "{ctx}");
+fn logout_answers_short_of_bye_and_ok_warn() {
+    // (case, what the server does after LOGOUT, logout's detail)
+    let cases = [
+        (
+            "tagged OK without BYE",
+            vec![
+                Step::Send("{tag} OK Logout completed.\r\n".into()),
+                Step::ExpectEof,
+            ],
+            "tagged OK without the * BYE that RFC 3501 requires first",
+        ),
+        // No * BYE and no tagged OK: the server just hangs up on LOGOUT.
+        // The session is over as asked; every KB step passed.
+        (
+            "close",
+            vec![Step::Close],
+            "the server closed the connection in answer to LOGOUT, without * BYE or a tagged OK",
+        ),
+    ];
+    for (name, answer, detail) in cases {
+        let mut s = kb_script();
+        let n = s.len();
+        assert!(matches!(&s[n - 3], Step::Expect(p) if p == "LOGOUT"));
+        s.truncate(n - 2);
+        s.extend(answer);
+        let c = Case::tls(s).named(name).json();
+        c.exit(1);
+        c.steps(TLS_STEPS, "ok ok ok ok ok ok ok skipped ok warning");
+        assert_eq!(c.detail("logout"), detail, "{}", c.ctx);
+        assert!(c.v["error"].is_null(), "{}", c.ctx);
+    }
 }
 
 #[test]
@@ -639,47 +493,29 @@ fn logout_unanswered_until_the_deadline_fails() {
     let n = s.len();
     s.truncate(n - 2);
     s.push(Step::Hold);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "2"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "logout", &ctx);
+    let c = Case::tls(s).args(&["-t", "2"]).json();
+    c.failed_at("logout");
     assert_eq!(
-        error_text(&v, "message"),
+        c.error("message"),
         "no answer before the deadline during logout",
-        "{ctx}"
+        "{}",
+        c.ctx
     );
 }
 
 #[test]
 fn bye_during_the_session() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(
-                "* LIST () \".\" INBOX\r\n* BYE Server shutting down for maintenance\r\n".into(),
-            ),
-            Step::Close,
-        ],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
+    let list = "* LIST () \".\" INBOX\r\n* BYE Server shutting down for maintenance\r\n";
+    let s = kb_listing(vec![Step::Send(list.into()), Step::Close]);
+    let c = Case::tls(s).json();
+    c.failed_at("list");
+    c.steps(
+        TLS_STEPS,
         "ok ok ok ok ok failed skipped skipped skipped skipped",
-        &ctx,
     );
-    assert!(error_text(&v, "message").contains("closed"), "{ctx}");
-    assert!(!log.received_text().contains("LOGOUT"), "{ctx}");
-    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    assert!(c.error("message").contains("closed"), "{}", c.ctx);
+    assert!(!c.log.received_text().contains("LOGOUT"), "{}", c.ctx);
+    assert!(c.r.elapsed < Duration::from_secs(5), "{}", c.ctx);
 }
 
 #[test]
@@ -687,23 +523,10 @@ fn bye_then_tagged_ok_ends_the_session_without_logout() {
     // A server that says BYE but still completes the command: the check
     // goes on only as far as the connection lasts and never sends LOGOUT
     // after BYE.
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(
-                "* LIST () \".\" INBOX\r\n* BYE Autologout; idle for too long\r\n{tag} OK List completed.\r\n"
-                    .into(),
-            ),
-            Step::Close,
-        ],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_eq!(r.status, 2, "{ctx}");
-    assert!(!log.received_text().contains("LOGOUT"), "{ctx}");
-    assert_eq!(step(&v, "logout")["status"], "skipped", "{ctx}");
+    let list = "* LIST () \".\" INBOX\r\n* BYE Autologout; idle for too long\r\n{tag} OK List completed.\r\n";
+    let s = kb_listing(vec![Step::Send(list.into()), Step::Close]);
+    let c = Case::tls(s).script_may_break().json();
+    assert_eq!(c.r.status, 2, "{}", c.ctx);
+    assert!(!c.log.received_text().contains("LOGOUT"), "{}", c.ctx);
+    assert_eq!(c.step("logout")["status"], "skipped", "{}", c.ctx);
 }

@@ -55,16 +55,16 @@ const KB_COMMANDS: [&str; 5] = [
     "LOGOUT",
 ];
 
+/// Every step of a TLS run ok, quota skipped (no QUOTA capability).
+const TLS_ALL_OK: &str = "ok ok ok ok ok ok ok skipped ok ok";
+
 #[test]
 fn implicit_tls_localhost_full_check() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_kb_report(&v, &ctx);
+    let c = Case::tls(kb_script()).json();
+    let (v, log, ctx, port) = (&c.v, &c.log, &c.ctx, c.port);
+    c.exit(0);
+    c.steps(TLS_STEPS, TLS_ALL_OK);
+    assert_kb_report(v, ctx);
     assert_eq!(v["host"], "localhost");
     assert_eq!(v["port"], port);
     assert_eq!(v["security"], "tls");
@@ -84,7 +84,7 @@ fn implicit_tls_localhost_full_check() {
         "{not_after}"
     );
     // The greeting carried capabilities: no CAPABILITY command.
-    assert_eq!(commands(&log), KB_COMMANDS, "{ctx}");
+    assert_eq!(commands(log), KB_COMMANDS, "{ctx}");
     assert_eq!(log.tls_handshakes, 1);
     // Tags: 4 upper-case letters and a counter, one prefix per run.
     let tags: Vec<&str> = log
@@ -100,53 +100,36 @@ fn implicit_tls_localhost_full_check() {
 }
 
 #[test]
-fn implicit_tls_ip_address() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let mut args = user(tls_args(port));
-    args[0] = "127.0.0.1".into();
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_eq!(v["host"], "127.0.0.1");
-    assert_eq!(v["tls"]["verified"], true);
-    assert_kb_report(&v, &ctx);
-}
-
-#[test]
-fn ipv6_loopback_plain_and_bracketed() {
-    for host in ["::1", "[::1]"] {
-        let srv = ScriptedServer::start_on("[::1]:0", Mode::Tls(Identity::Good), kb_script());
-        let port = srv.port();
-        let mut args = user(tls_args(port));
-        args[0] = host.into();
-        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-        let ctx = dump(&r, &log);
-        log.assert_ok();
-        assert_exit(&r, &v, 0, &ctx);
-        assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-        assert_eq!(v["host"], "::1", "{ctx}");
-        assert_eq!(v["address"], format!("[::1]:{port}"), "{ctx}");
+fn implicit_tls_ip_address_and_ipv6_loopback() {
+    // (host given, where the server listens, host reported, address)
+    for (host, listen, reported, address) in [
+        ("127.0.0.1", "127.0.0.1:0", "127.0.0.1", "127.0.0.1"),
+        ("::1", "[::1]:0", "::1", "[::1]"),
+        ("[::1]", "[::1]:0", "::1", "[::1]"),
+    ] {
+        let c = Case::tls(kb_script())
+            .named(host)
+            .listen(listen)
+            .host(host)
+            .json();
+        let (v, ctx) = (&c.v, &c.ctx);
+        c.exit(0);
+        c.steps(TLS_STEPS, TLS_ALL_OK);
+        assert_eq!(v["host"], reported, "{ctx}");
+        assert_eq!(v["address"], format!("{address}:{}", c.port), "{ctx}");
         assert_eq!(v["tls"]["verified"], true, "{ctx}");
+        if host == "127.0.0.1" {
+            assert_kb_report(v, ctx);
+        }
     }
 }
 
 #[test]
 fn starttls_full_check() {
-    let srv = ScriptedServer::start(Mode::Plain, starttls_kb(Identity::Good));
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &STARTTLS_STEPS,
-        "ok ok ok ok ok ok ok skipped ok ok",
-        &ctx,
-    );
+    let c = Case::starttls(starttls_kb(Identity::Good)).json();
+    let (v, ctx) = (&c.v, &c.ctx);
+    c.exit(0);
+    c.steps(STARTTLS_STEPS, TLS_ALL_OK);
     assert_eq!(v["security"], "starttls");
     assert_eq!(v["greeting"], BARE_GREETING.trim_end());
     assert_eq!(v["tls"]["verified"], true, "{ctx}");
@@ -155,10 +138,9 @@ fn starttls_full_check() {
     // CAPABILITY before STARTTLS (the greeting had none), again after TLS.
     let mut want = vec!["CAPABILITY", "STARTTLS", "CAPABILITY"];
     want.extend(KB_COMMANDS);
-    assert_eq!(commands(&log), want, "{ctx}");
-    assert_eq!(log.tls_handshakes, 1);
-    let detail = step(&v, "starttls")["detail"].as_str().unwrap_or("");
-    assert!(detail.contains("capabilities after TLS"), "{detail}");
+    assert_eq!(commands(&c.log), want, "{ctx}");
+    assert_eq!(c.log.tls_handshakes, 1);
+    c.detail_contains("starttls", "capabilities after TLS");
 }
 
 #[test]
@@ -166,264 +148,147 @@ fn starttls_with_capabilities_in_the_greeting() {
     let mut s = starttls_steps(Identity::Good).split_off(2);
     s.insert(0, Step::Send(GREETING_STARTTLS.into()));
     s.extend(kb_script_after_greeting());
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &STARTTLS_STEPS,
-        "ok ok ok ok ok ok ok skipped ok ok",
-        &ctx,
-    );
+    let c = Case::starttls(s).json();
+    c.exit(0);
+    c.steps(STARTTLS_STEPS, TLS_ALL_OK);
     // No CAPABILITY before STARTTLS, but one after the handshake.
     assert_eq!(
-        commands(&log)[..3],
+        commands(&c.log)[..3],
         ["STARTTLS", "CAPABILITY", KB_COMMANDS[0]]
     );
     // LOGINDISABLED from before TLS is forgotten after it.
     assert!(
-        !v["capabilities"]
+        !c.v["capabilities"]
             .as_array()
             .expect("caps")
             .iter()
             .any(|c| c == "LOGINDISABLED" || c == "STARTTLS"),
-        "{ctx}"
+        "{}",
+        c.ctx
     );
 }
 
 #[test]
 fn security_none_warns_about_cleartext_credentials() {
-    let srv = ScriptedServer::start(Mode::Plain, kb_script());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
-    assert_steps(
-        &v,
-        &NONE_STEPS,
-        "ok ok warning warning ok ok skipped ok ok",
-        &ctx,
-    );
-    let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
-    assert!(detail.contains("cleartext"), "{detail}");
+    let c = Case::cleartext(kb_script()).json();
+    c.exit(1);
+    c.steps(NONE_STEPS, "ok ok warning warning ok ok skipped ok ok");
+    c.detail_contains("login", "cleartext");
     // The server takes credentials in cleartext: said at capability (issue 6).
-    let detail = step(&v, "capability")["detail"].as_str().unwrap_or("");
-    assert!(
-        detail.starts_with("the server accepts credentials in cleartext on this port"),
-        "{detail}"
+    c.detail_starts_with(
+        "capability",
+        "the server accepts credentials in cleartext on this port",
     );
-    assert!(v["tls"].is_null(), "{ctx}");
-    assert!(v["error"].is_null(), "{ctx}");
-    assert_kb_report(&v, &ctx);
+    assert!(c.v["tls"].is_null(), "{}", c.ctx);
+    assert!(c.v["error"].is_null(), "{}", c.ctx);
+    assert_kb_report(&c.v, &c.ctx);
 }
 
 #[test]
 fn without_user_only_connects_and_logs_out() {
-    let srv = ScriptedServer::start(
-        Mode::Tls(Identity::Good),
-        script(vec![vec![Step::Send(GREETING.into())], logout_steps()]),
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &tls_args(port), &[]);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
+    let s = script(vec![vec![Step::Send(GREETING.into())], logout_steps()]);
+    let c = Case::tls(s).anonymous().json();
+    c.exit(0);
+    c.steps(
+        TLS_STEPS,
         "ok ok ok ok skipped skipped skipped skipped skipped ok",
-        &ctx,
     );
-    assert_eq!(step(&v, "login")["detail"], "no --user given");
-    assert!(v["mailbox"].is_null() && v["message"].is_null(), "{ctx}");
-    assert_eq!(commands(&log), ["LOGOUT"]);
+    assert_eq!(c.step("login")["detail"], "no --user given");
+    assert!(
+        c.v["mailbox"].is_null() && c.v["message"].is_null(),
+        "{}",
+        c.ctx
+    );
+    assert_eq!(commands(&c.log), ["LOGOUT"]);
 }
 
 #[test]
 fn select_opens_read_write() {
+    let select = kb_examine_reply()
+        .replace("[READ-ONLY] Examine", "[READ-WRITE] Select")
+        .replace("[PERMANENTFLAGS ()]", "[PERMANENTFLAGS (\\Seen \\*)]");
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("SELECT INBOX".into()),
-            Step::Send(
-                kb_examine_reply()
-                    .replace("[READ-ONLY] Examine", "[READ-WRITE] Select")
-                    .replace("[PERMANENTFLAGS ()]", "[PERMANENTFLAGS (\\Seen \\*)]"),
-            ),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(kb_fetch_reply()),
-        ],
+        logged_in(),
+        listed(kb_list_reply()),
+        opened("SELECT INBOX", select),
+        fetched(3, kb_fetch_reply()),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--select"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    let names = [
-        "connect",
-        "tls",
-        "greeting",
-        "capability",
-        "login",
-        "list",
-        "select",
-        "quota",
-        "fetch",
-        "logout",
-    ];
-    assert_steps(&v, &names, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_eq!(v["mailbox"]["read_only"], false, "{ctx}");
+    let c = Case::tls(s).args(&["--select"]).json();
+    c.exit(0);
+    c.steps(&TLS_STEPS.replace("examine", "select"), TLS_ALL_OK);
+    assert_eq!(c.v["mailbox"]["read_only"], false, "{}", c.ctx);
     assert_eq!(
-        v["mailbox"]["permanent_flags"],
+        c.v["mailbox"]["permanent_flags"],
         serde_json::json!(["\\Seen", "\\*"])
     );
-    let detail = step(&v, "select")["detail"].as_str().unwrap_or("");
-    assert!(detail.ends_with("read-write"), "{detail}");
+    c.detail_ends_with("select", "read-write");
 }
 
 #[test]
-fn no_fetch_skips_the_fetch() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-        ],
-        logout_steps(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--no-fetch"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped skipped ok",
-        &ctx,
-    );
-    assert_eq!(step(&v, "fetch")["detail"], "--no-fetch");
-    assert!(v["message"].is_null(), "{ctx}");
-    assert_eq!(v["mailbox"]["exists"], KB_EXISTS);
-}
-
-#[test]
-fn empty_folder_skips_the_fetch() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(
-                "* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 9] UIDs valid\r\n{tag} OK [READ-ONLY] done\r\n"
-                    .into(),
-            ),
-        ],
-        logout_steps(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped skipped ok",
-        &ctx,
-    );
-    assert_eq!(step(&v, "fetch")["detail"], "the folder is empty");
-    assert_eq!(v["mailbox"]["exists"], 0);
-    assert!(v["mailbox"]["unseen"].is_null() && v["mailbox"]["uidnext"].is_null());
+fn the_fetch_is_skipped_without_a_message_to_fetch() {
+    // (case, the EXAMINE answer, arguments, fetch's detail, exists)
+    let empty = "* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 9] UIDs valid\r\n{tag} OK [READ-ONLY] done\r\n";
+    for (name, examine, args, detail, exists) in [
+        (
+            "--no-fetch",
+            kb_examine_reply(),
+            &["--no-fetch"][..],
+            "--no-fetch",
+            KB_EXISTS,
+        ),
+        (
+            "empty folder",
+            empty.to_string(),
+            &[],
+            "the folder is empty",
+            0,
+        ),
+    ] {
+        let s = script(vec![kb_examined(examine), logout_steps()]);
+        let c = Case::tls(s).named(name).args(args).json();
+        c.exit(0);
+        c.steps(TLS_STEPS, "ok ok ok ok ok ok ok skipped skipped ok");
+        assert_eq!(c.step("fetch")["detail"], detail, "{}", c.ctx);
+        assert!(c.v["message"].is_null(), "{}", c.ctx);
+        assert_eq!(c.v["mailbox"]["exists"], exists, "{}", c.ctx);
+        if exists == 0 {
+            let mailbox = &c.v["mailbox"];
+            assert!(mailbox["unseen"].is_null() && mailbox["uidnext"].is_null());
+        }
+    }
 }
 
 #[test]
 fn message_option_fetches_that_message() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-            Step::Expect("FETCH 2 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(
-                "* 2 FETCH (FLAGS (\\Seen) INTERNALDATE \"02-Jan-2024 09:00:00 +0000\" RFC822.SIZE 77 \
+    let fetch = "* 2 FETCH (FLAGS (\\Seen) INTERNALDATE \"02-Jan-2024 09:00:00 +0000\" RFC822.SIZE 77 \
                  ENVELOPE (NIL NIL ((NIL NIL \"carol\" \"example.net\")) NIL NIL NIL NIL NIL NIL NIL))\r\n\
-                 {tag} OK Fetch completed.\r\n"
-                    .into(),
-            ),
-        ],
+                 {tag} OK Fetch completed.\r\n";
+    let s = script(vec![
+        kb_examined(kb_examine_reply()),
+        fetched(2, fetch.into()),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--message", "2"]),
-        &PASS_ENV,
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(s).args(&["--message", "2"]).json();
+    c.exit(0);
     assert_fields(
-        &v["message"],
+        &c.v["message"],
         serde_json::json!({
             "seq": 2, "size": 77, "flags": ["\\Seen"],
             "internal_date": "02-Jan-2024 09:00:00 +0000",
             "subject": null, "from": "carol@example.net", "body_bytes": null,
         }),
-        &ctx,
+        &c.ctx,
     );
 }
 
 #[test]
 fn message_beyond_the_folder_fails_fetch() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-        ],
-        logout_steps(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--message", "9"]),
-        &PASS_ENV,
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "fetch", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped failed ok",
-        &ctx,
-    );
-    assert!(error_text(&v, "message").contains("message 9 does not exist"));
+    let s = script(vec![kb_examined(kb_examine_reply()), logout_steps()]);
+    let c = Case::tls(s).args(&["--message", "9"]).json();
+    c.failed_at("fetch");
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok skipped failed ok");
+    assert!(c.error("message").contains("message 9 does not exist"));
 }
 
 /// KB script whose FETCH announces `size` and whose `BODY.PEEK[]` answer
@@ -435,15 +300,9 @@ fn body_script(size: usize, body_len: usize) -> Vec<Step> {
     );
     assert!(fetch.contains(&format!("RFC822.SIZE {size} ")));
     script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
+        kb_examined(kb_examine_reply()),
+        fetched(3, fetch),
         vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(fetch),
             Step::Expect("FETCH 3 BODY.PEEK[]".into()),
             Step::Send(format!("* 3 FETCH (BODY[] {{{body_len}}}\r\n")),
             Step::Flood(b'x', body_len),
@@ -455,87 +314,43 @@ fn body_script(size: usize, body_len: usize) -> Vec<Step> {
 
 #[test]
 fn body_whose_length_equals_the_size() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(512, 512));
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--body"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_eq!(v["message"]["size"], 512);
-    assert_eq!(v["message"]["body_bytes"], 512, "{ctx}");
+    let c = Case::tls(body_script(512, 512)).args(&["--body"]).json();
+    c.exit(0);
+    c.steps(TLS_STEPS, TLS_ALL_OK);
+    assert_eq!(c.v["message"]["size"], 512);
+    assert_eq!(c.v["message"]["body_bytes"], 512, "{}", c.ctx);
 }
 
 #[test]
 fn large_body_is_streamed_in_bounded_memory() {
     const SIZE: usize = 24 * 1024 * 1024;
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(SIZE, SIZE));
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--body", "--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_eq!(v["message"]["body_bytes"], SIZE, "{ctx}");
+    let (c, rss) = Case::tls(body_script(SIZE, SIZE))
+        .args(&["--body"])
+        .json_measured();
+    c.exit(0);
+    c.steps(TLS_STEPS, TLS_ALL_OK);
+    assert_eq!(c.v["message"]["body_bytes"], SIZE, "{}", c.ctx);
     eprintln!(
         "max RSS, {} MiB body via --body over TLS: {rss} KiB",
         SIZE >> 20
     );
     assert!(
         rss < RSS_LIMIT_KIB,
-        "max RSS {rss} KiB for a streamed {SIZE}-byte body\n{ctx}"
+        "max RSS {rss} KiB for a streamed {SIZE}-byte body\n{}",
+        c.ctx
     );
 }
 
 #[test]
 fn body_length_mismatch_fails_fetch() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), body_script(512, 500));
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["--body"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "fetch", &ctx);
-    assert_steps(
-        &v,
-        &TLS_STEPS,
-        "ok ok ok ok ok ok ok skipped failed ok",
-        &ctx,
-    );
+    let c = Case::tls(body_script(512, 500)).args(&["--body"]).json();
+    c.failed_at("fetch");
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok skipped failed ok");
     assert_eq!(
-        error_text(&v, "message"),
+        c.error("message"),
         "message 3: the body has 500 bytes but RFC822.SIZE announced 512"
     );
-    assert_eq!(v["message"]["body_bytes"], 500, "{ctx}");
-}
-
-/// base64 (RFC 4648, padded).
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The AUTHENTICATE PLAIN message for USER and PASS, base64.
-pub fn plain_b64() -> String {
-    base64(format!("\0{USER}\0{PASS}").as_bytes())
+    assert_eq!(c.v["message"]["body_bytes"], 500, "{}", c.ctx);
 }
 
 #[test]
@@ -546,57 +361,35 @@ fn base64_helper() {
 }
 
 #[test]
-fn auth_plain_with_sasl_ir() {
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::ExpectAlone(format!("AUTHENTICATE PLAIN {}", plain_b64())),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--auth", "plain"]),
-        &PASS_ENV,
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    let detail = step(&v, "login")["detail"].as_str().unwrap_or("");
-    assert!(detail.contains("AUTHENTICATE PLAIN"), "{detail}");
-}
-
-#[test]
-fn auth_plain_without_sasl_ir() {
+fn auth_plain_with_and_without_sasl_ir() {
     let b64 = plain_b64();
-    let s = script(vec![
-        vec![
-            Step::Send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n".into()),
-            Step::Expect("AUTHENTICATE PLAIN".into()),
-            Step::Send("+ \r\n".into()),
-            // The client's base64 line: read raw so the tag stays.
-            Step::ExpectBytes(b64.len()),
-            Step::Expect(String::new()),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--auth", "plain"]),
-        &PASS_ENV,
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
-    assert_eq!(log.literals, [b64.as_bytes()], "{ctx}");
+    let with_ir = vec![
+        Step::Send(GREETING.into()),
+        Step::ExpectAlone(format!("AUTHENTICATE PLAIN {b64}")),
+    ];
+    let without_ir = vec![
+        Step::Send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n".into()),
+        Step::Expect("AUTHENTICATE PLAIN".into()),
+        Step::Send("+ \r\n".into()),
+        // The client's base64 line: read raw so the tag stays.
+        Step::ExpectBytes(b64.len()),
+        Step::Expect(String::new()),
+    ];
+    for (name, start, literals) in [
+        ("SASL-IR", with_ir, vec![]),
+        ("no SASL-IR", without_ir, vec![b64.as_bytes().to_vec()]),
+    ] {
+        let s = script(vec![
+            start,
+            vec![Step::Send(kb_login_ok())],
+            kb_after_login(),
+        ]);
+        let c = Case::tls(s).named(name).args(&["--auth", "plain"]).json();
+        c.exit(0);
+        c.steps(TLS_STEPS, TLS_ALL_OK);
+        c.detail_contains("login", "AUTHENTICATE PLAIN");
+        assert_eq!(c.log.literals, literals, "{}", c.ctx);
+    }
 }
 
 #[test]
@@ -615,14 +408,10 @@ fn capability_is_asked_after_a_login_ok_without_capabilities() {
         ],
         kb_after_login(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(s).json();
+    c.exit(0);
     let caps: Vec<&str> = POSTLOGIN_CAPS.split(' ').collect();
-    assert_eq!(v["capabilities"], serde_json::json!(caps), "{ctx}");
+    assert_eq!(c.v["capabilities"], serde_json::json!(caps), "{}", c.ctx);
 }
 
 #[test]
@@ -633,16 +422,11 @@ fn no_capability_command_when_the_login_ok_carries_them() {
         login_steps(),
         kb_after_login(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(commands(&log)[0], "CAPABILITY");
-    assert_eq!(commands(&log)[1..], KB_COMMANDS, "{ctx}");
-    let detail = step(&v, "capability")["detail"].as_str().unwrap_or("");
-    assert_eq!(detail, PRELOGIN_CAPS);
+    let c = Case::tls(s).json();
+    c.exit(0);
+    assert_eq!(commands(&c.log)[0], "CAPABILITY");
+    assert_eq!(commands(&c.log)[1..], KB_COMMANDS, "{}", c.ctx);
+    assert_eq!(c.detail("capability"), PRELOGIN_CAPS);
 }
 
 #[test]
@@ -653,28 +437,17 @@ fn auth_plain_not_offered_sends_no_password() {
         )],
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--auth", "plain"]),
-        &PASS_ENV,
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "login", &ctx);
-    assert_eq!(error_text(&v, "got"), "AUTH=GSSAPI");
-    assert_not_received(&log, &plain_b64(), &ctx);
+    let c = Case::tls(s).args(&["--auth", "plain"]).json();
+    c.failed_at("login");
+    assert_eq!(c.error("got"), "AUTH=GSSAPI");
+    assert_not_received(&c.log, &plain_b64(), &c.ctx);
 }
 
 #[test]
 fn text_format_prints_a_line_per_step_and_a_summary() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let (r, log) = go(srv, &user(tls_args(port)), &PASS_ENV, None);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_eq!(r.status, 0, "{ctx}");
+    let run = Case::tls(kb_script()).output();
+    let (r, ctx, port) = (&run.r, &run.ctx, run.port);
+    run.status(0);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 12, "{ctx}");
     assert!(
@@ -684,7 +457,7 @@ fn text_format_prints_a_line_per_step_and_a_summary() {
         )),
         "{ctx}"
     );
-    for (line, name) in lines[1..11].iter().zip(TLS_STEPS) {
+    for (line, name) in lines[1..11].iter().zip(TLS_STEPS.split(' ')) {
         let words: Vec<&str> = line.split_whitespace().collect();
         if name == "quota" {
             // No QUOTA capability: skipped, with a dash for its time.
@@ -720,26 +493,21 @@ fn text_format_prints_a_line_per_step_and_a_summary() {
 
 #[test]
 fn nagios_format_is_one_line_with_perfdata() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let args = with(
-        user(tls_args(port)),
-        &["--format", "nagios", "-w", "5", "-c", "9"],
-    );
-    let (r, log) = go(srv, &args, &PASS_ENV, None);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_eq!(r.status, 0, "{ctx}");
+    let run = Case::tls(kb_script())
+        .args(&["--format", "nagios", "-w", "5", "-c", "9"])
+        .output();
+    let (r, ctx) = (&run.r, &run.ctx);
+    run.status(0);
     assert_eq!(r.stdout.lines().count(), 1, "{ctx}");
     let line = r.stdout.trim_end();
     assert!(line.starts_with("IMAP OK - "), "{line}");
     let (text, perf) = line.split_once(" | ").expect("perfdata after ' | '");
-    assert!(text.contains(&format!("localhost:{port}")), "{text}");
+    assert!(text.contains(&format!("localhost:{}", run.port)), "{text}");
     assert!(perf.starts_with("time="), "{perf}");
     let time = perf.split(' ').next().unwrap_or("");
     assert!(time.ends_with("s;5;9;0;10"), "{time}");
     // Skipped steps (quota: no QUOTA capability) have no perfdata.
-    for name in TLS_STEPS.iter().filter(|n| **n != "quota") {
+    for name in TLS_STEPS.split(' ').filter(|n| *n != "quota") {
         assert!(perf.contains(&format!(" {name}=")), "{name} in {perf}");
     }
     assert!(!perf.contains(" quota="), "{perf}");
@@ -750,15 +518,18 @@ fn nagios_format_is_one_line_with_perfdata() {
 #[test]
 fn time_thresholds_warn_and_crit() {
     for (flag, code, word) in [("-w", 1, "WARNING"), ("-c", 2, "CRITICAL")] {
-        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-        let port = srv.port();
-        let args = with(user(tls_args(port)), &["--format", "nagios", flag, "0"]);
-        let (r, log) = go(srv, &args, &PASS_ENV, None);
-        let ctx = dump(&r, &log);
-        log.assert_ok();
-        assert_eq!(r.status, code, "{ctx}");
-        assert!(r.stdout.starts_with(&format!("IMAP {word} - ")), "{ctx}");
-        assert!(r.stdout.contains("threshold is 0s"), "{ctx}");
+        let run = Case::tls(kb_script())
+            .named(flag)
+            .args(&["--format", "nagios", flag, "0"])
+            .output();
+        run.status(code);
+        let stdout = &run.r.stdout;
+        assert!(
+            stdout.starts_with(&format!("IMAP {word} - ")),
+            "{}",
+            run.ctx
+        );
+        assert!(stdout.contains("threshold is 0s"), "{}", run.ctx);
     }
 }
 
@@ -766,29 +537,17 @@ fn time_thresholds_warn_and_crit() {
 fn json_lists_every_step_even_when_skipped() {
     // A refused connection under each mode: every step of the mode appears.
     let port = closed_port();
-    let modes: [(&str, &[&str]); 3] = [
-        ("tls", &TLS_STEPS),
-        ("starttls", &STARTTLS_STEPS),
-        ("none", &NONE_STEPS),
+    let modes = [
+        ("tls", TLS_STEPS),
+        ("starttls", STARTTLS_STEPS),
+        ("none", NONE_STEPS),
     ];
     for (security, names) in modes {
-        let p = port.to_string();
-        let args = [
-            "127.0.0.1",
-            "--security",
-            security,
-            "-p",
-            &p,
-            "-u",
-            USER,
-            "--format",
-            "json",
-        ];
-        let (r, v) = run_json(&args, &PASS_ENV, None);
-        let ctx = format!("{r:?}");
+        let (r, v) = against_closed_port(security, port);
+        let ctx = format!("{security}: {r:?}");
         assert_eq!(v["security"], security);
         let mut statuses = vec!["failed"];
-        statuses.resize(names.len(), "skipped");
+        statuses.resize(names.split(' ').count(), "skipped");
         assert_steps(&v, names, &statuses.join(" "), &ctx);
         for key in JSON_FIELDS {
             assert!(v.get(key).is_some(), "{key} missing\n{ctx}");

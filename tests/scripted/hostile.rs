@@ -5,34 +5,32 @@ use super::*;
 
 #[test]
 fn never_greeting_server_finishes_by_the_deadline() {
-    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Hold]);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(none_args(port)), &["-t", "2"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
+    let c = Case::cleartext(vec![Step::Hold]).args(&["-t", "2"]).json();
+    c.failed_at("greeting");
     assert!(
-        r.elapsed >= Duration::from_millis(1900) && r.elapsed < Duration::from_secs(4),
-        "{ctx}"
+        c.r.elapsed >= Duration::from_millis(1900) && c.r.elapsed < Duration::from_secs(4),
+        "{}",
+        c.ctx
     );
-    let elapsed_ms = v["elapsed_ms"].as_f64().expect("elapsed_ms");
-    assert!((1900.0..2500.0).contains(&elapsed_ms), "{ctx}");
+    let elapsed_ms = c.v["elapsed_ms"].as_f64().expect("elapsed_ms");
+    assert!((1900.0..2500.0).contains(&elapsed_ms), "{}", c.ctx);
 }
 
 #[test]
 fn never_greeting_tls_server_finishes_by_the_deadline() {
     // Implicit TLS: the handshake itself never completes.
-    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Hold]);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "1.5"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "tls", &ctx);
+    let c = Case::tls(vec![Step::Hold])
+        .server(Mode::Plain)
+        .args(&["-t", "1.5"])
+        .json();
+    c.failed_at("tls");
     assert!(
-        error_text(&v, "message").contains("did not finish before the deadline"),
-        "{ctx}"
+        c.error("message")
+            .contains("did not finish before the deadline"),
+        "{}",
+        c.ctx
     );
-    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(4), "{}", c.ctx);
 }
 
 #[test]
@@ -40,287 +38,182 @@ fn dripping_greeting_hits_the_one_deadline() {
     // 60 bytes at one per 200 ms would take 12 s; every single read
     // succeeds well within any per-read timeout.
     let greeting = format!("* OK {}\r\n", "x".repeat(53));
-    let srv = ScriptedServer::start(
-        Mode::Plain,
-        vec![Step::Drip(
-            greeting.into_bytes(),
-            Duration::from_millis(200),
-        )],
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(none_args(port)), &["-t", "2"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    assert_eq!(error_text(&v, "message"), "no greeting before the deadline");
-    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+    let drip = Step::Drip(greeting.into_bytes(), Duration::from_millis(200));
+    let c = Case::cleartext(vec![drip]).args(&["-t", "2"]).json();
+    c.failed_at("greeting");
+    assert_eq!(c.error("message"), "no greeting before the deadline");
+    assert!(c.r.elapsed < Duration::from_secs(4), "{}", c.ctx);
     assert!(
-        log.notes
+        c.log
+            .notes
             .iter()
             .any(|n| n.starts_with("Drip: client went away")),
-        "{ctx}"
+        "{}",
+        c.ctx
     );
 }
 
 #[test]
 fn dripping_list_hits_the_one_deadline() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Drip(
-                kb_list_reply().replace("{tag}", "x").into_bytes(),
-                Duration::from_millis(100),
-            ),
-        ],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(user(tls_args(port)), &["-t", "2"]), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "list", &ctx);
-    assert!(error_text(&v, "message").contains("deadline"), "{ctx}");
+    let drip = Step::Drip(
+        kb_list_reply().replace("{tag}", "x").into_bytes(),
+        Duration::from_millis(100),
+    );
+    let c = Case::tls(kb_listing(vec![drip]))
+        .args(&["-t", "2"])
+        .script_may_break()
+        .json();
+    c.failed_at("list");
+    assert!(c.error("message").contains("deadline"), "{}", c.ctx);
     // No time is left for LOGOUT.
-    assert_eq!(step(&v, "logout")["status"], "skipped", "{ctx}");
-    assert!(r.elapsed < Duration::from_secs(4), "{ctx}");
+    assert_eq!(c.step("logout")["status"], "skipped", "{}", c.ctx);
+    assert!(c.r.elapsed < Duration::from_secs(4), "{}", c.ctx);
 }
 
 #[test]
 fn endless_greeting_line_is_a_clean_error() {
-    let srv = ScriptedServer::start(Mode::Plain, vec![Step::Flood(b'a', 10_000_000)]);
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    let msg = error_text(&v, "message");
+    let (c, rss) = Case::cleartext(vec![Step::Flood(b'a', 10_000_000)]).json_measured();
+    c.failed_at("greeting");
+    let msg = c.error("message");
     assert!(
         msg.contains("a line longer than 65536 bytes without CRLF"),
         "{msg}"
     );
-    assert!(r.elapsed < Duration::from_secs(3), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(3), "{}", c.ctx);
     eprintln!("max RSS, endless greeting line: {rss} KiB");
-    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
 }
 
 #[test]
 fn endless_line_after_login_is_a_clean_error() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send("* LIST () \"/\" ".into()),
-            Step::Flood(b'a', 10_000_000),
-        ],
+    let s = kb_listing(vec![
+        Step::Send("* LIST () \"/\" ".into()),
+        Step::Flood(b'a', 10_000_000),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
+    let c = Case::tls(s).json();
+    c.failed_at("list");
     assert!(
-        error_text(&v, "message").contains("a line longer than 65536 bytes"),
-        "{ctx}"
+        c.error("message")
+            .contains("a line longer than 65536 bytes"),
+        "{}",
+        c.ctx
     );
-    assert!(r.elapsed < Duration::from_secs(3), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(3), "{}", c.ctx);
 }
 
 #[test]
 fn huge_literal_is_refused_in_bounded_memory() {
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send("* LIST () \"/\" {2000000000}\r\n".into()),
-            Step::Flood(b'x', 64 << 20),
-        ],
+    let s = kb_listing(vec![
+        Step::Send("* LIST () \"/\" {2000000000}\r\n".into()),
+        Step::Flood(b'x', 64 << 20),
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
+    let (c, rss) = Case::cleartext(s).json_measured();
+    c.failed_at("list");
     assert_eq!(
-        error_text(&v, "message"),
+        c.error("message"),
         "protocol error during list: a literal of 2000000000 bytes where at most 1048576 are expected"
     );
-    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(5), "{}", c.ctx);
     eprintln!("max RSS, 2 GB literal announced: {rss} KiB");
-    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
 }
 
 #[test]
 fn many_literals_in_one_response_are_bounded() {
     // Each literal is under the 1 MiB limit; together they pass 4 MiB.
-    let mut s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send("* 1 FETCH (X {1000000}\r\n".into()),
-        ],
-    ]);
+    let mut reply = vec![Step::Send("* 1 FETCH (X {1000000}\r\n".into())];
     for _ in 0..6 {
-        s.push(Step::Flood(b'y', 1_000_000));
-        s.push(Step::Send(" X {1000000}\r\n".into()));
+        reply.push(Step::Flood(b'y', 1_000_000));
+        reply.push(Step::Send(" X {1000000}\r\n".into()));
     }
-    s.push(Step::Hold);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    assert_failed_at(&r, &v, "list", &ctx);
+    reply.push(Step::Hold);
+    let (c, rss) = Case::cleartext(kb_listing(reply))
+        .script_may_break()
+        .json_measured();
+    c.failed_at("list");
     assert!(
-        error_text(&v, "message").contains("a response larger than 4194304 bytes"),
-        "{ctx}"
+        c.error("message")
+            .contains("a response larger than 4194304 bytes"),
+        "{}",
+        c.ctx
     );
     eprintln!("max RSS, 6 x 1 MB literals in one response: {rss} KiB");
-    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
 }
 
 #[test]
-fn deep_parentheses_in_one_line_are_a_clean_error() {
-    // 30,000 levels fit in one line under the 64 KiB limit, so the client
+fn deep_parentheses_are_a_clean_error() {
+    // In one line: 30,000 levels fit under the 64 KiB limit, so the client
     // reads the whole line (the server's write always completes) and the
     // nesting limit, not the line limit, must stop the parser.
-    let deep = format!(
+    let in_one_line = format!(
         "* 3 FETCH (ENVELOPE {}{})\r\n{{tag}} OK done\r\n",
         "(".repeat(30_000),
         ")".repeat(30_000)
     );
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(deep),
-            Step::Hold,
-        ],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
-    assert!(
-        error_text(&v, "message").contains("nested too deeply"),
-        "{ctx}"
-    );
-}
-
-#[test]
-fn deep_parentheses_across_literals_reach_the_parser_and_fail_cleanly() {
-    // Line segments under 64 KiB, joined by empty literals, so the 100,000
-    // levels of nesting reach the parser instead of the line limit.
-    let mut deep = String::from("* 3 FETCH (ENVELOPE ");
+    // Across literals: line segments under 64 KiB, joined by empty
+    // literals, so the 100,000 levels of nesting reach the parser instead
+    // of the line limit.
+    let mut across_literals = String::from("* 3 FETCH (ENVELOPE ");
     for _ in 0..4 {
-        deep.push_str(&"(".repeat(25_000));
-        deep.push_str("{0}\r\n");
+        across_literals.push_str(&"(".repeat(25_000));
+        across_literals.push_str("{0}\r\n");
     }
     for _ in 0..4 {
-        deep.push_str(&")".repeat(25_000));
-        deep.push_str(" {0}\r\n");
+        across_literals.push_str(&")".repeat(25_000));
+        across_literals.push_str(" {0}\r\n");
     }
-    deep.push_str(")\r\n{tag} OK done\r\n");
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(deep),
-            Step::Hold,
-        ],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
-    assert!(
-        error_text(&v, "message").contains("nested too deeply"),
-        "{ctx}"
-    );
+    across_literals.push_str(")\r\n{tag} OK done\r\n");
+    for (name, deep) in [
+        ("in one line", in_one_line),
+        ("across literals", across_literals),
+    ] {
+        let s = kb_listing(vec![Step::Send(deep), Step::Hold]);
+        let c = Case::tls(s).named(name).json();
+        c.failed_at("list");
+        assert!(
+            c.error("message").contains("nested too deeply"),
+            "{}",
+            c.ctx
+        );
+    }
 }
 
 #[test]
 fn body_literal_beyond_the_size_and_slack_is_refused() {
-    let fetch = kb_fetch_reply();
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
+        kb_examined(kb_examine_reply()),
+        fetched(3, kb_fetch_reply()),
         vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(fetch),
             Step::Expect("FETCH 3 BODY.PEEK[]".into()),
             Step::Send("* 3 FETCH (BODY[] {50000000}\r\n".into()),
             Step::Flood(b'x', 50_000_000),
         ],
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--body", "--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "fetch", &ctx);
-    let msg = error_text(&v, "message");
+    let (c, rss) = Case::cleartext(s).args(&["--body"]).json_measured();
+    c.failed_at("fetch");
+    let msg = c.error("message");
     assert!(
         msg.starts_with("protocol error during fetch: a literal of 50000000 bytes"),
         "{msg}"
     );
-    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    assert!(c.r.elapsed < Duration::from_secs(5), "{}", c.ctx);
     eprintln!("max RSS, 50 MB body literal for a 512-byte message: {rss} KiB");
-    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
 }
 
 #[test]
 fn full_check_peak_memory() {
     // Cleartext: the baseline the hostile-server limits compare against.
-    let srv = ScriptedServer::start(Mode::Plain, kb_script());
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_exit(&r, &v, 1, &ctx);
+    let (c, rss) = Case::cleartext(kb_script()).json_measured();
+    c.exit(1);
     eprintln!("max RSS, full KB check in cleartext: {rss} KiB");
-    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
     // Implicit TLS: OpenSSL loads the system CA store as well.
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let (c, rss) = Case::tls(kb_script()).json_measured();
+    c.exit(0);
     eprintln!("max RSS, full KB check over TLS: {rss} KiB");
-    assert!(rss < 4 * RSS_LIMIT_KIB, "max RSS {rss} KiB\n{ctx}");
+    assert!(rss < 4 * RSS_LIMIT_KIB, "max RSS {rss} KiB\n{}", c.ctx);
 }
 
 #[test]
@@ -331,36 +224,28 @@ fn garbage_instead_of_a_greeting() {
         (b"HTTP/1.1 400 Bad Request\r\n", "HTTP"),
         (b"\x16\x03\x01\x00\x05hello\r\n", "--security tls"),
     ] {
-        let srv = ScriptedServer::start(
-            Mode::Plain,
-            vec![Step::SendBytes(bytes.to_vec()), Step::Hold],
-        );
-        let port = srv.port();
-        let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-        let ctx = dump(&r, &log);
-        assert_failed_at(&r, &v, "greeting", &ctx);
-        assert!(error_text(&v, "hint").contains(hint), "{hint}\n{ctx}");
-        assert!(log.received.is_empty(), "{ctx}");
+        let c = Case::cleartext(vec![Step::SendBytes(bytes.to_vec()), Step::Hold])
+            .named(hint)
+            .script_may_break()
+            .json();
+        c.failed_at("greeting");
+        assert!(c.error("hint").contains(hint), "{hint}\n{}", c.ctx);
+        assert!(c.log.received.is_empty(), "{}", c.ctx);
     }
 }
 
 #[test]
 fn invalid_utf8_stays_valid_json() {
-    let srv = ScriptedServer::start(
-        Mode::Plain,
-        vec![
-            Step::SendBytes(b"* BYE caf\xe9 \x1b[31m \"closed\"\r\n".to_vec()),
-            Step::ExpectEof,
-        ],
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(none_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "greeting", &ctx);
+    let bye = Step::SendBytes(b"* BYE caf\xe9 \x1b[31m \"closed\"\r\n".to_vec());
+    let c = Case::cleartext(vec![bye, Step::ExpectEof])
+        .script_may_break()
+        .json();
+    c.failed_at("greeting");
     assert_eq!(
-        error_text(&v, "got"),
+        c.error("got"),
         "* BYE caf\\xe9 \\x1b[31m \"closed\"",
-        "{ctx}"
+        "{}",
+        c.ctx
     );
 }
 
@@ -418,9 +303,9 @@ fn help_and_version() {
 fn a_closed_stdout_does_not_stop_the_check_or_panic() {
     // `imapcheck ... | head -1`: the reader goes away after one line; the
     // check must still log out, and exit with its verdict, not a panic.
+    let case = Case::tls(kb_script());
     let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let args = user(tls_args(port));
+    let args = case.command_line(srv.port(), false);
     let mut child = imapcheck()
         .args(&args)
         .env("IMAPCHECK_PASSWORD", PASS)
@@ -453,28 +338,16 @@ fn huge_folder_names_are_counted_but_not_all_kept() {
     }
     list.push_str("{tag} OK List completed.\r\n");
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(list),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send("{tag} NO no such folder\r\n".into()),
-        ],
+        logged_in(),
+        listed(list),
+        opened("EXAMINE INBOX", "{tag} NO no such folder\r\n".into()),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let args = with(user(none_args(port)), &["--format", "json"]);
-    let (r, rss) = run_measured(&args, &PASS_ENV);
-    let log = srv.finish();
-    let ctx = format!("exit {} rss {rss} KiB\n{}", r.status, log.report());
-    log.assert_ok();
-    let v = parse_json_stdout(&r);
-    assert_eq!(v["folder_count"], 64, "{ctx}");
-    assert_eq!(v["folders"].as_array().map(Vec::len), Some(4), "{ctx}");
-    let detail = step(&v, "list")["detail"].as_str().unwrap_or("");
-    assert!(detail.ends_with("(names beyond 4 not kept)"), "{detail}");
+    let (c, rss) = Case::cleartext(s).json_measured();
+    let ctx = format!("rss {rss} KiB\n{}", c.ctx);
+    assert_eq!(c.v["folder_count"], 64, "{ctx}");
+    assert_eq!(c.v["folders"].as_array().map(Vec::len), Some(4), "{ctx}");
+    c.detail_ends_with("list", "(names beyond 4 not kept)");
     eprintln!("max RSS, 64 folder names of 1 MiB: {rss} KiB");
     // 4 MiB of names, their copies in the JSON tree and text (~4x), the
     // read buffer and the process itself: about 35 MiB. Keeping all 64 MiB
@@ -496,18 +369,20 @@ fn a_long_line_is_refused_at_the_limit_however_it_is_split() {
         Step::Send("a".repeat(50_000)),
         Step::Hold,
     ];
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &with(none_args(port), &["-t", "8"]), &[]);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "greeting", &ctx);
-    let msg = error_text(&v, "message");
+    let c = Case::cleartext(s)
+        .anonymous()
+        .args(&["-t", "8"])
+        .script_may_break()
+        .json();
+    c.failed_at("greeting");
+    let msg = c.error("message");
     assert!(
         msg.contains("a line longer than 65536 bytes without CRLF"),
         "{msg}"
     );
     assert!(
-        r.elapsed < Duration::from_secs(4),
-        "refused at once, not at the deadline\n{ctx}"
+        c.r.elapsed < Duration::from_secs(4),
+        "refused at once, not at the deadline\n{}",
+        c.ctx
     );
 }

@@ -18,22 +18,17 @@ fn normalized(mut v: Value) -> Value {
     v
 }
 
-fn kb_json(s: Vec<Step>) -> (Run, Value, ServerLog) {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    // Split sends are slow (5 ms per chunk): a generous deadline.
-    go_json(srv, &with(user(tls_args(port)), &["-t", "30"]), &PASS_ENV)
-}
-
+/// The KB script with every response written `n` bytes at a time gives
+/// the same report as written whole.
 fn split_equals_unsplit(n: usize) {
-    let (r, whole, log) = kb_json(kb_script());
-    log.assert_ok();
-    assert_eq!(r.status, 0, "{}", dump(&r, &log));
-    let (r, split, log) = kb_json(split_sends(kb_script(), n));
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &split, 0, &ctx);
-    assert_eq!(normalized(split), normalized(whole), "{ctx}");
+    // Split sends are slow (5 ms per chunk): a generous deadline.
+    let whole = Case::tls(kb_script()).args(&["-t", "30"]).json();
+    assert_eq!(whole.r.status, 0, "{}", whole.ctx);
+    let split = Case::tls(split_sends(kb_script(), n))
+        .args(&["-t", "30"])
+        .json();
+    split.exit(0);
+    assert_eq!(normalized(split.v), normalized(whole.v), "{}", split.ctx);
 }
 
 #[test]
@@ -65,25 +60,22 @@ fn unsolicited_responses_are_understood_or_ignored() {
                 "* CAPABILITY {POSTLOGIN_CAPS}\r\n* 7 EXISTS\r\n{}",
                 kb_login_ok()
             )),
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(list),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(format!(
+        ],
+        listed(list),
+        opened(
+            "EXAMINE INBOX",
+            format!(
                 "* SEARCH 1 2\r\n* 1 FETCH (FLAGS ())\r\n{}",
                 kb_examine_reply()
-            )),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(fetch),
-        ],
+            ),
+        ),
+        fetched(3, fetch),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok", &ctx);
+    let c = Case::tls(s).json();
+    let (v, ctx) = (&c.v, &c.ctx);
+    c.exit(0);
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok skipped ok ok");
     assert_eq!(
         v["alerts"],
         serde_json::json!(["Maintenance tonight"]),
@@ -106,26 +98,14 @@ fn exists_follows_updates_during_the_check() {
     // check" -- here one arrives with the FETCH answer.
     let fetch = format!("* 4 EXISTS\r\n* 1 RECENT\r\n{}", kb_fetch_reply());
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send(kb_examine_reply()),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(fetch),
-        ],
+        kb_examined(kb_examine_reply()),
+        fetched(3, fetch),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(v["message"]["seq"], 3, "{ctx}");
-    assert_eq!(v["mailbox"]["exists"], 4, "mailbox.exists\n{ctx}");
+    let c = Case::tls(s).json();
+    c.exit(0);
+    assert_eq!(c.v["message"]["seq"], 3, "{}", c.ctx);
+    assert_eq!(c.v["mailbox"]["exists"], 4, "mailbox.exists\n{}", c.ctx);
 }
 
 #[test]
@@ -138,18 +118,17 @@ fn alert_is_shown_in_every_format() {
     ));
     assert!(matches!(&s[5], Step::Expect(p) if p == "EXAMINE INBOX"));
     for format in ["text", "nagios"] {
-        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s.clone());
-        let port = srv.port();
-        let args = with(user(tls_args(port)), &["--format", format]);
-        let (r, log) = go(srv, &args, &PASS_ENV, None);
-        let ctx = dump(&r, &log);
-        log.assert_ok();
-        assert_eq!(r.status, 0, "{ctx}");
-        let alert_line = r
+        let run = Case::tls(s.clone())
+            .named(format)
+            .args(&["--format", format])
+            .output();
+        run.status(0);
+        let alert_line = run
+            .r
             .stdout
             .lines()
             .find(|l| l.contains("Maintenance tonight"))
-            .unwrap_or_else(|| panic!("no alert in {format} output\n{ctx}"));
+            .unwrap_or_else(|| panic!("no alert in {format} output\n{}", run.ctx));
         match format {
             "text" => assert!(alert_line.starts_with("ALERT "), "{alert_line}"),
             _ => assert_eq!(alert_line, "[ALERT] Maintenance tonight"),
@@ -183,13 +162,12 @@ fn alerts_before_starttls_are_not_reported() {
         kb_after_login(),
     ]);
     for format in ["json", "text"] {
-        let srv = ScriptedServer::start(Mode::Plain, s.clone());
-        let port = srv.port();
-        let args = with(user(starttls_args(port)), &["-v", "--format", format]);
-        let (r, log) = go(srv, &args, &PASS_ENV, None);
-        let ctx = dump(&r, &log);
-        log.assert_ok();
-        assert_eq!(r.status, 0, "{ctx}");
+        let run = Case::starttls(s.clone())
+            .named(format)
+            .args(&["-v", "--format", format])
+            .output();
+        let (r, ctx) = (&run.r, &run.ctx);
+        run.status(0);
         // The greeting itself is reported as the greeting, nothing else
         // from before the handshake is.
         assert!(!r.stdout.contains("Pre-TLS capability"), "{ctx}");
@@ -213,7 +191,7 @@ fn alerts_before_starttls_are_not_reported() {
             );
         }
         if format == "json" {
-            let v = parse_json_stdout(&r);
+            let v = parse_json_stdout(r);
             assert_eq!(v["alerts"], serde_json::json!(["Post-TLS alert"]), "{ctx}");
         }
     }
@@ -221,34 +199,25 @@ fn alerts_before_starttls_are_not_reported() {
 
 #[test]
 fn a_foreign_tag_is_a_protocol_error() {
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
-            Step::Send("a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n".into()),
-        ],
-        vec![Step::Hold],
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "login", &ctx);
-    let msg = error_text(&v, "message");
+    let s = vec![
+        Step::Send(GREETING.into()),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send("a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n".into()),
+        Step::Hold,
+    ];
+    let c = Case::tls(s).json();
+    c.failed_at("login");
+    let msg = c.error("message");
     assert!(
         msg.starts_with(
             "protocol error during login: a tagged response for a command we never sent"
         ),
         "{msg}"
     );
-    assert_eq!(
-        error_text(&v, "got"),
-        "a1 OK [CAPABILITY IMAP4rev1] Logged in"
-    );
+    assert_eq!(c.error("got"), "a1 OK [CAPABILITY IMAP4rev1] Logged in");
     // Nothing more is sent on a connection that broke the protocol.
-    assert_eq!(log.received_text().lines().count(), 1, "{ctx}");
-    assert!(r.elapsed < Duration::from_secs(5), "{ctx}");
+    assert_eq!(c.log.received_text().lines().count(), 1, "{}", c.ctx);
+    assert!(c.r.elapsed < Duration::from_secs(5), "{}", c.ctx);
 }
 
 #[test]
@@ -265,24 +234,18 @@ fn literals_in_list_and_envelope() {
         literal("Björn \"B\" Ex")
     );
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(list),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send("* 1 EXISTS\r\n{tag} OK [READ-ONLY] done\r\n".into()),
-            Step::Expect("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(envelope),
-        ],
+        logged_in(),
+        listed(list),
+        opened(
+            "EXAMINE INBOX",
+            "* 1 EXISTS\r\n{tag} OK [READ-ONLY] done\r\n".into(),
+        ),
+        fetched(1, envelope),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(s).json();
+    let (v, ctx) = (&c.v, &c.ctx);
+    c.exit(0);
     assert_eq!(
         v["folders"],
         serde_json::json!(["Deleted Items", "Archiv/Grüße", "Quo\"ted"]),
@@ -299,32 +262,22 @@ fn literals_in_list_and_envelope() {
 
 #[test]
 fn modified_utf7_folder_both_ways() {
+    let examine = kb_examine_reply()
+        .replace("* 3 EXISTS", "* 0 EXISTS")
+        .replace("* OK [UNSEEN 2] First unseen.\r\n", "");
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE Entw&APw-rfe".into()),
-            Step::Send(
-                kb_examine_reply()
-                    .replace("* 3 EXISTS", "* 0 EXISTS")
-                    .replace("* OK [UNSEEN 2] First unseen.\r\n", ""),
-            ),
-        ],
+        logged_in(),
+        listed(kb_list_reply()),
+        opened("EXAMINE Entw&APw-rfe", examine),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--folder", "Entwürfe"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(s).args(&["--folder", "Entwürfe"]).json();
+    let (v, ctx) = (&c.v, &c.ctx);
+    c.exit(0);
     assert!(
-        log.lines[2].ends_with(" EXAMINE Entw&APw-rfe"),
+        c.log.lines[2].ends_with(" EXAMINE Entw&APw-rfe"),
         "{}",
-        log.lines[2]
+        c.log.lines[2]
     );
     assert_eq!(v["folders"][1], "Entwürfe", "{ctx}");
     assert_eq!(v["mailbox"]["name"], "Entwürfe", "{ctx}");
@@ -334,53 +287,95 @@ fn modified_utf7_folder_both_ways() {
 #[test]
 fn folder_with_a_space_is_quoted() {
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE \"Deleted Items\"".into()),
-            Step::Send(kb_examine_reply()),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(kb_fetch_reply()),
-        ],
+        logged_in(),
+        listed(kb_list_reply()),
+        opened("EXAMINE \"Deleted Items\"", kb_examine_reply()),
+        fetched(3, kb_fetch_reply()),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--folder", "Deleted Items"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(v["mailbox"]["name"], "Deleted Items");
+    let c = Case::tls(s).args(&["--folder", "Deleted Items"]).json();
+    c.exit(0);
+    assert_eq!(c.v["mailbox"]["name"], "Deleted Items");
 }
 
 /// Greeting without LITERAL+ (and without LITERAL-).
 const GREETING_SYNC: &str = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n";
 
 #[test]
-fn eight_bit_user_name_waits_for_the_continuation() {
-    let name = "jörg";
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING_SYNC.into()),
-            Step::Expect(format!("LOGIN {{{}}}", name.len())),
-            Step::Send("+ go ahead\r\n".into()),
-            Step::ExpectBytes(name.len()),
-            Step::Expect(format!(" {PASS}")),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(tls_args(port), &["-u", name]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(log.literals, [name.as_bytes()], "{ctx}");
+fn literals_in_the_login_go_as_the_capabilities_allow() {
+    // (case, what the server sends and expects up to the LOGIN OK, user,
+    // password, the literal the server receives)
+    let sync_user = "jörg";
+    let plus_user = "al\r\nice";
+    let pw = "pässwörd";
+    let cases = [
+        (
+            "8-bit user name, no LITERAL+: waits for the continuation",
+            vec![
+                Step::Send(GREETING_SYNC.into()),
+                Step::Expect(format!("LOGIN {{{}}}", sync_user.len())),
+                Step::Send("+ go ahead\r\n".into()),
+                Step::ExpectBytes(sync_user.len()),
+                Step::Expect(format!(" {PASS}")),
+            ],
+            sync_user,
+            PASS,
+        ),
+        // GREETING announces LITERAL+ in its capability code; the LOGIN
+        // right after it must use a non-synchronizing literal.
+        (
+            "LITERAL+ from the greeting is used",
+            vec![
+                Step::Send(GREETING.into()),
+                Step::Expect(format!("LOGIN {{{}+}}", plus_user.len())),
+                Step::ExpectBytes(plus_user.len()),
+                Step::Expect(format!(" {PASS}")),
+            ],
+            plus_user,
+            PASS,
+        ),
+        (
+            "LITERAL+ learned from CAPABILITY",
+            script(vec![
+                vec![Step::Send(BARE_GREETING.into())],
+                capability_steps(),
+                vec![
+                    Step::Expect(format!("LOGIN {{{}+}}", plus_user.len())),
+                    Step::ExpectBytes(plus_user.len()),
+                    Step::Expect(format!(" {PASS}")),
+                ],
+            ]),
+            plus_user,
+            PASS,
+        ),
+        (
+            "8-bit password: waits for the continuation",
+            vec![
+                Step::Send(GREETING_SYNC.into()),
+                Step::Expect(format!("LOGIN {USER} {{{}}}", pw.len())),
+                Step::Send("+ Ready for literal data\r\n".into()),
+                Step::ExpectBytes(pw.len()),
+                Step::Expect(String::new()),
+            ],
+            USER,
+            pw,
+        ),
+    ];
+    for (name, login, user, password) in cases {
+        let literal = if user == USER { password } else { user };
+        let s = script(vec![
+            login,
+            vec![Step::Send(kb_login_ok())],
+            kb_after_login(),
+        ]);
+        let c = Case::tls(s)
+            .named(name)
+            .user(user)
+            .env(&[("IMAPCHECK_PASSWORD", password)])
+            .json();
+        c.exit(0);
+        assert_eq!(c.log.literals, [literal.as_bytes()], "{}", c.ctx);
+    }
 }
 
 #[test]
@@ -396,87 +391,8 @@ fn refused_literal_sends_nothing_more() {
         ],
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(tls_args(port), &["-u", "\u{e9}ve"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "login", &ctx);
-    assert_not_received(&log, PASS, &ctx);
-    assert!(log.literals.is_empty(), "{ctx}");
-}
-
-#[test]
-fn literal_plus_from_the_greeting_is_used() {
-    // GREETING announces LITERAL+ in its capability code; the LOGIN right
-    // after it must use a non-synchronizing literal.
-    // KNOWN BUG (see report): capabilities from the greeting never reach
-    // Session::literal_plus before login.
-    let name = "al\r\nice";
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::Expect(format!("LOGIN {{{}+}}", name.len())),
-            Step::ExpectBytes(name.len()),
-            Step::Expect(format!(" {PASS}")),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(tls_args(port), &["-u", name]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(log.literals, [name.as_bytes()], "{ctx}");
-}
-
-#[test]
-fn literal_plus_learned_from_capability() {
-    let name = "al\r\nice";
-    let s = script(vec![
-        vec![Step::Send(BARE_GREETING.into())],
-        capability_steps(),
-        vec![
-            Step::Expect(format!("LOGIN {{{}+}}", name.len())),
-            Step::ExpectBytes(name.len()),
-            Step::Expect(format!(" {PASS}")),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(tls_args(port), &["-u", name]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(log.literals, [name.as_bytes()], "{ctx}");
-}
-
-#[test]
-fn eight_bit_password_waits_for_the_continuation() {
-    let pw = "pässwörd";
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING_SYNC.into()),
-            Step::Expect(format!("LOGIN {USER} {{{}}}", pw.len())),
-            Step::Send("+ Ready for literal data\r\n".into()),
-            Step::ExpectBytes(pw.len()),
-            Step::Expect(String::new()),
-            Step::Send(kb_login_ok()),
-        ],
-        kb_after_login(),
-    ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &[("IMAPCHECK_PASSWORD", pw)]);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(log.literals, [pw.as_bytes()], "{ctx}");
+    let c = Case::tls(s).user("\u{e9}ve").json();
+    c.failed_at("login");
+    assert_not_received(&c.log, PASS, &c.ctx);
+    assert!(c.log.literals.is_empty(), "{}", c.ctx);
 }

@@ -20,37 +20,28 @@ fn courier_like(examine: String, quota: &str) -> Vec<Step> {
             Step::Send(format!(
                 "* CAPABILITY {caps} ACL\r\n{{tag}} OK CAPABILITY completed\r\n"
             )),
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
+        ],
+        listed(kb_list_reply()),
+        vec![
             Step::Expect("EXAMINE INBOX".into()),
             Step::Expect("GETQUOTAROOT INBOX".into()),
             Step::Send(examine.replace("{tag}", "{prevtag}")),
             Step::Send(format!("{quota}{{tag}} OK GETQUOTAROOT Ok.\r\n")),
-            Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(kb_fetch_reply()),
         ],
+        fetched(3, kb_fetch_reply()),
         logout_steps(),
     ])
 }
 
 #[test]
 fn quota_without_resources_is_no_limits_not_a_failure() {
-    let srv = ScriptedServer::start(
-        Mode::Tls(Identity::Good),
-        courier_like(
-            kb_examine_reply(),
-            "* QUOTAROOT \"INBOX\" \"ROOT\"\r\n* QUOTA \"ROOT\"\r\n",
-        ),
-    );
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok", &ctx);
-    assert_eq!(step(&v, "quota")["detail"], "no limits reported for INBOX");
-    assert_eq!(v["quota"], serde_json::json!([]), "{ctx}");
-    assert_eq!(v["quirks"], serde_json::json!([]), "{ctx}");
+    let quota = "* QUOTAROOT \"INBOX\" \"ROOT\"\r\n* QUOTA \"ROOT\"\r\n";
+    let c = Case::tls(courier_like(kb_examine_reply(), quota)).json();
+    c.exit(0);
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok");
+    assert_eq!(c.step("quota")["detail"], "no limits reported for INBOX");
+    assert_eq!(c.v["quota"], serde_json::json!([]), "{}", c.ctx);
+    assert_eq!(c.v["quirks"], serde_json::json!([]), "{}", c.ctx);
 }
 
 #[test]
@@ -62,14 +53,10 @@ fn lines_that_do_not_parse_are_reported_and_ignored() {
         "* OK [UNSEEN none] First unseen.",
     );
     let quota = "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE ten 100)\r\n";
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), courier_like(examine, quota));
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["-v"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_steps(&v, &TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok", &ctx);
+    let c = Case::tls(courier_like(examine, quota)).args(&["-v"]).json();
+    let (v, ctx) = (&c.v, &c.ctx);
+    c.exit(0);
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok");
     assert_eq!(
         v["quirks"],
         serde_json::json!([
@@ -87,15 +74,11 @@ fn lines_that_do_not_parse_are_reported_and_ignored() {
         ]),
         "{ctx}"
     );
-    let examine = step(&v, "examine")["detail"].as_str().unwrap_or("");
-    assert!(
-        examine.ends_with("; ignored 2 responses not understood: [UNSEEN none] (response code not understood: expected a number (0 to 4294967295) at byte 13)"),
-        "{examine}"
-    );
+    c.detail_ends_with("examine", "; ignored 2 responses not understood: [UNSEEN none] (response code not understood: expected a number (0 to 4294967295) at byte 13)");
     // The unparsed code is not taken for a value.
     assert!(v["mailbox"]["unseen"].is_null(), "{ctx}");
     assert_eq!(
-        step(&v, "quota")["detail"],
+        c.step("quota")["detail"],
         "no limits reported for INBOX",
         "{ctx}"
     );
@@ -103,7 +86,7 @@ fn lines_that_do_not_parse_are_reported_and_ignored() {
         "-- ignored: [UNSEEN] response code not understood",
         "-- ignored: QUOTA response not understood",
     ] {
-        assert!(r.stderr.contains(line), "{line}\n{ctx}");
+        assert!(c.r.stderr.contains(line), "{line}\n{ctx}");
     }
 }
 
@@ -111,53 +94,36 @@ fn lines_that_do_not_parse_are_reported_and_ignored() {
 fn a_flood_of_unparsable_lines_is_counted_not_kept() {
     let junk = "* 1 FETCH (FLAGS (\\Seen)\r\n".repeat(500);
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(format!("{junk}{}", kb_list_reply())),
-        ],
+        logged_in(),
+        listed(format!("{junk}{}", kb_list_reply())),
         kb_after_login().split_off(2),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_eq!(v["quirks"].as_array().map(Vec::len), Some(20), "{ctx}");
-    let list = step(&v, "list")["detail"].as_str().unwrap_or("");
-    assert!(
-        list.contains("; ignored 500 responses not understood: * 1 FETCH (FLAGS (\\Seen) (unterminated FETCH data"),
-        "{list}"
+    let c = Case::tls(s).json();
+    c.exit(0);
+    assert_eq!(
+        c.v["quirks"].as_array().map(Vec::len),
+        Some(20),
+        "{}",
+        c.ctx
     );
+    c.detail_contains("list", "; ignored 500 responses not understood: * 1 FETCH (FLAGS (\\Seen) (unterminated FETCH data");
 }
 
 #[test]
 fn a_tagged_answer_that_does_not_parse_still_fails_the_step() {
     // The step cannot do without its completion: that is no quirk.
-    let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send("{tag} MAYBE listed\r\n".into()),
-            Step::Hold,
-        ],
+    let s = kb_listing(vec![
+        Step::Send("{tag} MAYBE listed\r\n".into()),
+        Step::Hold,
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_failed_at(&r, &v, "list", &ctx);
+    let c = Case::tls(s).json();
+    c.failed_at("list");
+    let tag = &c.log.lines[1][..c.log.lines[1].find(' ').unwrap_or(0)];
     assert_eq!(
-        error_text(&v, "got"),
-        "{tag} MAYBE listed".replace(
-            "{tag}",
-            &log.lines[1][..log.lines[1].find(' ').unwrap_or(0)]
-        ),
-        "{ctx}"
+        c.error("got"),
+        "{tag} MAYBE listed".replace("{tag}", tag),
+        "{}",
+        c.ctx
     );
 }
 
@@ -165,7 +131,7 @@ fn a_tagged_answer_that_does_not_parse_still_fails_the_step() {
 fn a_quota_answer_that_breaks_the_connection_skips_the_rest() {
     // Perfdata and the report list only steps that ran: nothing is sent on
     // a dead connection, so fetch is skipped, not a 0 ms failure.
-    let s = script(vec![vec![
+    let s = vec![
         Step::Send("* OK [CAPABILITY IMAP4rev1 QUOTA AUTH=PLAIN] ready\r\n".into()),
         Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
         Step::Send("{tag} OK [CAPABILITY IMAP4rev1 QUOTA] Logged in\r\n".into()),
@@ -175,20 +141,18 @@ fn a_quota_answer_that_breaks_the_connection_skips_the_rest() {
         Step::Expect("GETQUOTAROOT INBOX".into()),
         Step::Send(kb_examine_reply().replace("{tag}", "{prevtag}")),
         Step::Close,
-    ]]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--format", "nagios"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = run(&refs, &PASS_ENV, None);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    assert_eq!(r.status, 2, "{ctx}");
-    let perf = r.stdout.split('|').nth(1).unwrap_or("");
+    ];
+    let run = Case::tls(s)
+        .args(&["--format", "nagios"])
+        .script_may_break()
+        .output();
+    let (stdout, ctx) = (&run.r.stdout, &run.ctx);
+    run.status(2);
+    let perf = stdout.split('|').nth(1).unwrap_or("");
     assert!(perf.contains(" examine="), "{ctx}");
     assert!(perf.contains(" quota="), "{ctx}");
     assert!(!perf.contains(" fetch="), "{ctx}");
-    assert!(r.stdout.contains("quota failed"), "{ctx}");
+    assert!(stdout.contains("quota failed"), "{ctx}");
 }
 
 #[test]
@@ -207,13 +171,10 @@ fn nothing_is_pipelined_behind_authenticate() {
         )),
     ];
     steps.extend(kb_after_login().split_off(2));
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), steps);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["--auth", "plain", "-t", "5"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    Case::tls(steps)
+        .args(&["--auth", "plain", "-t", "5"])
+        .json()
+        .exit(0);
 }
 
 #[test]
@@ -247,84 +208,67 @@ fn nagle_on_the_server_does_not_stall_pipelined_pairs_or_the_greeting() {
     ] {
         steps.push(Step::Send(line.into()));
     }
-    steps.push(Step::Expect(
-        "FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into(),
-    ));
-    steps.push(Step::Send(kb_fetch_reply()));
+    steps.extend(fetched(3, kb_fetch_reply()));
     steps.extend(logout_steps());
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), steps);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(steps).json();
+    c.exit(0);
     // 40 ms is the shortest delayed ACK Linux has; loopback steps take well
     // under 1 ms. 30 ms leaves a loaded CI machine plenty of room.
     for name in ["greeting", "list", "examine"] {
-        let ms = step(&v, name)["elapsed_ms"].as_f64().unwrap_or(f64::MAX);
-        assert!(ms < 30.0, "{name} took {ms} ms: a delayed-ACK stall\n{ctx}");
+        let ms = c.step(name)["elapsed_ms"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            ms < 30.0,
+            "{name} took {ms} ms: a delayed-ACK stall\n{}",
+            c.ctx
+        );
     }
 }
 
 #[test]
-fn starttls_ok_then_cleartext_shows_the_servers_words() {
-    // Courier: "OK Begin SSL/TLS negotiation now.", then its TLS helper
-    // fails and the server says so in cleartext.
-    let s = vec![
-        Step::Send("* OK [CAPABILITY IMAP4rev1 STARTTLS] Courier-IMAP ready.\r\n".into()),
-        Step::Expect("STARTTLS".into()),
-        Step::Send("{tag} OK Begin SSL/TLS negotiation now.\r\n".into()),
-        Step::Sleep(Duration::from_millis(50)),
-        Step::Send(
-            "* NO STARTTLS failed: couriertls: /etc/courier/imapd.pem: Permission denied\r\n"
-                .into(),
+fn starttls_ok_without_tls_shows_what_the_server_did() {
+    // (case, what the server does after its OK, error.message, error.got,
+    // in error.hint)
+    let courier = "* NO STARTTLS failed: couriertls: /etc/courier/imapd.pem: Permission denied";
+    let cases = [
+        // Courier: "OK Begin SSL/TLS negotiation now.", then its TLS
+        // helper fails and the server says so in cleartext.
+        (
+            "cleartext instead of TLS",
+            vec![
+                Step::Sleep(Duration::from_millis(50)),
+                Step::Send(format!("{courier}\r\n")),
+                Step::Hold,
+            ],
+            "the server said OK to STARTTLS, then sent cleartext instead of TLS: its own TLS setup failed",
+            Some(courier),
+            "certificate or key file",
         ),
-        Step::Hold,
+        (
+            "close",
+            vec![Step::Close],
+            "the server closed the connection right after its OK to STARTTLS, without starting TLS",
+            None,
+            "certificate and key",
+        ),
     ];
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "starttls", &ctx);
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server said OK to STARTTLS, then sent cleartext instead of TLS: its own TLS setup failed",
-        "{ctx}"
-    );
-    assert_eq!(
-        error_text(&v, "got"),
-        "* NO STARTTLS failed: couriertls: /etc/courier/imapd.pem: Permission denied",
-        "{ctx}"
-    );
-    assert!(
-        error_text(&v, "hint").contains("certificate or key file"),
-        "{ctx}"
-    );
-    assert_not_received(&log, PASS, &ctx);
-}
-
-#[test]
-fn starttls_ok_then_close_says_the_server_gave_up() {
-    let s = vec![
-        Step::Send("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready.\r\n".into()),
-        Step::Expect("STARTTLS".into()),
-        Step::Send("{tag} OK Begin TLS negotiation now.\r\n".into()),
-        Step::Close,
-    ];
-    let srv = ScriptedServer::start(Mode::Plain, s);
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(starttls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "starttls", &ctx);
-    assert_eq!(
-        error_text(&v, "message"),
-        "the server closed the connection right after its OK to STARTTLS, without starting TLS",
-        "{ctx}"
-    );
-    assert!(
-        error_text(&v, "hint").contains("certificate and key"),
-        "{ctx}"
-    );
+    for (name, after_ok, message, got, hint) in cases {
+        let s = script(vec![
+            vec![
+                Step::Send("* OK [CAPABILITY IMAP4rev1 STARTTLS] Courier-IMAP ready.\r\n".into()),
+                Step::Expect("STARTTLS".into()),
+                Step::Send("{tag} OK Begin SSL/TLS negotiation now.\r\n".into()),
+            ],
+            after_ok,
+        ]);
+        let c = Case::starttls(s).named(name).script_may_break().json();
+        c.failed_at("starttls");
+        assert_eq!(c.error("message"), message, "{}", c.ctx);
+        if let Some(got) = got {
+            assert_eq!(c.error("got"), got, "{}", c.ctx);
+        }
+        assert!(c.error("hint").contains(hint), "{}", c.ctx);
+        assert_not_received(&c.log, PASS, &c.ctx);
+    }
 }
 
 #[test]
@@ -336,18 +280,15 @@ fn a_slow_failed_login_hint_names_the_servers_delay() {
         Step::Sleep(Duration::from_secs(4)),
         Step::Hold,
     ];
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = with(user(tls_args(port)), &["-t", "1.5"]);
-    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
-    let ctx = dump(&r, &log);
-    assert_failed_at(&r, &v, "login", &ctx);
+    let c = Case::tls(s).args(&["-t", "1.5"]).script_may_break().json();
+    c.failed_at("login");
     assert_eq!(
-        error_text(&v, "message"),
+        c.error("message"),
         "no answer before the deadline during login",
-        "{ctx}"
+        "{}",
+        c.ctx
     );
-    let hint = error_text(&v, "hint");
+    let hint = c.error("hint");
     assert!(hint.contains("wrong password on purpose"), "{hint}");
     assert!(hint.contains("-t"), "{hint}");
 }
@@ -357,47 +298,34 @@ fn padded_internal_date_and_one_message_read_naturally() {
     // Cyrus: INTERNALDATE as date-day-fixed (" 3-Jan-2024 ..."); a folder
     // with one message; a display name with a comma.
     let fetch = "* 1 FETCH (FLAGS (\\Seen) INTERNALDATE \" 3-Jan-2024 10:00:00 +0000\" RFC822.SIZE 512 ENVELOPE (\"Wed, 03 Jan 2024 12:00:00 +0000\" \"Report\" ((\"Smith, Carol\" NIL \"carol\" \"example.org\")) NIL NIL NIL NIL NIL NIL \"<m3@example.org>\"))\r\n{tag} OK Completed (0.000 sec)\r\n";
+    let examine = "* 1 EXISTS\r\n* 0 RECENT\r\n{tag} OK [READ-ONLY] Completed\r\n";
     let s = script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        vec![
-            Step::Expect("LIST \"\" \"*\"".into()),
-            Step::Send(kb_list_reply()),
-            Step::Expect("EXAMINE INBOX".into()),
-            Step::Send("* 1 EXISTS\r\n* 0 RECENT\r\n{tag} OK [READ-ONLY] Completed\r\n".into()),
-            Step::Expect("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
-            Step::Send(fetch.into()),
-        ],
+        kb_examined(examine.into()),
+        fetched(1, fetch.into()),
         logout_steps(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s.clone());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    let c = Case::tls(s.clone()).json();
+    c.exit(0);
     assert_eq!(
-        v["message"]["internal_date"], "3-Jan-2024 10:00:00 +0000",
-        "{ctx}"
+        c.v["message"]["internal_date"], "3-Jan-2024 10:00:00 +0000",
+        "{}",
+        c.ctx
     );
     assert_eq!(
-        v["message"]["from"], "\"Smith, Carol\" <carol@example.org>",
-        "{ctx}"
+        c.v["message"]["from"], "\"Smith, Carol\" <carol@example.org>",
+        "{}",
+        c.ctx
     );
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let args = user(tls_args(port));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = run(&refs, &PASS_ENV, None);
-    let log = srv.finish();
-    let ctx = dump(&r, &log);
-    assert_eq!(r.status, 0, "{ctx}");
+    let run = Case::tls(s).script_may_break().output();
+    run.status(0);
     assert!(
-        r.stdout.contains("#1: 512 bytes, 3-Jan-2024 10:00:00 +0000, from \"Smith, Carol\" <carol@example.org>, \"Report\""),
-        "{ctx}"
+        run.r.stdout.contains("#1: 512 bytes, 3-Jan-2024 10:00:00 +0000, from \"Smith, Carol\" <carol@example.org>, \"Report\""),
+        "{}",
+        run.ctx
     );
     assert!(
-        r.stdout.trim_end().ends_with("INBOX has 1 message"),
-        "{ctx}"
+        run.r.stdout.trim_end().ends_with("INBOX has 1 message"),
+        "{}",
+        run.ctx
     );
 }

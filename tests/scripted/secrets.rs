@@ -2,7 +2,6 @@
 // never shows in stdout or stderr (-v transcript, RUST_LOG=trace), in any
 // format, whether the login works or not.
 
-use super::happy::plain_b64;
 use super::*;
 
 /// Space, quotes and backslash: must go as a quoted string with escapes.
@@ -62,85 +61,85 @@ fn tricky_password_arrives_quoted_and_intact() {
         ],
         kb_after_login(),
     ]);
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-    let port = srv.port();
-    let (r, v, log) = go_json(
-        srv,
-        &user(tls_args(port)),
-        &[("IMAPCHECK_PASSWORD", TRICKY)],
-    );
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    let line = &log.lines[0];
+    let c = Case::tls(s).env(&[("IMAPCHECK_PASSWORD", TRICKY)]).json();
+    c.exit(0);
+    let line = &c.log.lines[0];
     let quoted = line
         .split_once(&format!(" LOGIN {USER} "))
         .map(|(_, q)| q)
         .expect("LOGIN line");
-    assert_eq!(unquote(quoted), TRICKY, "{ctx}");
+    assert_eq!(unquote(quoted), TRICKY, "{}", c.ctx);
+}
+
+/// Runs the login `start` (up to the server's answer) answered OK or NO,
+/// with -v and trace logs, in every format; `check` looks at each run.
+fn in_every_format_and_outcome(
+    start: impl Fn() -> Vec<Step>,
+    args: &[&str],
+    env: &[(&str, &str)],
+    check: impl Fn(&Ran, bool),
+) {
+    for format in ["text", "nagios", "json"] {
+        for ok in [true, false] {
+            let s = script(vec![
+                start(),
+                vec![Step::Send(login_reply(ok))],
+                after_login(ok),
+            ]);
+            let run = Case::tls(s)
+                .named(format!("--format {format}, login ok: {ok}"))
+                .args(&["-v"])
+                .args(args)
+                .args(&["--format", format])
+                .env(env)
+                .output();
+            check(&run, ok);
+        }
+    }
 }
 
 #[test]
 fn tricky_password_never_shown_in_any_format() {
-    for format in ["text", "nagios", "json"] {
-        for ok in [true, false] {
-            let s = script(vec![
-                vec![
-                    Step::Send(GREETING.into()),
-                    Step::ExpectAlone(format!("LOGIN {USER} {TRICKY_WIRE}")),
-                    Step::Send(login_reply(ok)),
-                ],
-                after_login(ok),
-            ]);
-            let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-            let port = srv.port();
-            let args = with(user(tls_args(port)), &["-v", "--format", format]);
-            let (r, log) = go(srv, &args, &VERBOSE_ENV, None);
-            let ctx = dump(&r, &log);
-            log.assert_ok();
-            assert_eq!(r.status, if ok { 0 } else { 2 }, "{ctx}");
-            // The transcript is there, with the secret masked.
-            assert!(
-                r.stderr.contains(&format!(" LOGIN {USER} ***")),
-                "no masked LOGIN line\n{ctx}"
-            );
-            assert!(
-                r.stderr.contains("TRACE"),
-                "RUST_LOG=trace had no effect\n{ctx}"
-            );
-            assert_hidden(&r, &[TRICKY, TRICKY_WIRE, "Zebra7"], &ctx);
-        }
-    }
+    let start = || {
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone(format!("LOGIN {USER} {TRICKY_WIRE}")),
+        ]
+    };
+    in_every_format_and_outcome(start, &[], &VERBOSE_ENV, |run, ok| {
+        let (r, ctx) = (&run.r, &run.ctx);
+        run.status(if ok { 0 } else { 2 });
+        // The transcript is there, with the secret masked.
+        assert!(
+            r.stderr.contains(&format!(" LOGIN {USER} ***")),
+            "no masked LOGIN line\n{ctx}"
+        );
+        assert!(
+            r.stderr.contains("TRACE"),
+            "RUST_LOG=trace had no effect\n{ctx}"
+        );
+        assert_hidden(r, &[TRICKY, TRICKY_WIRE, "Zebra7"], ctx);
+    });
 }
 
 #[test]
 fn literal_password_never_shown() {
     let pw = "pä\r\nZebra7";
-    for format in ["text", "nagios", "json"] {
-        for ok in [true, false] {
-            let s = script(vec![
-                vec![
-                    Step::Send("* OK [CAPABILITY IMAP4rev1] ready\r\n".into()),
-                    Step::Expect(format!("LOGIN {USER} {{{}}}", pw.len())),
-                    Step::Send("+ Ready for literal data\r\n".into()),
-                    Step::ExpectBytes(pw.len()),
-                    Step::Expect(String::new()),
-                    Step::Send(login_reply(ok)),
-                ],
-                after_login(ok),
-            ]);
-            let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-            let port = srv.port();
-            let args = with(user(tls_args(port)), &["-v", "--format", format]);
-            let env = [("IMAPCHECK_PASSWORD", pw), ("RUST_LOG", "trace")];
-            let (r, log) = go(srv, &args, &env, None);
-            let ctx = dump(&r, &log);
-            log.assert_ok();
-            assert_eq!(r.status, if ok { 0 } else { 2 }, "{ctx}");
-            assert_eq!(log.literals, [pw.as_bytes()], "{ctx}");
-            assert_hidden(&r, &["Zebra7", "p\u{e4}", "p\\xc3"], &ctx);
-        }
-    }
+    let start = || {
+        vec![
+            Step::Send("* OK [CAPABILITY IMAP4rev1] ready\r\n".into()),
+            Step::Expect(format!("LOGIN {USER} {{{}}}", pw.len())),
+            Step::Send("+ Ready for literal data\r\n".into()),
+            Step::ExpectBytes(pw.len()),
+            Step::Expect(String::new()),
+        ]
+    };
+    let env = [("IMAPCHECK_PASSWORD", pw), ("RUST_LOG", "trace")];
+    in_every_format_and_outcome(start, &[], &env, |run, ok| {
+        run.status(if ok { 0 } else { 2 });
+        assert_eq!(run.log.literals, [pw.as_bytes()], "{}", run.ctx);
+        assert_hidden(&run.r, &["Zebra7", "p\u{e4}", "p\\xc3"], &run.ctx);
+    });
 }
 
 #[test]
@@ -162,23 +161,16 @@ fn authenticate_plain_payload_never_shown() {
                     Step::Expect(String::new()),
                 ]
             };
-            s.push(Step::Send(
-                "{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into(),
-            ));
+            s.push(Step::Send(login_reply(false)));
             s.extend(logout_steps());
-            let srv = ScriptedServer::start(Mode::Tls(Identity::Good), s);
-            let port = srv.port();
-            let args = with(
-                user(tls_args(port)),
-                &["-v", "--auth", "plain", "--format", format],
-            );
-            let env = [("IMAPCHECK_PASSWORD", PASS), ("RUST_LOG", "trace")];
-            let (r, log) = go(srv, &args, &env, None);
-            let ctx = dump(&r, &log);
-            log.assert_ok();
-            assert_eq!(r.status, 2, "{ctx}");
-            assert!(r.stderr.contains("AUTHENTICATE PLAIN"), "{ctx}");
-            assert_hidden(&r, &[&b64, &b64[..12], PASS], &ctx);
+            let run = Case::tls(s)
+                .named(format!("--format {format}, SASL-IR: {sasl_ir}"))
+                .args(&["-v", "--auth", "plain", "--format", format])
+                .env(&[("IMAPCHECK_PASSWORD", PASS), ("RUST_LOG", "trace")])
+                .output();
+            run.status(2);
+            assert!(run.r.stderr.contains("AUTHENTICATE PLAIN"), "{}", run.ctx);
+            assert_hidden(&run.r, &[&b64, &b64[..12], PASS], &run.ctx);
         }
     }
 }
@@ -192,83 +184,63 @@ fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
     path
 }
 
+/// The KB path with LOGIN exactly as USER with PASS.
 fn exact_login_script() -> Vec<Step> {
-    script(vec![
-        vec![Step::Send(GREETING.into())],
-        login_steps(),
-        kb_after_login(),
-    ])
+    script(vec![logged_in(), kb_after_login()])
 }
 
 #[test]
-fn password_from_the_environment() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), exact_login_script());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &PASS_ENV);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-}
-
-#[test]
-fn password_from_a_file_first_line_only() {
+fn password_from_every_source() {
     let path = temp_file("pw-file", format!("{PASS}\r\nsecond line\n").as_bytes());
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), exact_login_script());
-    let port = srv.port();
-    let p = path.to_str().expect("UTF-8 path");
-    let (r, v, log) = go_json(
-        srv,
-        &with(user(tls_args(port)), &["--password-file", p]),
-        &[],
-    );
-    let _ = std::fs::remove_file(&path);
-    let ctx = dump(&r, &log);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
-    assert_not_received(&log, "second line", &ctx);
-}
-
-#[test]
-fn password_from_stdin() {
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), exact_login_script());
-    let port = srv.port();
-    let args = with(
-        user(tls_args(port)),
-        &["--password-stdin", "--format", "json"],
-    );
+    let file = path.to_str().expect("UTF-8 path");
     let stdin = format!("{PASS}\nignored\n");
-    let (r, log) = go(srv, &args, &[], Some(stdin.as_bytes()));
-    let ctx = dump(&r, &log);
-    let v = parse_json_stdout(&r);
-    log.assert_ok();
-    assert_exit(&r, &v, 0, &ctx);
+    // (source, arguments, environment, standard input)
+    let cases = [
+        ("the environment", &[][..], &PASS_ENV[..], None),
+        (
+            "a file, first line only",
+            &["--password-file", file],
+            &[],
+            None,
+        ),
+        ("stdin", &["--password-stdin"], &[], Some(stdin.as_bytes())),
+    ];
+    for (name, args, env, stdin) in cases {
+        let mut case = Case::tls(exact_login_script())
+            .named(name)
+            .args(args)
+            .env(env);
+        if let Some(bytes) = stdin {
+            case = case.stdin(bytes);
+        }
+        let c = case.json();
+        c.exit(0);
+        assert_not_received(&c.log, "second line", &c.ctx);
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]
 fn no_password_source_is_unknown() {
     // stdin is /dev/null (no terminal, no prompt) and nothing else given.
-    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
-    let port = srv.port();
-    let (r, v, log) = go_json(srv, &user(tls_args(port)), &[]);
-    let ctx = dump(&r, &log);
-    assert_exit(&r, &v, 3, &ctx);
-    assert_eq!(v["error"]["step"], "login", "{ctx}");
-    assert!(
-        error_text(&v, "message").starts_with("no password"),
-        "{ctx}"
-    );
-    assert_steps(
-        &v,
-        &TLS_STEPS,
+    let c = Case::tls(kb_script()).env(&[]).script_may_break().json();
+    let ctx = &c.ctx;
+    c.exit(3);
+    assert_eq!(c.v["error"]["step"], "login", "{ctx}");
+    assert!(c.error("message").starts_with("no password"), "{ctx}");
+    c.steps(
+        TLS_STEPS,
         "skipped skipped skipped skipped skipped skipped skipped skipped skipped skipped",
-        &ctx,
     );
     for key in JSON_FIELDS {
-        assert!(v.get(key).is_some(), "{key}\n{ctx}");
+        assert!(c.v.get(key).is_some(), "{key}\n{ctx}");
     }
     // No connection was even made.
     assert!(
-        log.errors.iter().any(|e| e.contains("no client connected")),
+        c.log
+            .errors
+            .iter()
+            .any(|e| e.contains("no client connected")),
         "{ctx}"
     );
     // In text format the reason goes to stderr, the summary to stdout.
