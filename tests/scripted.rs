@@ -211,29 +211,6 @@ fn kb_after_login() -> Vec<Step> {
     kb_script_after_greeting().split_off(2)
 }
 
-/// Standard base64 (RFC 4648, padded), written here so the tests do not
-/// trust the code under test to encode what it is checked against.
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The AUTHENTICATE PLAIN message for USER and PASS, base64.
 fn plain_b64() -> String {
     base64(format!("\0{USER}\0{PASS}").as_bytes())

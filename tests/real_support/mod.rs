@@ -35,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+pub use crate::common::base64;
 use crate::common::{Run, run_command, run_json};
 
 /// The throw-away servers' scripts.
@@ -955,27 +956,6 @@ pub fn run_measuring_peak(args: &[String]) -> (Out, u64) {
 // ---------------------------------------------------------------------------
 // Small encoders and date helpers
 // ---------------------------------------------------------------------------
-
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// Every form in which a password could leak into output: as is, quoted
 /// for IMAP, escaped for JSON (UTF-8 or \u escapes), byte-escaped, base64
