@@ -12,7 +12,7 @@ use crate::sasl;
 use crate::session::{Arg, Completion, SessionError};
 
 use super::diagnosis::{self, NO_CONNECTION, NO_PASSWORD};
-use super::{Check, Done, Step, StepOutcome, TEXT_CUT};
+use super::{Check, Done, StepOutcome, TEXT_CUT};
 
 /// A login's tagged answer, and what an OAuth server reported in an error
 /// challenge before it.
@@ -38,7 +38,7 @@ impl Check<'_> {
         }
         // Only capabilities announced by the login itself count as fresh.
         self.seen.capabilities_fresh = false;
-        // LOGIN and AUTHENTICATE always go alone: see `id_after_login`.
+        // LOGIN and AUTHENTICATE always go alone: see `plan_after_login`.
         let (done, oauth_error) = match auth.mechanism() {
             None => (
                 self.run_command(&[
@@ -59,15 +59,16 @@ impl Check<'_> {
             ));
         }
         self.authenticated = true;
-        let id = self.id_after_login()?;
+        self.plan_after_login();
         self.sync_literal_caps();
-        let mut detail = format!(
-            "{user} via {method}; {} capabilities after login",
-            self.seen.capabilities.len()
-        );
-        if let Some(id) = id {
-            detail.push_str(&format!("; server ID: {id}"));
-        }
+        let mut detail = if self.capabilities_with_list {
+            format!("{user} via {method}; capabilities asked for with LIST")
+        } else {
+            format!(
+                "{user} via {method}; {} capabilities after login",
+                self.seen.capabilities.len()
+            )
+        };
         if !self.seen.referrals.is_empty() {
             detail.push_str(&format!(
                 "; referral not followed: {}",
@@ -183,35 +184,18 @@ impl Check<'_> {
         Some(parts.join(" "))
     }
 
-    /// After a successful login: the capabilities, when the login's answer
-    /// did not carry them, and ID. Nothing is ever pipelined behind LOGIN or
-    /// AUTHENTICATE: a server whose login process hands the connection to
-    /// another process (Courier) loses what the client had already sent,
-    /// and the check would wait out its deadline. ID rides with the next
-    /// command instead, so it still costs no round trip of its own: with
-    /// the CAPABILITY a login without capabilities needs (whether to send
-    /// it is decided by what was announced before login), or else with
-    /// LIST. Returns the server's ID when it came now.
-    fn id_after_login(&mut self) -> Result<Option<String>, Failure> {
-        if self.seen.capabilities_fresh {
-            self.id_with_list = self.seen.has_cap("ID");
-            return Ok(None);
-        }
-        if !self.seen.has_cap("ID") {
-            self.request_capabilities(Step::Login)?;
-            return Ok(None);
-        }
-        self.seen.capabilities_fresh = false;
-        self.seen.server_id = None;
-        let ours = id_arguments();
-        let (done, id) = self
-            .run_pair(
-                &[Arg::Raw("CAPABILITY")],
-                &[Arg::Raw("ID"), Arg::Raw(&ours)],
-            )
-            .map_err(|e| diagnosis::io_failure(&e, Step::Login, "the CAPABILITY response"))?;
-        self.check_capability_answer(&done)?;
-        Ok(self.describe_id(id))
+    /// After a successful login: what still has to be asked, and when.
+    /// Nothing is ever pipelined behind LOGIN or AUTHENTICATE: a server
+    /// whose login process hands the connection to another process
+    /// (Courier) loses what the client had already sent, and the check
+    /// would wait out its deadline. So ID, and CAPABILITY when the login's
+    /// answer carried none, ride in one write with LIST instead: they
+    /// change nothing LIST needs, and cost no round trip of their own.
+    /// Whether the server takes ID is judged from the capabilities the
+    /// login announced, or else from those before it.
+    fn plan_after_login(&mut self) {
+        self.capabilities_with_list = !self.seen.capabilities_fresh;
+        self.id_with_list = self.seen.has_cap("ID");
     }
 }
 

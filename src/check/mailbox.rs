@@ -6,7 +6,7 @@
 use crate::mutf7;
 use crate::parser::{Code, Status};
 use crate::report::{MailboxReport, QuotaReport, escape_cut, trim_eol};
-use crate::session::Arg;
+use crate::session::{Arg, SessionError};
 
 use super::diagnosis::{self, LIST_REFUSED};
 use super::login::id_arguments;
@@ -18,21 +18,47 @@ impl Check<'_> {
             return Done::skip("not logged in");
         }
         let list = [Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")];
-        let mut id = None;
-        let done = if std::mem::take(&mut self.id_with_list) {
-            // See `id_after_login`: ID goes first, in the same write.
-            self.seen.server_id = None;
-            let ours = id_arguments();
-            self.run_pair(&[Arg::Raw("ID"), Arg::Raw(&ours)], &list)
-                .and_then(|(id_done, list_done)| {
-                    id = Some(id_done);
-                    list_done
-                })
-        } else {
-            self.run_command(&list)
+        // See `plan_after_login`: CAPABILITY and ID go first, in the same
+        // write.
+        let capability = [Arg::Raw("CAPABILITY")];
+        let ours = id_arguments();
+        let id_command = [Arg::Raw("ID"), Arg::Raw(&ours)];
+        let with_caps = std::mem::take(&mut self.capabilities_with_list);
+        let with_id = std::mem::take(&mut self.id_with_list);
+        let mut batch: Vec<&[Arg]> = Vec::with_capacity(3);
+        if with_caps {
+            self.seen.capabilities_fresh = false;
+            batch.push(&capability);
         }
-        .map_err(|e| diagnosis::io_failure(&e, Step::List, "a tagged response to LIST"))?;
-        let id = id.and_then(|answer| self.describe_id(Ok(answer)));
+        if with_id {
+            self.seen.server_id = None;
+            batch.push(&id_command);
+        }
+        batch.push(&list);
+        let first = if with_caps {
+            "the CAPABILITY response"
+        } else {
+            "a tagged response to LIST"
+        };
+        let mut answers = self
+            .run_batch(&batch)
+            .map_err(|e| diagnosis::io_failure(&e, Step::List, first))?
+            .into_iter();
+        let mut caps_after_login = None;
+        if with_caps {
+            let done = answers
+                .next()
+                .unwrap_or_else(|| Err(missing_answer()))
+                .map_err(|e| diagnosis::io_failure(&e, Step::List, first))?;
+            self.check_capability_answer(&done)?;
+            caps_after_login = Some(self.seen.capabilities.len());
+        }
+        let id_answer = if with_id { answers.next() } else { None };
+        let done = answers
+            .next()
+            .unwrap_or_else(|| Err(missing_answer()))
+            .map_err(|e| diagnosis::io_failure(&e, Step::List, "a tagged response to LIST"))?;
+        let id = id_answer.and_then(|answer| self.describe_id(answer));
         if done.status != Status::Ok {
             return Err(LIST_REFUSED.with(Some(&done.raw)));
         }
@@ -56,6 +82,9 @@ impl Check<'_> {
                 " (names beyond {} not kept)",
                 self.seen.folders.len()
             ));
+        }
+        if let Some(n) = caps_after_login {
+            detail.push_str(&format!("; {n} capabilities after login"));
         }
         if let Some(id) = id {
             detail.push_str(&format!("; server ID: {id}"));
@@ -213,5 +242,14 @@ impl Check<'_> {
             );
         }
         Done::ok(detail)
+    }
+}
+
+/// A batch answered with fewer completions than commands sent: cannot
+/// happen (the session returns one per command), but is no panic either.
+fn missing_answer() -> SessionError {
+    SessionError::Protocol {
+        what: "no answer to a command sent with LIST".into(),
+        got: Vec::new(),
     }
 }

@@ -135,6 +135,9 @@ pub struct Check<'a> {
     quota_answer: Option<Result<Completion, SessionError>>,
     /// ID is still to be sent, with LIST (see `id_after_login`).
     id_with_list: bool,
+    /// The login's answer carried no capabilities: CAPABILITY is still to
+    /// be sent, with LIST (see `id_after_login`).
+    capabilities_with_list: bool,
 }
 
 impl<'a> Check<'a> {
@@ -178,6 +181,7 @@ impl<'a> Check<'a> {
             opened: false,
             quota_answer: None,
             id_with_list: false,
+            capabilities_with_list: false,
         }
     }
 
@@ -370,6 +374,23 @@ impl<'a> Check<'a> {
             }
         }
         Ok((done, second))
+    }
+
+    /// Independent commands in one write (see `Session::command_batch`).
+    fn run_batch(
+        &mut self,
+        commands: &[&[Arg]],
+    ) -> Result<Vec<Result<Completion, SessionError>>, SessionError> {
+        self.bye_guard()?;
+        let seen = &mut self.seen;
+        let session = self.session.as_mut().ok_or_else(no_session)?;
+        let answers = session.command_batch(commands, &mut |u, raw| seen.absorb(u, raw))?;
+        for c in answers.iter().filter_map(|a| a.as_ref().ok()) {
+            if let Some(code) = &c.code {
+                seen.absorb_code(code, &c.text);
+            }
+        }
+        Ok(answers)
     }
 
     /// After an untagged BYE the server is closing: another command would

@@ -287,39 +287,57 @@ impl Session {
     }
 
     /// Sends `first` and `then` in one write and waits for both completions
-    /// (RFC 3501 5.5: `then` must not depend on `first`'s outcome). Used to
-    /// carry ID with LOGIN and GETQUOTAROOT with EXAMINE, so the extras cost
-    /// no round trip of their own. When either needs a synchronizing literal
-    /// the two go one after the other instead.
+    /// (see `command_batch`). Used to carry GETQUOTAROOT with EXAMINE, and
+    /// ID with the first command after a login.
     pub fn command_pair(
         &mut self,
         first: &[Arg],
         then: &[Arg],
         on_untagged: &mut OnUntagged,
     ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
-        if !self.needs_no_continuation(first) || !self.needs_no_continuation(then) {
-            let done = self.command(first, on_untagged)?;
-            let second = self.command(then, on_untagged);
-            return Ok((done, second));
+        let mut answers = self.command_batch(&[first, then], on_untagged)?.into_iter();
+        let done = answers
+            .next()
+            .unwrap_or_else(|| Err(missing_completion()))?;
+        let second = answers.next().unwrap_or_else(|| Err(missing_completion()));
+        Ok((done, second))
+    }
+
+    /// Sends `commands` in one write and waits for every completion, in
+    /// order (RFC 3501 5.5: none may depend on another's outcome), so the
+    /// later ones cost no round trip of their own. The first command's
+    /// failure is the batch's; a failure after the first answer belongs to
+    /// the commands still waiting. When any needs a synchronizing literal
+    /// they go one after the other instead.
+    pub fn command_batch(
+        &mut self,
+        commands: &[&[Arg]],
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Vec<Result<Completion, SessionError>>, SessionError> {
+        if commands.iter().any(|c| !self.needs_no_continuation(c)) {
+            let mut answers = Vec::with_capacity(commands.len());
+            for (i, c) in commands.iter().enumerate() {
+                let answer = self.command(c, on_untagged);
+                answers.push(if i == 0 { Ok(answer?) } else { answer });
+            }
+            return Ok(answers);
         }
         self.ensure_usable()?;
-        let tag1 = self.next_tag();
-        let tag2 = self.next_tag();
-        let (mut wire, mut shown) = self.encode_inline(&tag1, first);
-        let (wire2, shown2) = self.encode_inline(&tag2, then);
-        wire.extend_from_slice(&wire2);
-        shown.push_str(&shown2);
+        let tags: Vec<String> = commands.iter().map(|_| self.next_tag()).collect();
+        let mut wire = Vec::new();
+        let mut shown = String::new();
+        for (tag, c) in tags.iter().zip(commands) {
+            let (w, s) = self.encode_inline(tag, c);
+            wire.extend_from_slice(&w);
+            shown.push_str(&s);
+        }
         self.send(&wire, &shown)?;
-        let mut done1 = None;
-        let mut done2 = None;
-        while done1.is_none() || done2.is_none() {
+        let mut done: Vec<Option<Completion>> = vec![None; commands.len()];
+        while done.iter().any(Option::is_none) {
             let (resp, raw) = match self.read_response() {
                 Ok(r) => r,
-                // The first answer is in: a failure now belongs to the second.
-                Err(e) => match done1 {
-                    Some(d) => return Ok((d, Err(e))),
-                    None => return Err(e),
-                },
+                Err(e) if done.first().is_some_and(Option::is_none) => return Err(e),
+                Err(e) => return Ok(answers_until_failure(done, e)),
             };
             match resp {
                 Response::Untagged(u) => on_untagged(&u, &raw),
@@ -329,32 +347,35 @@ impl Session {
                     code,
                     text,
                 } => {
-                    let c = Completion {
+                    let ours = tags
+                        .iter()
+                        .position(|t| t.as_bytes() == tag.as_slice())
+                        .filter(|&i| done[i].is_none());
+                    let Some(i) = ours else {
+                        return self.fail(SessionError::protocol(
+                            format!(
+                                "a tagged response for a command we never sent (expected tag {})",
+                                tags.join(" or ")
+                            ),
+                            &raw,
+                        ));
+                    };
+                    done[i] = Some(Completion {
                         status,
                         code,
                         text,
                         raw: raw.clone(),
-                    };
-                    if tag == tag1.as_bytes() && done1.is_none() {
-                        done1 = Some(c);
-                    } else if tag == tag2.as_bytes() && done2.is_none() {
-                        done2 = Some(c);
-                    } else {
-                        return self.fail(SessionError::protocol(
-                            format!("a tagged response for a command we never sent (expected tag {tag1} or {tag2})"),
-                            &raw,
-                        ));
-                    }
+                    });
                 }
                 Response::Continuation(_) => {
                     self.unexpected_continuation(&raw)?;
                 }
             }
         }
-        match (done1, done2) {
-            (Some(a), Some(b)) => Ok((a, Ok(b))),
-            _ => Err(missing_completion()),
-        }
+        Ok(done
+            .into_iter()
+            .map(|d| d.ok_or_else(missing_completion))
+            .collect())
     }
 
     /// LOGOUT's tagged OK may be followed by the server closing; close ours.
@@ -362,6 +383,28 @@ impl Session {
         self.transport.close();
         self.broken = true;
     }
+}
+
+/// The answers of a batch whose connection failed after the first: those
+/// that came, then `e` for the first still waiting and the same failure
+/// for the ones after it.
+fn answers_until_failure(
+    done: Vec<Option<Completion>>,
+    e: SessionError,
+) -> Vec<Result<Completion, SessionError>> {
+    let mut e = Some(e);
+    done.into_iter()
+        .map(|d| match d {
+            Some(c) => Ok(c),
+            None => Err(match e.take() {
+                Some(first) => first,
+                None => SessionError::Protocol {
+                    what: "the connection failed before this answer".into(),
+                    got: Vec::new(),
+                },
+            }),
+        })
+        .collect()
 }
 
 /// A wait for a completion that ended without one.

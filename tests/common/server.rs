@@ -41,8 +41,9 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub enum Step {
     /// Text sent as-is after replacing every "{tag}" with the last tag read
-    /// from the client (an error if none was read yet), and "{prevtag}" with
-    /// the one before it (for answering pipelined commands); one write.
+    /// from the client (an error if none was read yet), "{prevtag}" with the
+    /// one before it and "{prevtag2}" with the one before that (for
+    /// answering pipelined commands); one write.
     Send(String),
     /// Raw bytes, no substitution; one write.
     SendBytes(Vec<u8>),
@@ -202,6 +203,7 @@ impl ScriptedServer {
                     pending: Vec::new(),
                     tag: None,
                     prev_tag: None,
+                    prev_tag2: None,
                     after_literal: false,
                     deadline,
                     stop: stop2,
@@ -364,6 +366,8 @@ struct Session {
     pending: Vec<u8>,
     tag: Option<String>,
     prev_tag: Option<String>,
+    /// The tag before `prev_tag`, for "{prevtag2}".
+    prev_tag2: Option<String>,
     after_literal: bool,
     deadline: Instant,
     stop: Arc<AtomicBool>,
@@ -483,7 +487,11 @@ impl Session {
 
     fn substitute(&self, text: &str) -> Result<String, String> {
         let mut text = text.to_string();
-        for (mark, value) in [("{prevtag}", &self.prev_tag), ("{tag}", &self.tag)] {
+        for (mark, value) in [
+            ("{prevtag2}", &self.prev_tag2),
+            ("{prevtag}", &self.prev_tag),
+            ("{tag}", &self.tag),
+        ] {
             if !text.contains(mark) {
                 continue;
             }
@@ -668,6 +676,7 @@ impl Session {
                 Some(sp) => (&body[..sp], &body[sp + 1..]),
                 None => (body, &b""[..]),
             };
+            self.prev_tag2 = self.prev_tag.take();
             self.prev_tag = self.tag.take();
             self.tag = Some(String::from_utf8_lossy(tag).into_owned());
             rest

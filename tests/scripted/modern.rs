@@ -232,9 +232,10 @@ fn id_rides_with_list_when_the_login_answer_has_capabilities() {
 }
 
 #[test]
-fn id_rides_with_capability_when_the_login_answer_has_none() {
-    // Courier answers LOGIN with a bare OK: the CAPABILITY that must follow
-    // carries ID in the same write.
+fn capability_and_id_ride_with_list_when_the_login_answer_has_none() {
+    // Courier answers LOGIN with a bare OK. The CAPABILITY that must follow
+    // and ID go in one write with LIST: the server reads all three before
+    // answering any, so a client that waited would hang until its deadline.
     let (ours, theirs) = id_exchange();
     let mut steps = vec![
         Step::Send("* OK [CAPABILITY IMAP4rev1 ID AUTH=PLAIN] Courier-IMAP ready.\r\n".into()),
@@ -242,11 +243,13 @@ fn id_rides_with_capability_when_the_login_answer_has_none() {
         Step::Send("{tag} OK LOGIN Ok.\r\n".into()),
         Step::Expect("CAPABILITY".into()),
         Step::Expect(ours),
+        Step::Expect("LIST \"\" \"*\"".into()),
         Step::Send(format!(
-            "* CAPABILITY IMAP4rev1 ID CHILDREN\r\n{{prevtag}} OK CAPABILITY completed\r\n{theirs}{{tag}} OK ID completed.\r\n"
+            "* CAPABILITY IMAP4rev1 ID CHILDREN\r\n{{prevtag2}} OK CAPABILITY completed\r\n{theirs}{{prevtag}} OK ID completed.\r\n{}",
+            kb_list_reply()
         )),
     ];
-    steps.extend(kb_after_login());
+    steps.extend(kb_after_login().split_off(2));
     let c = Case::tls(steps).args(&["-t", "5"]).json();
     c.exit(0);
     assert_eq!(c.v["server_id"]["name"], "Dovecot", "{}", c.ctx);
@@ -256,7 +259,11 @@ fn id_rides_with_capability_when_the_login_answer_has_none() {
         "{}",
         c.ctx
     );
-    c.detail_ends_with("login", "server ID: Dovecot 2.3.19 os Linux");
+    c.detail_ends_with("login", "alice via LOGIN; capabilities asked for with LIST");
+    c.detail_ends_with(
+        "list",
+        "; 3 capabilities after login; server ID: Dovecot 2.3.19 os Linux",
+    );
 }
 
 /// `greeting`, then LOGOUT answered properly: a check without login.
