@@ -1163,3 +1163,48 @@ fn dovecot_quota_thresholds_warn_and_fail_without_stopping_the_fetch() {
     );
     o.eq("message.seq", 5);
 }
+
+/// check_imap's command line against Dovecot: `-H addr -p port -S -D w,c`,
+/// with the certificate's days left just inside and at the thresholds.
+#[test]
+fn check_imap_style_flags_and_certificate_days() {
+    let inst = normal();
+    let port = inst.tls_port.to_string();
+    let base = |d: &str| -> Vec<String> {
+        [
+            "-H",
+            inst.addr.as_str(),
+            "-p",
+            port.as_str(),
+            "-S",
+            "--ca-file",
+            inst.ca.as_str(),
+            "-u",
+            "alice",
+            "--password-file",
+            inst.pass_file("alice"),
+            "--format",
+            "json",
+            "-D",
+            d,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let o = ic(&base("1"));
+    o.verdict("ok", 0);
+    o.eq("security", "tls");
+    let days = o.at("tls.days_left").as_i64().expect("days_left");
+    assert!(days > 2, "{}", o.ctx());
+    let o = ic(&base(&format!("{days},{}", days - 1)));
+    o.verdict("ok", 0);
+    let o = ic(&base(&format!("{}", days + 1)));
+    o.verdict("warning", 1);
+    assert_eq!(o.step("tls")["status"], "warning", "{}", o.ctx());
+    let o = ic(&base(&format!("{},{}", days + 1, days + 1)));
+    o.verdict("critical", 2);
+    o.eq("error.step", "tls");
+    assert_eq!(o.step("fetch")["status"], "ok", "{}", o.ctx());
+    assert_eq!(o.step("logout")["status"], "ok", "{}", o.ctx());
+}

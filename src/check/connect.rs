@@ -103,7 +103,18 @@ impl Check<'_> {
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
             None => detail.push("no certificate received".into()),
         }
+        let crit = tls
+            .days_left
+            .zip(self.cfg.cert_crit_days)
+            .filter(|&(days, crit)| days < crit);
+        let not_after = tls.not_after.clone().unwrap_or_default();
         self.report.tls = Some(tls);
+        if let Some((days, crit)) = crit {
+            // A finding about the certificate, not a broken session: the
+            // later steps still run.
+            self.finding = true;
+            return Err(diagnosis::cert_expiring(days, crit, &not_after));
+        }
         Done::ok_or_warn(warnings, detail.join("; "))
     }
 }

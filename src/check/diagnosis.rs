@@ -581,6 +581,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A quota at or above `--quota-crit`: `worst` is the fullest resource.
+pub(super) fn cert_expiring(days: i64, crit: i64, not_after: &str) -> Failure {
+    failure(
+        format!("certificate expires in {days} days ({not_after})"),
+        format!("at least {crit} days left (-D/--cert-crit-days)"),
+        None,
+        "renew the server certificate and reload the IMAP server",
+    )
+}
+
 pub(super) fn quota_full(pct: f64, worst: &str, crit: u32) -> Failure {
     failure(
         format!("mailbox quota at {pct:.1}%: {worst}"),

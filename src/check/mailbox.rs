@@ -204,6 +204,7 @@ impl Check<'_> {
         let detail = format!("{}: {}", roots.join(", "), parts.join(", "));
         let (pct, which) = worst.unwrap_or((0.0, String::new()));
         if pct >= f64::from(self.cfg.quota_crit) {
+            self.finding = true;
             return Err(diagnosis::quota_full(pct, &which, self.cfg.quota_crit));
         }
         if pct >= f64::from(self.cfg.quota_warn) {

@@ -191,6 +191,9 @@ pub struct Report {
     pub warn_secs: Option<f64>,
     pub crit_secs: Option<f64>,
     pub timeout_secs: f64,
+    /// The certificate's days-left thresholds (-D), for perfdata.
+    pub cert_warn_days: Option<i64>,
+    pub cert_crit_days: Option<i64>,
 }
 
 impl Report {
@@ -228,6 +231,8 @@ impl Report {
             warn_secs: None,
             crit_secs: None,
             timeout_secs: 0.0,
+            cert_warn_days: None,
+            cert_crit_days: None,
         }
     }
 

@@ -1,6 +1,10 @@
 //! `--format nagios`: one Nagios/Icinga plugin line with performance data
 //! (the total time against -w/-c, each step that ran, the message count,
 //! the certificate's days left), then any ALERTs on lines of their own.
+//! Perfdata are as the monitoring-plugins guidelines spell them,
+//! `label=value[UOM];warn;crit;min;max`, each threshold filled where one is
+//! set. Labels are step names and fixed words, never with a space, `=` or
+//! a quote, so they need no quoting.
 
 use std::fmt::Write as _;
 
@@ -25,13 +29,20 @@ impl Renderer for Nagios {
             .iter()
             .filter(|s| s.status != StepStatus::Skipped)
         {
-            let _ = write!(perf, " {}={:.6}s", s.name, s.elapsed.as_secs_f64());
+            let _ = write!(perf, " {}={:.6}s;;;0", s.name, s.elapsed.as_secs_f64());
         }
         if let Some(mb) = &report.mailbox {
-            let _ = write!(perf, " messages={}", mb.exists);
+            let _ = write!(perf, " messages={};;;0", mb.exists);
         }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
-            let _ = write!(perf, " cert_days={days}");
+            // Fewer days left is worse: the range `N:` alerts below N.
+            let below = |d: Option<i64>| d.map(|d| format!("{d}:")).unwrap_or_default();
+            let _ = write!(
+                perf,
+                " cert_days={days};{};{}",
+                below(report.cert_warn_days),
+                below(report.cert_crit_days)
+            );
         }
         // '|' starts performance data; keep it out of the human part.
         let text = report.summary().replace('|', "/");
@@ -55,8 +66,20 @@ mod tests {
         r.warn_secs = Some(1.0);
         assert_eq!(
             Nagios.end(&r),
-            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s"
+            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s;;;0"
         );
+        r.tls = Some(crate::report::TlsReport {
+            verified: true,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            days_left: Some(20),
+        });
+        r.cert_warn_days = Some(30);
+        r.cert_crit_days = Some(14);
+        assert!(Nagios.end(&r).ends_with(" cert_days=20;30:;14:"));
+        r.cert_crit_days = None;
+        assert!(Nagios.end(&r).ends_with(" cert_days=20;30:;"));
         r.error = Some((
             "greeting",
             Failure {

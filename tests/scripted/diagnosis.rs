@@ -207,6 +207,56 @@ fn certificate_near_expiry_warns() {
     assert_exit(&r, &v, 0, &ctx);
 }
 
+/// `-D warn,crit` (check_imap's form) against certificates with 10 and 20
+/// days left, at and around the thresholds: fewer days left than the
+/// threshold alerts, exactly as many does not.
+#[test]
+fn certificate_days_thresholds() {
+    let cases: [(Identity, &[&str], i32, &str); 9] = [
+        (Identity::Days20, &["-D", "30,14"], 1, "20;30:;14:"),
+        (Identity::Days20, &["-D", "21,20"], 1, "20;21:;20:"),
+        (Identity::Days20, &["-D", "20,10"], 0, "20;20:;10:"),
+        (Identity::Days10, &["-D", "30,14"], 2, "10;30:;14:"),
+        (Identity::Days10, &["-D", "30,11"], 2, "10;30:;11:"),
+        (Identity::Days10, &["-D", "30,10"], 1, "10;30:;10:"),
+        (Identity::Days10, &["-D", "10"], 0, "10;10:;"),
+        (
+            Identity::Days10,
+            &["--cert-crit-days", "11"],
+            2,
+            "10;14:;11:",
+        ),
+        (Identity::Days20, &[], 0, "20;14:;"),
+    ];
+    for (id, flags, code, perf) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(id), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), flags);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("{id:?} {flags:?}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let tls = ["failed", "warning", "ok"][2 - code as usize];
+        assert_eq!(step(&v, "tls")["status"], tls, "{ctx}");
+        // A critical certificate is a finding: the rest of the check runs.
+        assert_eq!(step(&v, "fetch")["status"], "ok", "{ctx}");
+        assert_eq!(step(&v, "logout")["status"], "ok", "{ctx}");
+        if code == 2 {
+            assert_eq!(v["error"]["step"], "tls", "{ctx}");
+            assert!(error_text(&v, "hint").contains("renew"), "{ctx}");
+        }
+        // The same run's Nagios line carries the thresholds.
+        let srv = ScriptedServer::start(Mode::Tls(id), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), flags);
+        let args = with(args, &["--format", "nagios"]);
+        let (r, log) = go(srv, &args, &PASS_ENV, None);
+        let ctx = format!("{id:?} {flags:?}\n{}", dump(&r, &log));
+        assert_eq!(r.status, code, "{ctx}");
+        assert!(r.stdout.contains(&format!(" cert_days={perf}")), "{ctx}");
+    }
+}
+
 #[test]
 fn insecure_accepts_an_unknown_certificate_with_a_warning() {
     let srv = ScriptedServer::start(Mode::Tls(Identity::Unknown), kb_script());
