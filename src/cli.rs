@@ -57,6 +57,11 @@ pub struct Args {
     #[argh(option, short = 't')]
     pub timeout: Option<f64>,
 
+    /// the name for SNI and certificate verification, when the host given is
+    /// an address or another name (default: the host)
+    #[argh(option)]
+    pub sni: Option<String>,
+
     /// also trust the CA certificates in this PEM file
     #[argh(option)]
     pub ca_file: Option<PathBuf>,
@@ -147,6 +152,13 @@ pub struct Args {
     pub version: bool,
 }
 
+impl Config {
+    /// The name TLS sends as SNI and verifies the certificate for.
+    pub fn tls_name(&self) -> &str {
+        self.sni.as_deref().unwrap_or(&self.host)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
     Tls,
@@ -199,6 +211,8 @@ pub struct Config {
     pub security: Security,
     pub family: Family,
     pub timeout: Duration,
+    /// The name for SNI and verification when not the host (`--sni`).
+    pub sni: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
     pub cert_warn_days: i64,
@@ -295,6 +309,17 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             "{host} is not an address of the family -4/-6 asks for"
         ));
     }
+    if let Some(name) = &args.sni {
+        if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'/') {
+            return Err(format!(
+                "--sni takes a host name, not '{}'",
+                name.escape_default()
+            ));
+        }
+        if security == Security::None {
+            return Err("--sni needs TLS: it excludes --security none".into());
+        }
+    }
     let timeout = args.timeout.unwrap_or(10.0);
     if !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECS) {
         return Err(format!(
@@ -368,6 +393,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         security,
         family,
         timeout: Duration::from_secs_f64(timeout),
+        sni: args.sni,
         ca_file: args.ca_file,
         insecure: args.insecure,
         cert_warn_days,
@@ -503,6 +529,19 @@ mod tests {
         assert!(args(&["-V"]).expect("-V").version);
         let help = args(&["-h"]).expect_err("-h is help");
         assert!(help.status.is_ok() && help.output.contains("Usage:"));
+    }
+
+    #[test]
+    fn sni_name() {
+        let c = config(&["-H", "192.0.2.10", "-S", "--sni", "mail.example.org"]).expect("sni");
+        assert_eq!(
+            (c.host.as_str(), c.tls_name()),
+            ("192.0.2.10", "mail.example.org")
+        );
+        assert_eq!(config(&["h"]).expect("no sni").tls_name(), "h");
+        assert!(config(&["h", "--sni", ""]).is_err());
+        assert!(config(&["h", "--sni", "a b"]).is_err());
+        assert!(config(&["h", "--sni", "n", "--security", "none"]).is_err());
     }
 
     #[test]

@@ -1208,3 +1208,25 @@ fn check_imap_style_flags_and_certificate_days() {
     assert_eq!(o.step("fetch")["status"], "ok", "{}", o.ctx());
     assert_eq!(o.step("logout")["status"], "ok", "{}", o.ctx());
 }
+
+/// `--sni` against Dovecot, reached by address: the certificate's DNS name
+/// verifies, a name it does not hold is a mismatch for that name.
+#[test]
+fn sni_names_the_certificate_reached_by_address() {
+    let inst = normal();
+    let o = ic(&with(
+        &inst.args("tls", Some("alice")),
+        &["--sni", "localhost"],
+    ));
+    o.verdict("ok", 0);
+    o.eq("tls.name", "localhost");
+    o.eq("host", inst.addr.as_str());
+    o.eq("address", inst.sockaddr(inst.tls_port).as_str());
+    let o = ic(&with(
+        &inst.args("starttls", Some("alice")),
+        &["--sni", "mail.example.org"],
+    ));
+    o.verdict("critical", 2);
+    o.eq("error.step", "starttls");
+    o.contains("error.message", "not valid for mail.example.org");
+}

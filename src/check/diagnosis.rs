@@ -195,7 +195,7 @@ pub(super) fn tls_failure(e: &TlsError, step: Step, cfg: &Config) -> Failure {
             "check the clocks of this host and the server".to_string(),
         )
     } else if has(&["hostname mismatch", "ip address mismatch"]) {
-        (format!("the server certificate is not valid for {}", cfg.host), "connect with the name the certificate was issued for, or fix the certificate's names (subjectAltName)".to_string())
+        (format!("the server certificate is not valid for {}", cfg.tls_name()), "connect with the name the certificate was issued for (--sni when connecting to an address), or fix the certificate's names (subjectAltName)".to_string())
     } else if has(&["unable to get local issuer", "self-signed", "self signed"])
         && cfg.ca_file.is_none()
         && transport::trust_store_sources().is_empty()

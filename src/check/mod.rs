@@ -402,6 +402,7 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.crit_secs = cfg.critical;
     report.cert_warn_days = Some(cfg.cert_warn_days);
     report.cert_crit_days = cfg.cert_crit_days;
+    report.sni = cfg.sni.clone();
     report
 }
 

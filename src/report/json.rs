@@ -80,6 +80,7 @@ fn step(s: &StepResult) -> Json {
 
 fn tls(t: &TlsReport) -> Json {
     Json::obj()
+        .field("name", Json::str(t.name.as_str()))
         .field("verified", Json::Bool(t.verified))
         .field("subject", opt_str(&t.subject))
         .field("issuer", opt_str(&t.issuer))

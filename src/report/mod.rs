@@ -101,6 +101,8 @@ impl Verdict {
 
 #[derive(Debug, Clone)]
 pub struct TlsReport {
+    /// The name sent as SNI and verified (`--sni`, else the host).
+    pub name: String,
     pub verified: bool,
     pub subject: Option<String>,
     pub issuer: Option<String>,
@@ -194,6 +196,8 @@ pub struct Report {
     /// The certificate's days-left thresholds (-D), for perfdata.
     pub cert_warn_days: Option<i64>,
     pub cert_crit_days: Option<i64>,
+    /// `--sni`: the name verified, when not the host connected to.
+    pub sni: Option<String>,
 }
 
 impl Report {
@@ -233,6 +237,7 @@ impl Report {
             timeout_secs: 0.0,
             cert_warn_days: None,
             cert_crit_days: None,
+            sni: None,
         }
     }
 
@@ -267,7 +272,10 @@ impl Report {
 
     /// One short sentence for the summary and the Nagios line.
     pub fn summary(&self) -> String {
-        let target = format!("{}:{}", display_host(&self.host), self.port);
+        let mut target = format!("{}:{}", display_host(&self.host), self.port);
+        if let Some(name) = &self.sni {
+            target = format!("{name} at {target}");
+        }
         if let Some((step, f)) = &self.error {
             return format!("{target}: {step} failed: {}", f.message);
         }

@@ -69,6 +69,7 @@ mod tests {
             "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s;;;0"
         );
         r.tls = Some(crate::report::TlsReport {
+            name: "::1".into(),
             verified: true,
             subject: None,
             issuer: None,

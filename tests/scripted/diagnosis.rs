@@ -757,3 +757,69 @@ fn bye_then_tagged_ok_ends_the_session_without_logout() {
     assert!(!log.received_text().contains("LOGOUT"), "{ctx}");
     assert_eq!(step(&v, "logout")["status"], "skipped", "{ctx}");
 }
+
+/// `--sni`: a certificate naming only mail.example.org, reached by
+/// address. Without --sni the address is checked and does not match; with
+/// it the name is sent, verified and shown beside the address in every
+/// format.
+#[test]
+fn sni_verifies_a_name_reached_by_address() {
+    let base = |port: u16| {
+        let port = port.to_string();
+        strings(&[
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-S",
+            "--ca-file",
+            &ca(),
+            "-u",
+            USER,
+        ])
+    };
+    let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &base(port), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_failed_at(&r, &v, "tls", &ctx);
+    assert!(error_text(&v, "hint").contains("--sni"), "{ctx}");
+
+    let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+    let port = srv.port();
+    let args = with(base(port), &["--sni", "mail.example.org"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_eq!(v["tls"]["name"], "mail.example.org", "{ctx}");
+    assert_eq!(v["tls"]["verified"], true, "{ctx}");
+    assert_eq!(v["address"], format!("127.0.0.1:{port}"), "{ctx}");
+    assert_eq!(v["host"], "127.0.0.1", "{ctx}");
+
+    for format in ["nagios", "text"] {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+        let port = srv.port();
+        let args = with(
+            base(port),
+            &["--sni", "mail.example.org", "--format", format],
+        );
+        let (r, log) = go(srv, &args, &PASS_ENV, None);
+        let ctx = dump(&r, &log);
+        assert_eq!(r.status, 0, "{ctx}");
+        assert!(
+            r.stdout
+                .contains(&format!("mail.example.org at 127.0.0.1:{port}")),
+            "{ctx}"
+        );
+        if format == "text" {
+            assert!(r.stdout.contains("verified as mail.example.org"), "{ctx}");
+        }
+    }
+    let r = run(
+        &["-H", "127.0.0.1", "--security", "none", "--sni", "x"],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 3, "{r:?}");
+}
