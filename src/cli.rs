@@ -9,6 +9,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::password::PasswordSource;
+use crate::range::{self, Range};
 use crate::transport::Family;
 
 /// The longest `--timeout` accepted: a check that needs more than an hour
@@ -123,6 +124,12 @@ pub struct Args {
     #[argh(option, default = "100")]
     pub quota_crit: u32,
 
+    /// thresholds on the folder's message count, <warn>[,<crit>], each a
+    /// range: 10 (above 10), 10: (below 10), ~:10, 10:20 (outside), @10:20
+    /// (inside)
+    #[argh(option)]
+    pub messages: Option<String>,
+
     /// do not fetch a message
     #[argh(switch)]
     pub no_fetch: bool,
@@ -228,6 +235,9 @@ pub struct Config {
     pub body: bool,
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// `--messages`: ranges on EXISTS that warn and are critical.
+    pub messages_warn: Option<Range>,
+    pub messages_crit: Option<Range>,
     pub format: Format,
     pub verbose: bool,
     pub warning: Option<f64>,
@@ -370,6 +380,13 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
     if args.no_fetch && (args.body || args.message.is_some()) {
         return Err("--no-fetch excludes --body and --message".into());
     }
+    let (messages_warn, messages_crit) = match args.messages.as_deref() {
+        Some(text) => range::parse_pair("--messages", text)?,
+        None => (None, None),
+    };
+    if args.messages.is_some() && args.user.is_none() {
+        return Err("--messages needs -u: without a login no folder is opened".into());
+    }
     let folder = args.folder.unwrap_or_else(|| "INBOX".to_string());
     if folder.is_empty() {
         return Err("--folder must not be empty".into());
@@ -408,6 +425,8 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         body: args.body,
         quota_warn: args.quota_warn,
         quota_crit: args.quota_crit,
+        messages_warn,
+        messages_crit,
         format,
         verbose: args.verbose,
         warning: args.warning,

@@ -13,6 +13,7 @@ pub mod json;
 pub mod mutf7;
 pub mod parser;
 pub mod password;
+pub mod range;
 pub mod report;
 pub mod rfc2047;
 pub mod runner;

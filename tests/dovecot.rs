@@ -1230,3 +1230,24 @@ fn sni_names_the_certificate_reached_by_address() {
     o.eq("error.step", "starttls");
     o.contains("error.message", "not valid for mail.example.org");
 }
+
+/// `--messages` against Dovecot: alice's INBOX holds 5 (a queue bound at
+/// exactly 5 is fine, at 4 it warns), and her empty folder as a heartbeat
+/// folder (`1:,1:`) is critical.
+#[test]
+fn message_count_thresholds() {
+    let inst = normal();
+    let base = inst.args("tls", Some("alice"));
+    let o = ic(&with(&base, &["--messages", "5,10"]));
+    o.verdict("ok", 0);
+    let o = ic(&with(&base, &["--messages", "4,10"]));
+    o.verdict("warning", 1);
+    assert_eq!(o.step("examine")["status"], "warning", "{}", o.ctx());
+    let o = ic(&with(&base, &["--messages", "@0:4,@5:5"]));
+    o.verdict("critical", 2);
+    o.eq("error.step", "examine");
+    assert_eq!(o.step("fetch")["status"], "ok", "{}", o.ctx());
+    let o = ic(&with(&base, &["--folder", "Empty", "--messages", "1:,1:"]));
+    o.verdict("critical", 2);
+    o.contains("error.message", "0 messages");
+}

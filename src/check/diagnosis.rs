@@ -590,6 +590,15 @@ pub(super) fn cert_expiring(days: i64, crit: i64, not_after: &str) -> Failure {
     )
 }
 
+pub(super) fn message_count(exists: i64, range: &str) -> Failure {
+    failure(
+        format!("the folder has {exists} messages, outside the critical range {range}"),
+        format!("a message count that --messages {range} does not alert on"),
+        None,
+        "a queue filling up or a heartbeat folder left empty: check what delivers to and empties the folder",
+    )
+}
+
 pub(super) fn quota_full(pct: f64, worst: &str, crit: u32) -> Failure {
     failure(
         format!("mailbox quota at {pct:.1}%: {worst}"),

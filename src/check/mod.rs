@@ -403,6 +403,8 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.cert_warn_days = Some(cfg.cert_warn_days);
     report.cert_crit_days = cfg.cert_crit_days;
     report.sni = cfg.sni.clone();
+    report.messages_warn = cfg.messages_warn.as_ref().map(|r| r.text.clone());
+    report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }
 

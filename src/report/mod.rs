@@ -198,6 +198,9 @@ pub struct Report {
     pub cert_crit_days: Option<i64>,
     /// `--sni`: the name verified, when not the host connected to.
     pub sni: Option<String>,
+    /// `--messages` ranges as given, for perfdata.
+    pub messages_warn: Option<String>,
+    pub messages_crit: Option<String>,
 }
 
 impl Report {
@@ -238,6 +241,8 @@ impl Report {
             cert_warn_days: None,
             cert_crit_days: None,
             sni: None,
+            messages_warn: None,
+            messages_crit: None,
         }
     }
 

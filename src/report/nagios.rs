@@ -32,7 +32,13 @@ impl Renderer for Nagios {
             let _ = write!(perf, " {}={:.6}s;;;0", s.name, s.elapsed.as_secs_f64());
         }
         if let Some(mb) = &report.mailbox {
-            let _ = write!(perf, " messages={};;;0", mb.exists);
+            let _ = write!(
+                perf,
+                " messages={};{};{};0",
+                mb.exists,
+                report.messages_warn.as_deref().unwrap_or_default(),
+                report.messages_crit.as_deref().unwrap_or_default()
+            );
         }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
             // Fewer days left is worse: the range `N:` alerts below N.

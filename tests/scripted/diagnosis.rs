@@ -823,3 +823,62 @@ fn sni_verifies_a_name_reached_by_address() {
     );
     assert_eq!(r.status, 3, "{r:?}");
 }
+
+/// `--messages` on the KB folder's EXISTS, every range form at its exact
+/// boundaries; the critical case still fetches, and perfdata carry the
+/// ranges as given.
+#[test]
+fn message_count_ranges_at_their_boundaries() {
+    let n = KB_EXISTS as i64;
+    let cases: Vec<(String, i32)> = vec![
+        (format!("{n}"), 0),
+        (format!("{}", n - 1), 1),
+        (format!("{n}:"), 0),
+        (format!("{}:", n + 1), 1),
+        (format!("~:{n}"), 0),
+        (format!("~:{}", n - 1), 1),
+        (format!("{n}:{n}"), 0),
+        (format!("{}:{}", n + 1, n + 5), 1),
+        (format!("@{n}:{}", n + 1), 1),
+        (format!("@{}:{}", n + 1, n + 2), 0),
+        (format!("1:,{}", n - 1), 2),
+        (format!(",{}:", n + 1), 2),
+        (format!("{},{n}", n - 1), 1),
+    ];
+    for (spec, code) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), &["--messages", &spec]);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("--messages {spec}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let examine = ["ok", "warning", "failed"][code as usize];
+        assert_eq!(step(&v, "examine")["status"], examine, "{ctx}");
+        assert_eq!(step(&v, "fetch")["status"], "ok", "{ctx}");
+        if code == 2 {
+            assert_eq!(v["error"]["step"], "examine", "{ctx}");
+        }
+    }
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--messages", "500,@0:0", "--format", "nagios"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(
+        r.stdout.contains(&format!(" messages={n};500;@0:0;0 ")),
+        "{ctx}"
+    );
+    for bad in [
+        &["h", "--messages", "5"][..],
+        &["h", "-u", "a", "--messages", "x"],
+        &["h", "-u", "a", "--messages", "9:1"],
+    ] {
+        let r = run(bad, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+    }
+}
