@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::age;
 use crate::password::PasswordSource;
 use crate::range::{self, Range};
 use crate::transport::Family;
@@ -130,6 +131,11 @@ pub struct Args {
     #[argh(option)]
     pub messages: Option<String>,
 
+    /// WARNING (and CRITICAL) when the fetched message's INTERNALDATE is
+    /// older than <warn>[,<crit>]: 90s, 30m, 2h, 1d or seconds
+    #[argh(option)]
+    pub max_age: Option<String>,
+
     /// do not fetch a message
     #[argh(switch)]
     pub no_fetch: bool,
@@ -238,6 +244,8 @@ pub struct Config {
     /// `--messages`: ranges on EXISTS that warn and are critical.
     pub messages_warn: Option<Range>,
     pub messages_crit: Option<Range>,
+    /// `--max-age` in seconds: warn, and crit when given.
+    pub max_age: Option<(u64, Option<u64>)>,
     pub format: Format,
     pub verbose: bool,
     pub warning: Option<f64>,
@@ -384,6 +392,16 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         Some(text) => range::parse_pair("--messages", text)?,
         None => (None, None),
     };
+    let max_age = match args.max_age.as_deref() {
+        Some(_) if args.no_fetch => {
+            return Err("--max-age needs the fetch: it excludes --no-fetch".into());
+        }
+        Some(_) if args.user.is_none() => {
+            return Err("--max-age needs -u: without a login nothing is fetched".into());
+        }
+        Some(text) => Some(age::parse_pair(text)?),
+        None => None,
+    };
     if args.messages.is_some() && args.user.is_none() {
         return Err("--messages needs -u: without a login no folder is opened".into());
     }
@@ -427,6 +445,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         quota_crit: args.quota_crit,
         messages_warn,
         messages_crit,
+        max_age,
         format,
         verbose: args.verbose,
         warning: args.warning,

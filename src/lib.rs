@@ -5,6 +5,7 @@
 //! steps of `check` → `session` → `transport`; results flow back into one
 //! `report`, which a renderer (`report::text`, `nagios`, `json`) prints.
 
+pub mod age;
 pub mod base64;
 pub mod check;
 pub mod cli;

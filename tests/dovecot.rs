@@ -1251,3 +1251,38 @@ fn message_count_thresholds() {
     o.verdict("critical", 2);
     o.contains("error.message", "0 messages");
 }
+
+/// `--max-age` against Dovecot: the newest message's age by the seed's
+/// INTERNALDATE, thresholds on either side of it, and the empty folder.
+#[test]
+fn max_age_of_the_newest_message() {
+    let inst = normal();
+    let base = inst.args("tls", Some("alice"));
+    let o = ic(&with(&base, &["--max-age", "3650d"]));
+    o.verdict("ok", 0);
+    let age = o.u64("message.age_s");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let want = now - inst.inbox_epoch(5);
+    assert!(
+        (want - age as i64).abs() <= 5,
+        "age {age}, want {want}{}",
+        o.ctx()
+    );
+    let o = ic(&with(
+        &base,
+        &["--max-age", &format!("{}", age.saturating_sub(60))],
+    ));
+    o.verdict("warning", 1);
+    let o = ic(&with(
+        &base,
+        &["--max-age", &format!("1,{}", age.saturating_sub(60))],
+    ));
+    o.verdict("critical", 2);
+    o.eq("error.step", "fetch");
+    let o = ic(&with(&base, &["--folder", "Empty", "--max-age", "1d"]));
+    o.verdict("critical", 2);
+    o.contains("error.message", "nothing has arrived");
+}

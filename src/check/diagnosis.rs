@@ -599,6 +599,28 @@ pub(super) fn message_count(exists: i64, range: &str) -> Failure {
     )
 }
 
+pub(super) fn empty_folder(folder: &str) -> Failure {
+    failure(
+        format!("{folder} is empty: nothing has arrived (--max-age)"),
+        "at least one message, newer than --max-age",
+        None,
+        "check the delivery that feeds this folder, and what empties it",
+    )
+}
+
+pub(super) fn message_too_old(secs: u64, limits: Option<(u64, Option<u64>)>) -> Failure {
+    let crit = limits.and_then(|(_, c)| c).unwrap_or_default();
+    failure(
+        format!(
+            "newest message is {} old ({secs} s)",
+            crate::age::human(secs)
+        ),
+        format!("a message at most {crit} s old (--max-age)"),
+        None,
+        "the delivery to this folder has stopped: check the sender, the MTA queue and the server's delivery log",
+    )
+}
+
 pub(super) fn quota_full(pct: f64, worst: &str, crit: u32) -> Failure {
     failure(
         format!("mailbox quota at {pct:.1}%: {worst}"),

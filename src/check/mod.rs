@@ -404,6 +404,7 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.cert_crit_days = cfg.cert_crit_days;
     report.sni = cfg.sni.clone();
     report.messages_warn = cfg.messages_warn.as_ref().map(|r| r.text.clone());
+    report.max_age = cfg.max_age;
     report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }

@@ -110,6 +110,7 @@ fn message(m: &MessageReport) -> Json {
         .field("size", int(m.size))
         .field("flags", strings(&m.flags))
         .field("internal_date", opt_str(&m.internal_date))
+        .field("age_s", Json::opt(m.age_s, |a| Json::Int(a as i64)))
         .field("subject", opt_str(&m.subject))
         .field("subject_raw", opt_str(&m.subject_raw))
         .field("from", opt_str(&m.from))

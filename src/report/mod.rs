@@ -137,6 +137,9 @@ pub struct MessageReport {
     pub from_raw: Option<String>,
     /// Charsets whose encoded words could not be decoded (left as sent).
     pub undecoded_charsets: Vec<String>,
+    /// Seconds since INTERNALDATE by this host's clock (0 when slightly
+    /// ahead); None when the date is unreadable or far in the future.
+    pub age_s: Option<u64>,
     /// Bytes of BODY[] received with `--body`.
     pub body_bytes: Option<u64>,
 }
@@ -201,6 +204,8 @@ pub struct Report {
     /// `--messages` ranges as given, for perfdata.
     pub messages_warn: Option<String>,
     pub messages_crit: Option<String>,
+    /// `--max-age` seconds, for perfdata.
+    pub max_age: Option<(u64, Option<u64>)>,
 }
 
 impl Report {
@@ -243,6 +248,7 @@ impl Report {
             sni: None,
             messages_warn: None,
             messages_crit: None,
+            max_age: None,
         }
     }
 

@@ -40,6 +40,16 @@ impl Renderer for Nagios {
                 report.messages_crit.as_deref().unwrap_or_default()
             );
         }
+        if let Some(age) = report.message.as_ref().and_then(|m| m.age_s) {
+            let (warn, crit) = report.max_age.unzip();
+            let opt = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+            let _ = write!(
+                perf,
+                " newest_age={age}s;{};{};0",
+                opt(warn),
+                opt(crit.flatten())
+            );
+        }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
             // Fewer days left is worse: the range `N:` alerts below N.
             let below = |d: Option<i64>| d.map(|d| format!("{d}:")).unwrap_or_default();

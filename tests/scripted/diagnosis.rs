@@ -882,3 +882,105 @@ fn message_count_ranges_at_their_boundaries() {
         assert_eq!(r.status, 3, "{bad:?}: {r:?}");
     }
 }
+
+/// The KB script with the fetched message dated `date` instead.
+fn kb_script_dated(date: &str) -> Vec<Step> {
+    kb_script()
+        .into_iter()
+        .map(|s| match s {
+            Step::Send(t) => Step::Send(t.replace(KB_INTERNALDATE, date)),
+            other => other,
+        })
+        .collect()
+}
+
+/// RFC 3501 date-time of `unix` in UTC.
+fn imap_date(unix: u64) -> String {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = common::certs::asn1_time(unix); // YYYYMMDDHHMMSSZ
+    let m: usize = t[4..6].parse().expect("month");
+    format!(
+        "{}-{}-{} {}:{}:{} +0000",
+        &t[6..8],
+        months[m - 1],
+        &t[0..4],
+        &t[8..10],
+        &t[10..12],
+        &t[12..14]
+    )
+}
+
+/// `--max-age`: a message an hour old against thresholds around it, one
+/// far in the future (clock skew), an empty folder, the usage errors.
+#[test]
+fn max_age_of_the_newest_message() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let hour_old = imap_date(now - 3600);
+    // The run takes well under the 10 minutes of slack each side.
+    let cases: [(&str, &str, i32); 6] = [
+        (&hour_old, "70m", 0),
+        (&hour_old, "50m", 1),
+        (&hour_old, "50m,70m", 1),
+        (&hour_old, "30m,50m", 2),
+        (&hour_old, "3000,3000", 2),
+        (&hour_old, "1d", 0),
+    ];
+    for (date, spec, code) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script_dated(date));
+        let port = srv.port();
+        let args = with(user(tls_args(port)), &["--max-age", spec]);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("--max-age {spec} {date}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let age = v["message"]["age_s"].as_u64().expect("age_s");
+        assert!((3600..3600 + 600).contains(&age), "{ctx}");
+        let fetch = ["ok", "warning", "failed"][code as usize];
+        assert_eq!(step(&v, "fetch")["status"], fetch, "{ctx}");
+        assert_eq!(step(&v, "logout")["status"], "ok", "{ctx}");
+    }
+    // Two minutes ahead: skew, a warning, no negative age.
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        kb_script_dated(&imap_date(now + 7200)),
+    );
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--max-age", "1d"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_exit(&r, &v, 1, &ctx);
+    assert!(
+        step(&v, "fetch")["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("in the future"),
+        "{ctx}"
+    );
+    assert_eq!(v["message"]["age_s"], Value::Null, "{ctx}");
+    // Perfdata: newest_age with the thresholds in seconds.
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script_dated(&hour_old));
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--max-age", "2h,1d", "--format", "nagios"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(r.stdout.contains("s;7200;86400;0"), "{ctx}");
+    assert!(r.stdout.contains(" newest_age=36"), "{ctx}");
+    for bad in [
+        &["h", "-u", "a", "--max-age", "1w"][..],
+        &["h", "-u", "a", "--max-age", "1d", "--no-fetch"],
+        &["h", "--max-age", "1d"],
+        &["h", "-u", "a", "--max-age", "2h,1h"],
+    ] {
+        let r = run(bad, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+    }
+}

@@ -888,6 +888,7 @@ fn monitoring_plugin_conventions() {
             "fetch",
             "logout",
             "messages",
+            "newest_age",
             "cert_days"
         ],
         "{ctx}"
