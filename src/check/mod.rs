@@ -405,6 +405,8 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.sni = cfg.sni.clone();
     report.messages_warn = cfg.messages_warn.as_ref().map(|r| r.text.clone());
     report.max_age = cfg.max_age;
+    report.quota_warn = cfg.quota_warn;
+    report.quota_crit = cfg.quota_crit;
     report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }

@@ -206,6 +206,9 @@ pub struct Report {
     pub messages_crit: Option<String>,
     /// `--max-age` seconds, for perfdata.
     pub max_age: Option<(u64, Option<u64>)>,
+    /// `--quota-warn`/`--quota-crit` percent, for perfdata.
+    pub quota_warn: u32,
+    pub quota_crit: u32,
 }
 
 impl Report {
@@ -249,6 +252,8 @@ impl Report {
             messages_warn: None,
             messages_crit: None,
             max_age: None,
+            quota_warn: 0,
+            quota_crit: 0,
         }
     }
 

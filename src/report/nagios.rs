@@ -50,6 +50,13 @@ impl Renderer for Nagios {
                 opt(crit.flatten())
             );
         }
+        for (resource, pct) in quota_percents(report) {
+            let _ = write!(
+                perf,
+                " quota_{resource}={pct:.1}%;{};{};0;100",
+                report.quota_warn, report.quota_crit
+            );
+        }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
             // Fewer days left is worse: the range `N:` alerts below N.
             let below = |d: Option<i64>| d.map(|d| format!("{d}:")).unwrap_or_default();
@@ -68,6 +75,30 @@ impl Renderer for Nagios {
         }
         out
     }
+}
+
+/// Per quota resource (lower case), the highest usage in percent over
+/// the folder's quota roots: one label each, whatever the roots are
+/// called. Resources whose names are not plain words, and those without
+/// a limit, are left out; the JSON has them all.
+fn quota_percents(report: &Report) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for q in report.quota.iter().flatten() {
+        let plain = !q.resource.is_empty()
+            && q.resource
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain || q.limit == 0 {
+            continue;
+        }
+        let pct = q.used as f64 * 100.0 / q.limit as f64;
+        let name = q.resource.to_ascii_lowercase();
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, p)) => *p = p.max(pct),
+            None => out.push((name, pct)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
