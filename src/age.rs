@@ -97,6 +97,8 @@ pub enum Age {
     Critical(u64),
     /// Dated this many seconds in the future, beyond the tolerance.
     Skew(u64),
+    /// No INTERNALDATE, or one that does not parse: the age cannot be told.
+    Unknown,
 }
 
 /// The verdict on an age: older than a threshold alerts, exactly as old

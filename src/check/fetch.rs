@@ -105,13 +105,16 @@ impl Check<'_> {
                 ),
                 detail,
             ),
+            Some(Age::Unknown) => Done::warn(
+                "no readable INTERNALDATE: the message's age cannot be told",
+                detail,
+            ),
             _ => Done::ok(detail),
         }
     }
 
     /// The message's age by this host's clock, into the report, and what
-    /// `--max-age` finds (None without it). An unreadable date under
-    /// `--max-age` counts as skew: the age cannot be told.
+    /// `--max-age` finds (None without it).
     fn judge_age(&self, message: &mut MessageReport) -> Option<Age> {
         let date = message
             .internal_date
@@ -128,7 +131,7 @@ impl Check<'_> {
             _ => None,
         };
         self.cfg.max_age?;
-        Some(found.unwrap_or(Age::Skew(0)))
+        Some(found.unwrap_or(Age::Unknown))
     }
 
     /// The fetched message as the report shows it. Subjects and display

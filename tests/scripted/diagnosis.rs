@@ -962,6 +962,23 @@ fn max_age_of_the_newest_message() {
         "{ctx}"
     );
     assert_eq!(v["message"]["age_s"], Value::Null, "{ctx}");
+    // A date that does not parse: the age cannot be told, a warning.
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        kb_script_dated("32-Foo-2024 99:00:00 +0000"),
+    );
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--max-age", "1d"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_exit(&r, &v, 1, &ctx);
+    assert!(
+        step(&v, "fetch")["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot be told"),
+        "{ctx}"
+    );
     // Perfdata: newest_age with the thresholds in seconds.
     let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script_dated(&hour_old));
     let port = srv.port();
