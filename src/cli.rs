@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::age;
 use crate::password::PasswordSource;
+use crate::range::{self, Range};
 use crate::transport::Family;
 
 /// The longest `--timeout` accepted: a check that needs more than an hour
@@ -16,6 +18,7 @@ use crate::transport::Family;
 const MAX_TIMEOUT_SECS: f64 = 3600.0;
 
 #[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help", "help"))]
 /// Check an IMAP server step by step, the way an admin does by hand with
 /// telnet: connect, TLS, greeting, CAPABILITY, STARTTLS, LOGIN, LIST,
 /// EXAMINE, FETCH, LOGOUT. Reports each step's result and time; exit status
@@ -27,6 +30,10 @@ pub struct Args {
     #[argh(positional)]
     pub host: Option<String>,
 
+    /// the host, as the positional argument (monitoring-plugins style)
+    #[argh(option, short = 'H')]
+    pub hostname: Option<String>,
+
     /// TCP port (default 993 with --security tls, else 143)
     #[argh(option, short = 'p')]
     pub port: Option<u16>,
@@ -34,6 +41,10 @@ pub struct Args {
     /// tls, starttls or none (default: tls on port 993, else starttls)
     #[argh(option)]
     pub security: Option<String>,
+
+    /// implicit TLS, the same as --security tls (check_imap's -S)
+    #[argh(switch, short = 'S')]
+    pub ssl: bool,
 
     /// connect over IPv4 only
     #[argh(switch, short = '4')]
@@ -48,6 +59,11 @@ pub struct Args {
     #[argh(option, short = 't')]
     pub timeout: Option<f64>,
 
+    /// the name for SNI and certificate verification, when the host given is
+    /// an address or another name (default: the host)
+    #[argh(option)]
+    pub sni: Option<String>,
+
     /// also trust the CA certificates in this PEM file
     #[argh(option)]
     pub ca_file: Option<PathBuf>,
@@ -57,8 +73,18 @@ pub struct Args {
     pub insecure: bool,
 
     /// WARNING when the certificate expires within this many days (default 14)
-    #[argh(option, default = "14")]
-    pub cert_warn_days: u32,
+    #[argh(option)]
+    pub cert_warn_days: Option<u32>,
+
+    /// CRITICAL when the certificate expires within this many days (default
+    /// off: an expired certificate already fails verification)
+    #[argh(option)]
+    pub cert_crit_days: Option<u32>,
+
+    /// certificate days: <warn>[,<crit>], as --cert-warn-days and
+    /// --cert-crit-days (check_imap's -D)
+    #[argh(option, short = 'D')]
+    pub certificate: Option<String>,
 
     /// user name to log in as; without it the check stops before login
     #[argh(option, short = 'u')]
@@ -99,6 +125,17 @@ pub struct Args {
     #[argh(option, default = "100")]
     pub quota_crit: u32,
 
+    /// thresholds on the folder's message count, <warn>[,<crit>], each a
+    /// range: 10 (above 10), 10: (below 10), ~:10, 10:20 (outside), @10:20
+    /// (inside)
+    #[argh(option)]
+    pub messages: Option<String>,
+
+    /// WARNING (and CRITICAL) when the fetched message's INTERNALDATE is
+    /// older than <warn>[,<crit>]: 90s, 30m, 2h, 1d or seconds
+    #[argh(option)]
+    pub max_age: Option<String>,
+
     /// do not fetch a message
     #[argh(switch)]
     pub no_fetch: bool,
@@ -124,8 +161,15 @@ pub struct Args {
     pub critical: Option<f64>,
 
     /// print the version and the TLS library, then exit
-    #[argh(switch)]
+    #[argh(switch, short = 'V')]
     pub version: bool,
+}
+
+impl Config {
+    /// The name TLS sends as SNI and verifies the certificate for.
+    pub fn tls_name(&self) -> &str {
+        self.sni.as_deref().unwrap_or(&self.host)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,9 +224,13 @@ pub struct Config {
     pub security: Security,
     pub family: Family,
     pub timeout: Duration,
+    /// The name for SNI and verification when not the host (`--sni`).
+    pub sni: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
     pub cert_warn_days: i64,
+    /// CRITICAL below this many days left; None: off.
+    pub cert_crit_days: Option<i64>,
     pub user: Option<String>,
     pub password_source: PasswordSource,
     pub auth: AuthMethod,
@@ -193,6 +241,11 @@ pub struct Config {
     pub body: bool,
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// `--messages`: ranges on EXISTS that warn and are critical.
+    pub messages_warn: Option<Range>,
+    pub messages_crit: Option<Range>,
+    /// `--max-age` in seconds: warn, and crit when given.
+    pub max_age: Option<(u64, Option<u64>)>,
     pub format: Format,
     pub verbose: bool,
     pub warning: Option<f64>,
@@ -202,9 +255,21 @@ pub struct Config {
 /// Checks the parsed flags and fills in defaults. `Err` is a message for
 /// stderr; the caller exits 3.
 pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Result<Config, String> {
-    let raw_host = args
-        .host
-        .ok_or("a host is required: imapcheck <host> [options] (see --help)")?;
+    let raw_host = match (args.host, args.hostname) {
+        (Some(p), Some(h)) if p != h => {
+            return Err(format!(
+                "the host is given twice, as '{}' and as -H '{}'",
+                p.escape_default(),
+                h.escape_default()
+            ));
+        }
+        (Some(h), _) | (None, Some(h)) => h,
+        (None, None) => {
+            return Err(
+                "a host is required: imapcheck <host> or -H <host> [options] (see --help)".into(),
+            );
+        }
+    };
     let host = raw_host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -227,6 +292,16 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             ));
         }
         None => None,
+    };
+    let security = match (args.ssl, security) {
+        (true, None | Some(Security::Tls)) => Some(Security::Tls),
+        (true, Some(other)) => {
+            return Err(format!(
+                "-S/--ssl means --security tls, not --security {}",
+                other.as_str()
+            ));
+        }
+        (false, s) => s,
     };
     let (security, port) = match (security, args.port) {
         (Some(s), Some(p)) => (s, p),
@@ -252,6 +327,17 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             "{host} is not an address of the family -4/-6 asks for"
         ));
     }
+    if let Some(name) = &args.sni {
+        if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'/') {
+            return Err(format!(
+                "--sni takes a host name, not '{}'",
+                name.escape_default()
+            ));
+        }
+        if security == Security::None {
+            return Err("--sni needs TLS: it excludes --security none".into());
+        }
+    }
     let timeout = args.timeout.unwrap_or(10.0);
     if !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECS) {
         return Err(format!(
@@ -265,6 +351,11 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             return Err(format!("{flag} must be a number of seconds, 0 or more"));
         }
     }
+    let (cert_warn_days, cert_crit_days) = cert_days(
+        args.certificate.as_deref(),
+        args.cert_warn_days,
+        args.cert_crit_days,
+    )?;
     let auth = match args.auth.as_deref() {
         None | Some("login") => AuthMethod::Login,
         Some("plain") => AuthMethod::Plain,
@@ -297,6 +388,23 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
     if args.no_fetch && (args.body || args.message.is_some()) {
         return Err("--no-fetch excludes --body and --message".into());
     }
+    let (messages_warn, messages_crit) = match args.messages.as_deref() {
+        Some(text) => range::parse_pair("--messages", text)?,
+        None => (None, None),
+    };
+    let max_age = match args.max_age.as_deref() {
+        Some(_) if args.no_fetch => {
+            return Err("--max-age needs the fetch: it excludes --no-fetch".into());
+        }
+        Some(_) if args.user.is_none() => {
+            return Err("--max-age needs -u: without a login nothing is fetched".into());
+        }
+        Some(text) => Some(age::parse_pair(text)?),
+        None => None,
+    };
+    if args.messages.is_some() && args.user.is_none() {
+        return Err("--messages needs -u: without a login no folder is opened".into());
+    }
     let folder = args.folder.unwrap_or_else(|| "INBOX".to_string());
     if folder.is_empty() {
         return Err("--folder must not be empty".into());
@@ -320,9 +428,11 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         security,
         family,
         timeout: Duration::from_secs_f64(timeout),
+        sni: args.sni,
         ca_file: args.ca_file,
         insecure: args.insecure,
-        cert_warn_days: i64::from(args.cert_warn_days),
+        cert_warn_days,
+        cert_crit_days,
         user: args.user,
         password_source,
         auth,
@@ -333,11 +443,52 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         body: args.body,
         quota_warn: args.quota_warn,
         quota_crit: args.quota_crit,
+        messages_warn,
+        messages_crit,
+        max_age,
         format,
         verbose: args.verbose,
         warning: args.warning,
         critical: args.critical,
     })
+}
+
+/// The certificate thresholds from `-D warn[,crit]` or the two
+/// `--cert-*-days` flags (not both ways at once): warn defaults to 14
+/// days, crit to off.
+fn cert_days(
+    certificate: Option<&str>,
+    warn: Option<u32>,
+    crit: Option<u32>,
+) -> Result<(i64, Option<i64>), String> {
+    let (warn, crit) = match certificate {
+        Some(_) if warn.is_some() || crit.is_some() => {
+            return Err("-D/--certificate excludes --cert-warn-days and --cert-crit-days".into());
+        }
+        Some(spec) => {
+            let days = |s: &str| {
+                s.trim().parse::<u32>().map_err(|_| {
+                    format!(
+                        "-D/--certificate takes days as <warn>[,<crit>], like 30,14, not '{}'",
+                        spec.escape_default()
+                    )
+                })
+            };
+            match spec.split_once(',') {
+                Some((w, c)) => (days(w)?, Some(days(c)?)),
+                None => (days(spec)?, None),
+            }
+        }
+        None => (warn.unwrap_or(14), crit),
+    };
+    if let Some(c) = crit
+        && c > warn
+    {
+        return Err(format!(
+            "the certificate's critical days ({c}) must not be more than its warning days ({warn})"
+        ));
+    }
+    Ok((i64::from(warn), crit.map(i64::from)))
 }
 
 #[cfg(test)]
@@ -398,6 +549,61 @@ mod tests {
             args(&["h", "--password", "x"]).is_err(),
             "there must be no password flag"
         );
+    }
+
+    #[test]
+    fn monitoring_plugin_conventions() {
+        let c = config(&["-H", "mail.example.org"]).expect("-H");
+        assert_eq!(c.host, "mail.example.org");
+        let c = config(&["h", "--hostname", "h"]).expect("same host twice");
+        assert_eq!(c.host, "h");
+        assert!(config(&["a", "-H", "b"]).is_err(), "two different hosts");
+        let c = config(&["-H", "h", "-S"]).expect("-S");
+        assert_eq!((c.port, c.security), (993, Security::Tls));
+        let c = config(&["-H", "h", "--ssl", "-p", "10993"]).expect("--ssl");
+        assert_eq!((c.port, c.security), (10993, Security::Tls));
+        assert!(config(&["h", "-S", "--security", "starttls"]).is_err());
+        assert!(config(&["h", "-S", "--security", "tls"]).is_ok());
+        assert!(args(&["-V"]).expect("-V").version);
+        let help = args(&["-h"]).expect_err("-h is help");
+        assert!(help.status.is_ok() && help.output.contains("Usage:"));
+    }
+
+    #[test]
+    fn sni_name() {
+        let c = config(&["-H", "192.0.2.10", "-S", "--sni", "mail.example.org"]).expect("sni");
+        assert_eq!(
+            (c.host.as_str(), c.tls_name()),
+            ("192.0.2.10", "mail.example.org")
+        );
+        assert_eq!(config(&["h"]).expect("no sni").tls_name(), "h");
+        assert!(config(&["h", "--sni", ""]).is_err());
+        assert!(config(&["h", "--sni", "a b"]).is_err());
+        assert!(config(&["h", "--sni", "n", "--security", "none"]).is_err());
+    }
+
+    #[test]
+    fn certificate_days() {
+        let days = |list: &[&str]| config(list).map(|c| (c.cert_warn_days, c.cert_crit_days));
+        assert_eq!(days(&["h"]), Ok((14, None)));
+        assert_eq!(days(&["h", "-D", "30,14"]), Ok((30, Some(14))));
+        assert_eq!(days(&["h", "--certificate", "30"]), Ok((30, None)));
+        assert_eq!(days(&["h", "--cert-warn-days", "20"]), Ok((20, None)));
+        assert_eq!(
+            days(&["h", "--cert-warn-days", "20", "--cert-crit-days", "5"]),
+            Ok((20, Some(5)))
+        );
+        assert_eq!(days(&["h", "--cert-crit-days", "10"]), Ok((14, Some(10))));
+        for bad in [
+            &["h", "-D", "x"][..],
+            &["h", "-D", "30,"],
+            &["h", "-D", "-1"],
+            &["h", "-D", "10,20"],
+            &["h", "-D", "30", "--cert-warn-days", "30"],
+            &["h", "--cert-crit-days", "20"],
+        ] {
+            assert!(config(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

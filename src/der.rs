@@ -772,7 +772,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12,
 /// day 1-31). Counts in 400-year eras starting on March 1st so the leap
 /// day falls at the end of each computational year.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     // Shift the year to start in March: Jan/Feb belong to the previous year.
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);

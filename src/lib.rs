@@ -5,6 +5,7 @@
 //! steps of `check` → `session` → `transport`; results flow back into one
 //! `report`, which a renderer (`report::text`, `nagios`, `json`) prints.
 
+pub mod age;
 pub mod base64;
 pub mod check;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod mutf7;
 pub mod parser;
 pub mod password;
+pub mod range;
 pub mod report;
 pub mod rfc2047;
 pub mod runner;

@@ -1163,3 +1163,126 @@ fn dovecot_quota_thresholds_warn_and_fail_without_stopping_the_fetch() {
     );
     o.eq("message.seq", 5);
 }
+
+/// check_imap's command line against Dovecot: `-H addr -p port -S -D w,c`,
+/// with the certificate's days left just inside and at the thresholds.
+#[test]
+fn check_imap_style_flags_and_certificate_days() {
+    let inst = normal();
+    let port = inst.tls_port.to_string();
+    let base = |d: &str| -> Vec<String> {
+        [
+            "-H",
+            inst.addr.as_str(),
+            "-p",
+            port.as_str(),
+            "-S",
+            "--ca-file",
+            inst.ca.as_str(),
+            "-u",
+            "alice",
+            "--password-file",
+            inst.pass_file("alice"),
+            "--format",
+            "json",
+            "-D",
+            d,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let o = ic(&base("1"));
+    o.verdict("ok", 0);
+    o.eq("security", "tls");
+    let days = o.at("tls.days_left").as_i64().expect("days_left");
+    assert!(days > 2, "{}", o.ctx());
+    let o = ic(&base(&format!("{days},{}", days - 1)));
+    o.verdict("ok", 0);
+    let o = ic(&base(&format!("{}", days + 1)));
+    o.verdict("warning", 1);
+    assert_eq!(o.step("tls")["status"], "warning", "{}", o.ctx());
+    let o = ic(&base(&format!("{},{}", days + 1, days + 1)));
+    o.verdict("critical", 2);
+    o.eq("error.step", "tls");
+    assert_eq!(o.step("fetch")["status"], "ok", "{}", o.ctx());
+    assert_eq!(o.step("logout")["status"], "ok", "{}", o.ctx());
+}
+
+/// `--sni` against Dovecot, reached by address: the certificate's DNS name
+/// verifies, a name it does not hold is a mismatch for that name.
+#[test]
+fn sni_names_the_certificate_reached_by_address() {
+    let inst = normal();
+    let o = ic(&with(
+        &inst.args("tls", Some("alice")),
+        &["--sni", "localhost"],
+    ));
+    o.verdict("ok", 0);
+    o.eq("tls.name", "localhost");
+    o.eq("host", inst.addr.as_str());
+    o.eq("address", inst.sockaddr(inst.tls_port).as_str());
+    let o = ic(&with(
+        &inst.args("starttls", Some("alice")),
+        &["--sni", "mail.example.org"],
+    ));
+    o.verdict("critical", 2);
+    o.eq("error.step", "starttls");
+    o.contains("error.message", "not valid for mail.example.org");
+}
+
+/// `--messages` against Dovecot: alice's INBOX holds 5 (a queue bound at
+/// exactly 5 is fine, at 4 it warns), and her empty folder as a heartbeat
+/// folder (`1:,1:`) is critical.
+#[test]
+fn message_count_thresholds() {
+    let inst = normal();
+    let base = inst.args("tls", Some("alice"));
+    let o = ic(&with(&base, &["--messages", "5,10"]));
+    o.verdict("ok", 0);
+    let o = ic(&with(&base, &["--messages", "4,10"]));
+    o.verdict("warning", 1);
+    assert_eq!(o.step("examine")["status"], "warning", "{}", o.ctx());
+    let o = ic(&with(&base, &["--messages", "@0:4,@5:5"]));
+    o.verdict("critical", 2);
+    o.eq("error.step", "examine");
+    assert_eq!(o.step("fetch")["status"], "ok", "{}", o.ctx());
+    let o = ic(&with(&base, &["--folder", "Empty", "--messages", "1:,1:"]));
+    o.verdict("critical", 2);
+    o.contains("error.message", "0 messages");
+}
+
+/// `--max-age` against Dovecot: the newest message's age by the seed's
+/// INTERNALDATE, thresholds on either side of it, and the empty folder.
+#[test]
+fn max_age_of_the_newest_message() {
+    let inst = normal();
+    let base = inst.args("tls", Some("alice"));
+    let o = ic(&with(&base, &["--max-age", "3650d"]));
+    o.verdict("ok", 0);
+    let age = o.u64("message.age_s");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let want = now - inst.inbox_epoch(5);
+    assert!(
+        (want - age as i64).abs() <= 5,
+        "age {age}, want {want}{}",
+        o.ctx()
+    );
+    let o = ic(&with(
+        &base,
+        &["--max-age", &format!("{}", age.saturating_sub(60))],
+    ));
+    o.verdict("warning", 1);
+    let o = ic(&with(
+        &base,
+        &["--max-age", &format!("1,{}", age.saturating_sub(60))],
+    ));
+    o.verdict("critical", 2);
+    o.eq("error.step", "fetch");
+    let o = ic(&with(&base, &["--folder", "Empty", "--max-age", "1d"]));
+    o.verdict("critical", 2);
+    o.contains("error.message", "nothing has arrived");
+}

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// The short options the CLI contract fixes (issue 2).
-const SHORT_FLAGS: [&str; 8] = ["-p", "-4", "-6", "-t", "-u", "-v", "-w", "-c"];
+const SHORT_FLAGS: [&str; 13] = [
+    "-p", "-4", "-6", "-t", "-u", "-v", "-w", "-c", "-H", "-S", "-D", "-V", "-h",
+];
 
 const MANDOC_MISSING: &str = "mandoc is not installed; install it with: apt-get install -y mandoc \
      (tests/run does that itself when run as root)";
@@ -62,9 +64,21 @@ fn help_entries(help: &str) -> Vec<Vec<String>> {
         .lines()
         // Entries are indented by two spaces; continuation lines by more.
         .filter(|l| l.starts_with("  -") && !l.starts_with("   "))
+        // `-x, --name` then the text; a long name (`-D, --certificate`)
+        // leaves a single space before it.
         .map(|l| {
-            let names = l.trim_start().split("  ").next().unwrap_or_default();
-            names.split(", ").map(str::to_string).collect()
+            let mut names = Vec::new();
+            for word in l.split_whitespace() {
+                let name = word.strip_suffix(',').unwrap_or(word);
+                if !(name.starts_with('-') || (name == "help" && !names.is_empty())) {
+                    break;
+                }
+                names.push(name.to_string());
+                if !word.ends_with(',') {
+                    break;
+                }
+            }
+            names
         })
         .collect()
 }

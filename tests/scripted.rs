@@ -79,6 +79,46 @@ fn strings(list: &[&str]) -> Vec<String> {
 
 const PASS_ENV: [(&str, &str); 1] = [("IMAPCHECK_PASSWORD", PASS)];
 
+// For tests that start their own servers in a loop (the monitoring
+// thresholds): the usual command lines, from `Case::command_line`.
+
+/// `localhost --security tls -p PORT --ca-file CA`
+fn tls_args(port: u16) -> Vec<String> {
+    Case::tls(Vec::new()).anonymous().command_line(port, false)
+}
+
+/// `args` plus more.
+fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
+/// `args` plus `-u alice`.
+fn user(args: Vec<String>) -> Vec<String> {
+    with(args, &["-u", USER])
+}
+
+/// Runs imapcheck against `srv`, then collects the server's log.
+fn go(
+    srv: ScriptedServer,
+    args: &[String],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> (Run, ServerLog) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(&refs, env, stdin);
+    let log = srv.finish();
+    (r, log)
+}
+
+/// `go` with `--format json`; stdout must be exactly one JSON object.
+fn go_json(srv: ScriptedServer, args: &[String], env: &[(&str, &str)]) -> (Run, Value, ServerLog) {
+    let args = with(args.to_vec(), &["--format", "json"]);
+    let (r, log) = go(srv, &args, env, None);
+    let v = parse_json_stdout(&r);
+    (r, v, log)
+}
+
 /// imapcheck `--security security -u USER --format json` against `port`
 /// on 127.0.0.1, where nothing listens.
 fn against_closed_port(security: &str, port: u16) -> (Run, Value) {

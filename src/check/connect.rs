@@ -46,7 +46,7 @@ impl Check<'_> {
 
     /// The TLS handshake (implicit, or after STARTTLS) and the certificate.
     pub(super) fn handshake(&mut self, step: Step) -> StepOutcome {
-        let host = self.cfg.host.clone();
+        let host = self.cfg.tls_name().to_string();
         let prepared = self.tls.as_mut().ok_or_else(|| NO_TLS_CONTEXT.with(None))?;
         let (connector, setup_time) = prepared.get();
         if let Some(t) = setup_time {
@@ -68,6 +68,7 @@ impl Check<'_> {
         let der = session.transport().peer_certificate_der();
         let verified = !self.cfg.insecure;
         let mut tls = TlsReport {
+            name: host.clone(),
             verified,
             subject: None,
             issuer: None,
@@ -76,7 +77,9 @@ impl Check<'_> {
         };
         // Unverified is said once, by the warning below.
         let mut detail: Vec<String> = Vec::new();
-        if verified {
+        if verified && self.cfg.sni.is_some() {
+            detail.push(format!("verified as {host}"));
+        } else if verified {
             detail.push("verified".into());
         }
         let mut warnings = Vec::new();
@@ -103,7 +106,18 @@ impl Check<'_> {
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
             None => detail.push("no certificate received".into()),
         }
+        let crit = tls
+            .days_left
+            .zip(self.cfg.cert_crit_days)
+            .filter(|&(days, crit)| days < crit);
+        let not_after = tls.not_after.clone().unwrap_or_default();
         self.report.tls = Some(tls);
+        if let Some((days, crit)) = crit {
+            // A finding about the certificate, not a broken session: the
+            // later steps still run.
+            self.finding = true;
+            return Err(diagnosis::cert_expiring(days, crit, &not_after));
+        }
         Done::ok_or_warn(warnings, detail.join("; "))
     }
 }

@@ -195,7 +195,7 @@ pub(super) fn tls_failure(e: &TlsError, step: Step, cfg: &Config) -> Failure {
             "check the clocks of this host and the server".to_string(),
         )
     } else if has(&["hostname mismatch", "ip address mismatch"]) {
-        (format!("the server certificate is not valid for {}", cfg.host), "connect with the name the certificate was issued for, or fix the certificate's names (subjectAltName)".to_string())
+        (format!("the server certificate is not valid for {}", cfg.tls_name()), "connect with the name the certificate was issued for (--sni when connecting to an address), or fix the certificate's names (subjectAltName)".to_string())
     } else if has(&["unable to get local issuer", "self-signed", "self signed"])
         && cfg.ca_file.is_none()
         && transport::trust_store_sources().is_empty()
@@ -611,6 +611,46 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A quota at or above `--quota-crit`: `worst` is the fullest resource.
+pub(super) fn cert_expiring(days: i64, crit: i64, not_after: &str) -> Failure {
+    failure(
+        format!("certificate expires in {days} days ({not_after})"),
+        format!("at least {crit} days left (-D/--cert-crit-days)"),
+        None,
+        "renew the server certificate and reload the IMAP server",
+    )
+}
+
+pub(super) fn message_count(exists: i64, range: &str) -> Failure {
+    failure(
+        format!("the folder has {exists} messages, outside the critical range {range}"),
+        format!("a message count that --messages {range} does not alert on"),
+        None,
+        "a queue filling up or a heartbeat folder left empty: check what delivers to and empties the folder",
+    )
+}
+
+pub(super) fn empty_folder(folder: &str) -> Failure {
+    failure(
+        format!("{folder} is empty: nothing has arrived (--max-age)"),
+        "at least one message, newer than --max-age",
+        None,
+        "check the delivery that feeds this folder, and what empties it",
+    )
+}
+
+pub(super) fn message_too_old(secs: u64, limits: Option<(u64, Option<u64>)>) -> Failure {
+    let crit = limits.and_then(|(_, c)| c).unwrap_or_default();
+    failure(
+        format!(
+            "newest message is {} old ({secs} s)",
+            crate::age::human(secs)
+        ),
+        format!("a message at most {crit} s old (--max-age)"),
+        None,
+        "the delivery to this folder has stopped: check the sender, the MTA queue and the server's delivery log",
+    )
+}
+
 pub(super) fn quota_full(pct: f64, worst: &str, crit: u32) -> Failure {
     failure(
         format!("mailbox quota at {pct:.1}%: {worst}"),

@@ -2,6 +2,8 @@
 //! and sender decoded for display), and with `--body` the whole message,
 //! streamed and counted, against the size the server announced.
 
+use crate::age::{self, Age};
+use crate::der;
 use crate::parser::{self, Status, Value};
 use crate::report::{Failure, MessageReport, escape_cut};
 use crate::rfc2047;
@@ -24,6 +26,11 @@ impl Check<'_> {
         }
         let exists = self.seen.mailbox.exists;
         if exists == 0 && self.cfg.message.is_none() {
+            if self.cfg.max_age.is_some() {
+                // Under --max-age an empty folder is the worst age there is.
+                self.finding = true;
+                return Err(diagnosis::empty_folder(&self.cfg.folder));
+            }
             return Done::skip("the folder is empty");
         }
         let seq = self.cfg.message.unwrap_or(exists);
@@ -77,8 +84,54 @@ impl Check<'_> {
                 return Err(diagnosis::body_size_mismatch(seq, body, size));
             }
         }
+        let age = self.judge_age(&mut message);
+        if let Some(secs) = message.age_s.filter(|_| self.cfg.max_age.is_some()) {
+            detail.push_str(&format!("; {} old", age::human(secs)));
+        }
         self.report.message = Some(message);
-        Done::ok(detail)
+        match age {
+            Some(Age::Critical(secs)) => {
+                self.finding = true;
+                Err(diagnosis::message_too_old(secs, self.cfg.max_age))
+            }
+            Some(Age::Warning(secs)) => Done::warn(
+                format!("newest message is {} old", age::human(secs)),
+                detail,
+            ),
+            Some(Age::Skew(secs)) => Done::warn(
+                format!(
+                    "INTERNALDATE is {} in the future: the clocks differ",
+                    age::human(secs)
+                ),
+                detail,
+            ),
+            Some(Age::Unknown) => Done::warn(
+                "no readable INTERNALDATE: the message's age cannot be told",
+                detail,
+            ),
+            _ => Done::ok(detail),
+        }
+    }
+
+    /// The message's age by this host's clock, into the report, and what
+    /// `--max-age` finds (None without it).
+    fn judge_age(&self, message: &mut MessageReport) -> Option<Age> {
+        let date = message
+            .internal_date
+            .as_deref()
+            .and_then(age::internal_date_unix);
+        let now = der::now_unix();
+        let (warn, crit) = match self.cfg.max_age {
+            Some(limits) => limits,
+            None => (u64::MAX, None),
+        };
+        let found = date.map(|d| age::judge(d, now, warn, crit));
+        message.age_s = match &found {
+            Some(Age::Fresh(s) | Age::Warning(s) | Age::Critical(s)) => Some(*s),
+            _ => None,
+        };
+        self.cfg.max_age?;
+        Some(found.unwrap_or(Age::Unknown))
     }
 
     /// The fetched message as the report shows it. Subjects and display
@@ -132,6 +185,7 @@ impl Check<'_> {
             from,
             from_raw: first_from.map(|a| escape_cut(a.display().as_bytes(), TEXT_CUT)),
             undecoded_charsets: undecoded,
+            age_s: None,
             body_bytes: None,
         }
     }

@@ -163,7 +163,19 @@ impl Check<'_> {
         } else {
             ", read-write"
         });
+        let exists = i64::from(mb.exists);
         self.report.mailbox = Some(mb.clone());
+        if let Some(crit) = self.cfg.messages_crit.as_ref().filter(|r| r.alerts(exists)) {
+            // A finding about the folder: the message is still fetched.
+            self.finding = true;
+            return Err(diagnosis::message_count(exists, &crit.text));
+        }
+        if let Some(warn) = self.cfg.messages_warn.as_ref().filter(|r| r.alerts(exists)) {
+            return Done::warn(
+                format!("{exists} messages, outside the warning range {}", warn.text),
+                detail,
+            );
+        }
         Done::ok(detail)
     }
 
@@ -233,6 +245,7 @@ impl Check<'_> {
         let detail = format!("{}: {}", roots.join(", "), parts.join(", "));
         let (pct, which) = worst.unwrap_or((0.0, String::new()));
         if pct >= f64::from(self.cfg.quota_crit) {
+            self.finding = true;
             return Err(diagnosis::quota_full(pct, &which, self.cfg.quota_crit));
         }
         if pct >= f64::from(self.cfg.quota_warn) {

@@ -133,11 +133,14 @@ pub struct Check<'a> {
     opened: bool,
     /// GETQUOTAROOT's completion when it was sent along with EXAMINE.
     quota_answer: Option<Result<Completion, SessionError>>,
-    /// ID is still to be sent, with LIST (see `id_after_login`).
+    /// ID is still to be sent, with LIST (see `plan_after_login`).
     id_with_list: bool,
     /// The login's answer carried no capabilities: CAPABILITY is still to
-    /// be sent, with LIST (see `id_after_login`).
+    /// be sent, with LIST (see `plan_after_login`).
     capabilities_with_list: bool,
+    /// The step's failure is a threshold finding (full quota, certificate
+    /// about to expire), not a broken step: the later steps still run.
+    finding: bool,
 }
 
 impl<'a> Check<'a> {
@@ -158,9 +161,7 @@ impl<'a> Check<'a> {
             Security::Starttls => (None, Some(tls_settings)),
             Security::None => (None, None),
         };
-        let mut report = empty_report(cfg);
-        report.warn_secs = cfg.warning;
-        report.crit_secs = cfg.critical;
+        let report = empty_report(cfg);
         Check {
             cfg,
             password,
@@ -182,6 +183,7 @@ impl<'a> Check<'a> {
             quota_answer: None,
             id_with_list: false,
             capabilities_with_list: false,
+            finding: false,
         }
     }
 
@@ -203,6 +205,7 @@ impl<'a> Check<'a> {
                 _ => self.step(step),
             };
             let result = self.step_result(step, outcome, t0.elapsed(), &mut failed);
+            self.finding = false;
             for alert in std::mem::take(&mut self.seen.new_alerts) {
                 (self.on_event)(Event::Alert(&alert));
             }
@@ -263,12 +266,12 @@ impl<'a> Check<'a> {
                 if self.report.error.is_none() {
                     self.report.error = Some((name, f.clone()));
                 }
-                // A full mailbox is a finding about the account, not
-                // a broken session: the message is still worth fetching.
-                // A quota answer that broke the connection stops the
+                // A full mailbox or an expiring certificate is a finding,
+                // not a broken session: the message is still worth
+                // fetching. An answer that broke the connection stops the
                 // rest like any failure.
                 let broken = self.session.as_ref().is_none_or(|s| !s.usable());
-                if step != Step::Quota || broken {
+                if !(self.finding || step == Step::Quota) || broken {
                     *failed = failed.or(Some(step));
                 }
                 StepResult {
@@ -416,6 +419,16 @@ pub fn empty_report(cfg: &Config) -> Report {
     let names: Vec<&'static str> = plan(cfg).into_iter().map(Step::as_str).collect();
     let mut report = Report::new(&cfg.host, cfg.port, cfg.security, &names);
     report.timeout_secs = cfg.timeout.as_secs_f64();
+    report.warn_secs = cfg.warning;
+    report.crit_secs = cfg.critical;
+    report.cert_warn_days = Some(cfg.cert_warn_days);
+    report.cert_crit_days = cfg.cert_crit_days;
+    report.sni = cfg.sni.clone();
+    report.messages_warn = cfg.messages_warn.as_ref().map(|r| r.text.clone());
+    report.max_age = cfg.max_age;
+    report.quota_warn = cfg.quota_warn;
+    report.quota_crit = cfg.quota_crit;
+    report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }
 

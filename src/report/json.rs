@@ -80,6 +80,7 @@ fn step(s: &StepResult) -> Json {
 
 fn tls(t: &TlsReport) -> Json {
     Json::obj()
+        .field("name", Json::str(t.name.as_str()))
         .field("verified", Json::Bool(t.verified))
         .field("subject", opt_str(&t.subject))
         .field("issuer", opt_str(&t.issuer))
@@ -109,6 +110,7 @@ fn message(m: &MessageReport) -> Json {
         .field("size", int(m.size))
         .field("flags", strings(&m.flags))
         .field("internal_date", opt_str(&m.internal_date))
+        .field("age_s", Json::opt(m.age_s, |a| Json::Int(a as i64)))
         .field("subject", opt_str(&m.subject))
         .field("subject_raw", opt_str(&m.subject_raw))
         .field("from", opt_str(&m.from))

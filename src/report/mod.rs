@@ -101,6 +101,8 @@ impl Verdict {
 
 #[derive(Debug, Clone)]
 pub struct TlsReport {
+    /// The name sent as SNI and verified (`--sni`, else the host).
+    pub name: String,
     pub verified: bool,
     pub subject: Option<String>,
     pub issuer: Option<String>,
@@ -135,6 +137,9 @@ pub struct MessageReport {
     pub from_raw: Option<String>,
     /// Charsets whose encoded words could not be decoded (left as sent).
     pub undecoded_charsets: Vec<String>,
+    /// Seconds since INTERNALDATE by this host's clock (0 when slightly
+    /// ahead); None when the date is unreadable or far in the future.
+    pub age_s: Option<u64>,
     /// Bytes of BODY[] received with `--body`.
     pub body_bytes: Option<u64>,
 }
@@ -191,6 +196,19 @@ pub struct Report {
     pub warn_secs: Option<f64>,
     pub crit_secs: Option<f64>,
     pub timeout_secs: f64,
+    /// The certificate's days-left thresholds (-D), for perfdata.
+    pub cert_warn_days: Option<i64>,
+    pub cert_crit_days: Option<i64>,
+    /// `--sni`: the name verified, when not the host connected to.
+    pub sni: Option<String>,
+    /// `--messages` ranges as given, for perfdata.
+    pub messages_warn: Option<String>,
+    pub messages_crit: Option<String>,
+    /// `--max-age` seconds, for perfdata.
+    pub max_age: Option<(u64, Option<u64>)>,
+    /// `--quota-warn`/`--quota-crit` percent, for perfdata.
+    pub quota_warn: u32,
+    pub quota_crit: u32,
 }
 
 impl Report {
@@ -228,6 +246,14 @@ impl Report {
             warn_secs: None,
             crit_secs: None,
             timeout_secs: 0.0,
+            cert_warn_days: None,
+            cert_crit_days: None,
+            sni: None,
+            messages_warn: None,
+            messages_crit: None,
+            max_age: None,
+            quota_warn: 0,
+            quota_crit: 0,
         }
     }
 
@@ -262,7 +288,10 @@ impl Report {
 
     /// One short sentence for the summary and the Nagios line.
     pub fn summary(&self) -> String {
-        let target = format!("{}:{}", display_host(&self.host), self.port);
+        let mut target = format!("{}:{}", display_host(&self.host), self.port);
+        if let Some(name) = &self.sni {
+            target = format!("{name} at {target}");
+        }
         if let Some((step, f)) = &self.error {
             return format!("{target}: {step} failed: {}", f.message);
         }

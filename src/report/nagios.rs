@@ -1,6 +1,10 @@
 //! `--format nagios`: one Nagios/Icinga plugin line with performance data
 //! (the total time against -w/-c, each step that ran, the message count,
 //! the certificate's days left), then any ALERTs on lines of their own.
+//! Perfdata are as the monitoring-plugins guidelines spell them,
+//! `label=value[UOM];warn;crit;min;max`, each threshold filled where one is
+//! set. Labels are step names and fixed words, never with a space, `=` or
+//! a quote, so they need no quoting.
 
 use std::fmt::Write as _;
 
@@ -25,13 +29,43 @@ impl Renderer for Nagios {
             .iter()
             .filter(|s| s.status != StepStatus::Skipped)
         {
-            let _ = write!(perf, " {}={:.6}s", s.name, s.elapsed.as_secs_f64());
+            let _ = write!(perf, " {}={:.6}s;;;0", s.name, s.elapsed.as_secs_f64());
         }
         if let Some(mb) = &report.mailbox {
-            let _ = write!(perf, " messages={}", mb.exists);
+            let _ = write!(
+                perf,
+                " messages={};{};{};0",
+                mb.exists,
+                report.messages_warn.as_deref().unwrap_or_default(),
+                report.messages_crit.as_deref().unwrap_or_default()
+            );
+        }
+        if let Some(age) = report.message.as_ref().and_then(|m| m.age_s) {
+            let (warn, crit) = report.max_age.unzip();
+            let opt = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+            let _ = write!(
+                perf,
+                " newest_age={age}s;{};{};0",
+                opt(warn),
+                opt(crit.flatten())
+            );
+        }
+        for (resource, pct) in quota_percents(report) {
+            let _ = write!(
+                perf,
+                " quota_{resource}={pct:.1}%;{};{};0;100",
+                report.quota_warn, report.quota_crit
+            );
         }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
-            let _ = write!(perf, " cert_days={days}");
+            // Fewer days left is worse: the range `N:` alerts below N.
+            let below = |d: Option<i64>| d.map(|d| format!("{d}:")).unwrap_or_default();
+            let _ = write!(
+                perf,
+                " cert_days={days};{};{}",
+                below(report.cert_warn_days),
+                below(report.cert_crit_days)
+            );
         }
         // '|' starts performance data; keep it out of the human part.
         let text = report.summary().replace('|', "/");
@@ -41,6 +75,30 @@ impl Renderer for Nagios {
         }
         out
     }
+}
+
+/// Per quota resource (lower case), the highest usage in percent over
+/// the folder's quota roots: one label each, whatever the roots are
+/// called. Resources whose names are not plain words, and those without
+/// a limit, are left out; the JSON has them all.
+fn quota_percents(report: &Report) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for q in report.quota.iter().flatten() {
+        let plain = !q.resource.is_empty()
+            && q.resource
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain || q.limit == 0 {
+            continue;
+        }
+        let pct = q.used as f64 * 100.0 / q.limit as f64;
+        let name = q.resource.to_ascii_lowercase();
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, p)) => *p = p.max(pct),
+            None => out.push((name, pct)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -55,8 +113,21 @@ mod tests {
         r.warn_secs = Some(1.0);
         assert_eq!(
             Nagios.end(&r),
-            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s"
+            "IMAP OK - [::1]:993 connect in 0.045s | time=0.045000s;1;;0;10 connect=0.001234s;;;0"
         );
+        r.tls = Some(crate::report::TlsReport {
+            name: "::1".into(),
+            verified: true,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            days_left: Some(20),
+        });
+        r.cert_warn_days = Some(30);
+        r.cert_crit_days = Some(14);
+        assert!(Nagios.end(&r).ends_with(" cert_days=20;30:;14:"));
+        r.cert_crit_days = None;
+        assert!(Nagios.end(&r).ends_with(" cert_days=20;30:;"));
         r.error = Some((
             "greeting",
             Failure {

@@ -12,8 +12,12 @@ pub struct Text;
 
 impl Renderer for Text {
     fn start(&self, report: &Report) -> Option<String> {
+        let name = match &report.sni {
+            Some(n) => format!(", certificate name {n}"),
+            None => String::new(),
+        };
         Some(format!(
-            "imapcheck {}: {} port {} ({}), deadline {} s",
+            "imapcheck {}: {} port {} ({}{name}), deadline {} s",
             env!("CARGO_PKG_VERSION"),
             display_host(&report.host),
             report.port,

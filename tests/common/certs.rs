@@ -1,5 +1,6 @@
-// Test PKI for the integration tests: a throw-away CA and five server
-// identities (good, near-expiry, expired, wrong name, unknown issuer), made
+// Test PKI for the integration tests: a throw-away CA and seven server
+// identities (good, near-expiry, 10 and 20 days left, expired, wrong name,
+// unknown issuer), made
 // once per test binary with the openssl CLI in a fresh temp dir.
 
 use std::fs;
@@ -15,6 +16,11 @@ pub enum Identity {
     Good,
     /// Like `Good`, but notAfter is exactly 5 days after generation.
     Near,
+    /// Like `Good`, but notAfter is 10 days and an hour after generation
+    /// (10 whole days left while the tests run), for `-D` thresholds.
+    Days10,
+    /// Like `Days10` with 20 days.
+    Days20,
     /// Test CA, same SANs, validity window entirely in the past.
     Expired,
     /// Test CA, SAN DNS:mail.example.org only.
@@ -24,9 +30,11 @@ pub enum Identity {
 }
 
 impl Identity {
-    pub const ALL: [Identity; 5] = [
+    pub const ALL: [Identity; 7] = [
         Identity::Good,
         Identity::Near,
+        Identity::Days10,
+        Identity::Days20,
         Identity::Expired,
         Identity::WrongName,
         Identity::Unknown,
@@ -37,6 +45,8 @@ impl Identity {
         match self {
             Identity::Good => "good",
             Identity::Near => "near",
+            Identity::Days10 => "days10",
+            Identity::Days20 => "days20",
             Identity::Expired => "expired",
             Identity::WrongName => "wrongname",
             Identity::Unknown => "unknown",
@@ -75,6 +85,8 @@ pub struct TestCerts {
     pub ca_key: PathBuf,
     pub good: CertPair,
     pub near: CertPair,
+    pub days10: CertPair,
+    pub days20: CertPair,
     pub expired: CertPair,
     pub wrong_name: CertPair,
     pub unknown: CertPair,
@@ -85,6 +97,8 @@ impl TestCerts {
         match id {
             Identity::Good => &self.good,
             Identity::Near => &self.near,
+            Identity::Days10 => &self.days10,
+            Identity::Days20 => &self.days20,
             Identity::Expired => &self.expired,
             Identity::WrongName => &self.wrong_name,
             Identity::Unknown => &self.unknown,
@@ -187,6 +201,19 @@ fn generate() -> TestCerts {
     let signed = [
         (Identity::Good, "server_localhost", start, now + 365 * DAY),
         (Identity::Near, "server_localhost", start, now + 5 * DAY),
+        // An hour past the whole days, so the count is stable for a run.
+        (
+            Identity::Days10,
+            "server_localhost",
+            start,
+            now + 10 * DAY + 3600,
+        ),
+        (
+            Identity::Days20,
+            "server_localhost",
+            start,
+            now + 20 * DAY + 3600,
+        ),
         (
             Identity::Expired,
             "server_localhost",
@@ -259,6 +286,8 @@ fn generate() -> TestCerts {
         ca_key: dir.join("ca.key"),
         good: pair(Identity::Good),
         near: pair(Identity::Near),
+        days10: pair(Identity::Days10),
+        days20: pair(Identity::Days20),
         expired: pair(Identity::Expired),
         wrong_name: pair(Identity::WrongName),
         unknown: pair(Identity::Unknown),

@@ -178,6 +178,56 @@ fn certificate_near_expiry_warns() {
         .exit(0);
 }
 
+/// `-D warn,crit` (check_imap's form) against certificates with 10 and 20
+/// days left, at and around the thresholds: fewer days left than the
+/// threshold alerts, exactly as many does not.
+#[test]
+fn certificate_days_thresholds() {
+    let cases: [(Identity, &[&str], i32, &str); 9] = [
+        (Identity::Days20, &["-D", "30,14"], 1, "20;30:;14:"),
+        (Identity::Days20, &["-D", "21,20"], 1, "20;21:;20:"),
+        (Identity::Days20, &["-D", "20,10"], 0, "20;20:;10:"),
+        (Identity::Days10, &["-D", "30,14"], 2, "10;30:;14:"),
+        (Identity::Days10, &["-D", "30,11"], 2, "10;30:;11:"),
+        (Identity::Days10, &["-D", "30,10"], 1, "10;30:;10:"),
+        (Identity::Days10, &["-D", "10"], 0, "10;10:;"),
+        (
+            Identity::Days10,
+            &["--cert-crit-days", "11"],
+            2,
+            "10;14:;11:",
+        ),
+        (Identity::Days20, &[], 0, "20;14:;"),
+    ];
+    for (id, flags, code, perf) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(id), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), flags);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("{id:?} {flags:?}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let tls = ["failed", "warning", "ok"][2 - code as usize];
+        assert_eq!(step(&v, "tls")["status"], tls, "{ctx}");
+        // A critical certificate is a finding: the rest of the check runs.
+        assert_eq!(step(&v, "fetch")["status"], "ok", "{ctx}");
+        assert_eq!(step(&v, "logout")["status"], "ok", "{ctx}");
+        if code == 2 {
+            assert_eq!(v["error"]["step"], "tls", "{ctx}");
+            assert!(error_text(&v, "hint").contains("renew"), "{ctx}");
+        }
+        // The same run's Nagios line carries the thresholds.
+        let srv = ScriptedServer::start(Mode::Tls(id), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), flags);
+        let args = with(args, &["--format", "nagios"]);
+        let (r, log) = go(srv, &args, &PASS_ENV, None);
+        let ctx = format!("{id:?} {flags:?}\n{}", dump(&r, &log));
+        assert_eq!(r.status, code, "{ctx}");
+        assert!(r.stdout.contains(&format!(" cert_days={perf}")), "{ctx}");
+    }
+}
+
 #[test]
 fn insecure_accepts_an_unknown_certificate_with_a_warning() {
     let c = Case::tls(kb_script())
@@ -529,4 +579,248 @@ fn bye_then_tagged_ok_ends_the_session_without_logout() {
     assert_eq!(c.r.status, 2, "{}", c.ctx);
     assert!(!c.log.received_text().contains("LOGOUT"), "{}", c.ctx);
     assert_eq!(c.step("logout")["status"], "skipped", "{}", c.ctx);
+}
+
+/// `--sni`: a certificate naming only mail.example.org, reached by
+/// address. Without --sni the address is checked and does not match; with
+/// it the name is sent, verified and shown beside the address in every
+/// format.
+#[test]
+fn sni_verifies_a_name_reached_by_address() {
+    let base = |port: u16| {
+        let port = port.to_string();
+        strings(&[
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-S",
+            "--ca-file",
+            &ca(),
+            "-u",
+            USER,
+        ])
+    };
+    let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+    let port = srv.port();
+    let (r, v, log) = go_json(srv, &base(port), &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_failed_at(&r, &v, "tls", &ctx);
+    assert!(error_text(&v, "hint").contains("--sni"), "{ctx}");
+
+    let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+    let port = srv.port();
+    let args = with(base(port), &["--sni", "mail.example.org"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_exit(&r, &v, 0, &ctx);
+    assert_eq!(v["tls"]["name"], "mail.example.org", "{ctx}");
+    assert_eq!(v["tls"]["verified"], true, "{ctx}");
+    assert_eq!(v["address"], format!("127.0.0.1:{port}"), "{ctx}");
+    assert_eq!(v["host"], "127.0.0.1", "{ctx}");
+
+    for format in ["nagios", "text"] {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::WrongName), kb_script());
+        let port = srv.port();
+        let args = with(
+            base(port),
+            &["--sni", "mail.example.org", "--format", format],
+        );
+        let (r, log) = go(srv, &args, &PASS_ENV, None);
+        let ctx = dump(&r, &log);
+        assert_eq!(r.status, 0, "{ctx}");
+        assert!(
+            r.stdout
+                .contains(&format!("mail.example.org at 127.0.0.1:{port}")),
+            "{ctx}"
+        );
+        if format == "text" {
+            assert!(r.stdout.contains("verified as mail.example.org"), "{ctx}");
+        }
+    }
+    let r = run(
+        &["-H", "127.0.0.1", "--security", "none", "--sni", "x"],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 3, "{r:?}");
+}
+
+/// `--messages` on the KB folder's EXISTS, every range form at its exact
+/// boundaries; the critical case still fetches, and perfdata carry the
+/// ranges as given.
+#[test]
+fn message_count_ranges_at_their_boundaries() {
+    let n = KB_EXISTS as i64;
+    let cases: Vec<(String, i32)> = vec![
+        (format!("{n}"), 0),
+        (format!("{}", n - 1), 1),
+        (format!("{n}:"), 0),
+        (format!("{}:", n + 1), 1),
+        (format!("~:{n}"), 0),
+        (format!("~:{}", n - 1), 1),
+        (format!("{n}:{n}"), 0),
+        (format!("{}:{}", n + 1, n + 5), 1),
+        (format!("@{n}:{}", n + 1), 1),
+        (format!("@{}:{}", n + 1, n + 2), 0),
+        (format!("1:,{}", n - 1), 2),
+        (format!(",{}:", n + 1), 2),
+        (format!("{},{n}", n - 1), 1),
+    ];
+    for (spec, code) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+        let port = srv.port();
+        let args = with(user(tls_args(port)), &["--messages", &spec]);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("--messages {spec}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let examine = ["ok", "warning", "failed"][code as usize];
+        assert_eq!(step(&v, "examine")["status"], examine, "{ctx}");
+        assert_eq!(step(&v, "fetch")["status"], "ok", "{ctx}");
+        if code == 2 {
+            assert_eq!(v["error"]["step"], "examine", "{ctx}");
+        }
+    }
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--messages", "500,@0:0", "--format", "nagios"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(
+        r.stdout.contains(&format!(" messages={n};500;@0:0;0 ")),
+        "{ctx}"
+    );
+    for bad in [
+        &["h", "--messages", "5"][..],
+        &["h", "-u", "a", "--messages", "x"],
+        &["h", "-u", "a", "--messages", "9:1"],
+    ] {
+        let r = run(bad, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+    }
+}
+
+/// The KB script with the fetched message dated `date` instead.
+fn kb_script_dated(date: &str) -> Vec<Step> {
+    kb_script()
+        .into_iter()
+        .map(|s| match s {
+            Step::Send(t) => Step::Send(t.replace(KB_INTERNALDATE, date)),
+            other => other,
+        })
+        .collect()
+}
+
+/// RFC 3501 date-time of `unix` in UTC.
+fn imap_date(unix: u64) -> String {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = common::certs::asn1_time(unix); // YYYYMMDDHHMMSSZ
+    let m: usize = t[4..6].parse().expect("month");
+    format!(
+        "{}-{}-{} {}:{}:{} +0000",
+        &t[6..8],
+        months[m - 1],
+        &t[0..4],
+        &t[8..10],
+        &t[10..12],
+        &t[12..14]
+    )
+}
+
+/// `--max-age`: a message an hour old against thresholds around it, one
+/// far in the future (clock skew), an empty folder, the usage errors.
+#[test]
+fn max_age_of_the_newest_message() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let hour_old = imap_date(now - 3600);
+    // The run takes well under the 10 minutes of slack each side.
+    let cases: [(&str, &str, i32); 6] = [
+        (&hour_old, "70m", 0),
+        (&hour_old, "50m", 1),
+        (&hour_old, "50m,70m", 1),
+        (&hour_old, "30m,50m", 2),
+        (&hour_old, "3000,3000", 2),
+        (&hour_old, "1d", 0),
+    ];
+    for (date, spec, code) in cases {
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script_dated(date));
+        let port = srv.port();
+        let args = with(user(tls_args(port)), &["--max-age", spec]);
+        let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+        let ctx = format!("--max-age {spec} {date}\n{}", dump(&r, &log));
+        log.assert_ok();
+        assert_exit(&r, &v, code, &ctx);
+        let age = v["message"]["age_s"].as_u64().expect("age_s");
+        assert!((3600..3600 + 600).contains(&age), "{ctx}");
+        let fetch = ["ok", "warning", "failed"][code as usize];
+        assert_eq!(step(&v, "fetch")["status"], fetch, "{ctx}");
+        assert_eq!(step(&v, "logout")["status"], "ok", "{ctx}");
+    }
+    // Two minutes ahead: skew, a warning, no negative age.
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        kb_script_dated(&imap_date(now + 7200)),
+    );
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--max-age", "1d"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_exit(&r, &v, 1, &ctx);
+    assert!(
+        step(&v, "fetch")["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("in the future"),
+        "{ctx}"
+    );
+    assert_eq!(v["message"]["age_s"], Value::Null, "{ctx}");
+    // A date that does not parse: the age cannot be told, a warning.
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        kb_script_dated("32-Foo-2024 99:00:00 +0000"),
+    );
+    let port = srv.port();
+    let args = with(user(tls_args(port)), &["--max-age", "1d"]);
+    let (r, v, log) = go_json(srv, &args, &PASS_ENV);
+    let ctx = dump(&r, &log);
+    assert_exit(&r, &v, 1, &ctx);
+    assert!(
+        step(&v, "fetch")["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot be told"),
+        "{ctx}"
+    );
+    // Perfdata: newest_age with the thresholds in seconds.
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script_dated(&hour_old));
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--max-age", "2h,1d", "--format", "nagios"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(r.stdout.contains("s;7200;86400;0"), "{ctx}");
+    assert!(r.stdout.contains(" newest_age=36"), "{ctx}");
+    for bad in [
+        &["h", "-u", "a", "--max-age", "1w"][..],
+        &["h", "-u", "a", "--max-age", "1d", "--no-fetch"],
+        &["h", "--max-age", "1d"],
+        &["h", "-u", "a", "--max-age", "2h,1h"],
+    ] {
+        let r = run(bad, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+    }
 }

@@ -597,3 +597,119 @@ fn system_cas_are_found_in_a_hashed_directory_without_the_bundle() {
     assert_exit(&r, &v, 0, &ctx);
     assert_eq!(v["tls"]["verified"], true, "{ctx}");
 }
+
+/// check_imap's command line: `-H host -p port -S -D warn,crit`, with
+/// perfdata in the guidelines' form; -V and -h; and the usage errors.
+#[test]
+fn monitoring_plugin_conventions() {
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+    let port = srv.port().to_string();
+    let args = strings(&[
+        "-H",
+        "localhost",
+        "-p",
+        &port,
+        "-S",
+        "-D",
+        "30,14",
+        "--ca-file",
+        &ca(),
+        "-u",
+        USER,
+        "-w",
+        "5",
+        "-c",
+        "9",
+        "--format",
+        "nagios",
+    ]);
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    log.assert_ok();
+    assert_eq!(r.status, 0, "{ctx}");
+    let (_, perf) = r.stdout.split_once(" | ").expect("perfdata");
+    let perf = perf.lines().next().unwrap_or_default();
+    let labels: Vec<&str> = perf
+        .split(' ')
+        .map(|p| p.split('=').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "time",
+            "connect",
+            "tls",
+            "greeting",
+            "capability",
+            "login",
+            "list",
+            "examine",
+            "fetch",
+            "logout",
+            "messages",
+            "newest_age",
+            "cert_days"
+        ],
+        "{ctx}"
+    );
+    assert!(perf.starts_with("time="), "{ctx}");
+    assert!(perf.contains("s;5;9;0;10 connect="), "{ctx}");
+    assert!(
+        perf.contains(&format!(" messages={KB_EXISTS};;;0 ")),
+        "{ctx}"
+    );
+    assert!(perf.ends_with(";30:;14:"), "{ctx}");
+    for item in perf.split(' ') {
+        let (_, value) = item.split_once('=').expect("label=value");
+        let fields: Vec<&str> = value.split(';').collect();
+        assert!(fields.len() <= 5, "{item}");
+        let num = fields[0].trim_end_matches('s');
+        assert!(num.parse::<f64>().is_ok(), "{item}");
+    }
+
+    let ver = run(&["-V"], &[], None);
+    assert_eq!(ver.status, 0);
+    assert!(ver.stdout.starts_with("imapcheck "), "{ver:?}");
+    let help = run(&["-h"], &[], None);
+    assert_eq!(help.status, 0);
+    assert!(help.stdout.contains("--hostname"), "{help:?}");
+
+    // Usage errors are UNKNOWN and connect nowhere.
+    for bad in [
+        &["a.example", "-H", "b.example"][..],
+        &["-H", "h", "-S", "--security", "none"],
+        &["-H", "h", "-D", "14,30"],
+        &["-H", "h", "-D", "soon"],
+        &["-H", "h", "-D", "30", "--cert-warn-days", "7"],
+    ] {
+        let r = run(bad, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{bad:?}: {r:?}");
+    }
+}
+
+/// Perfdata stay present for the steps that ran when a step fails.
+#[test]
+fn perfdata_on_a_failed_check() {
+    let closed = closed_port().to_string();
+    let r = run(
+        &[
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &closed,
+            "--security",
+            "none",
+            "--format",
+            "nagios",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2, "{r:?}");
+    assert!(r.stdout.starts_with("IMAP CRITICAL - "), "{r:?}");
+    let (_, perf) = r.stdout.split_once(" | ").expect("perfdata");
+    assert!(perf.starts_with("time="), "{r:?}");
+    assert!(perf.contains(" connect="), "{r:?}");
+    assert!(!perf.contains(" greeting="), "{r:?}");
+}

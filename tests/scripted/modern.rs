@@ -332,6 +332,24 @@ fn quota_below_the_thresholds_is_ok() {
         c.step("quota")["detail"],
         "\"User quota\": STORAGE 512 of 1024 KiB (50.0%), MESSAGE 3 of 1000 (0.3%)"
     );
+    // Perfdata: usage in percent against --quota-warn/--quota-crit.
+    let srv = ScriptedServer::start(
+        Mode::Tls(Identity::Good),
+        quota_script("STORAGE 512 1024 MESSAGE 3 1000"),
+    );
+    let port = srv.port();
+    let args = with(
+        user(tls_args(port)),
+        &["--quota-warn", "80", "--format", "nagios"],
+    );
+    let (r, log) = go(srv, &args, &PASS_ENV, None);
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(
+        r.stdout
+            .contains(" quota_storage=50.0%;80;100;0;100 quota_message=0.3%;80;100;0;100 "),
+        "{ctx}"
+    );
 }
 
 #[test]
