@@ -144,9 +144,14 @@ pub struct Args {
     #[argh(switch)]
     pub body: bool,
 
-    /// output format: text (default), nagios or json
+    /// output format: text (default), nagios, json or openmetrics
     #[argh(option)]
     pub format: Option<String>,
+
+    /// write the result to this file instead of standard output, replacing
+    /// it atomically (for node_exporter's textfile collector)
+    #[argh(option)]
+    pub output: Option<PathBuf>,
 
     /// print the protocol transcript on stderr (secrets shown as ***)
     #[argh(switch, short = 'v')]
@@ -214,6 +219,7 @@ pub enum Format {
     Text,
     Nagios,
     Json,
+    OpenMetrics,
 }
 
 /// The checked configuration of one run.
@@ -247,6 +253,8 @@ pub struct Config {
     /// `--max-age` in seconds: warn, and crit when given.
     pub max_age: Option<(u64, Option<u64>)>,
     pub format: Format,
+    /// `--output`: the file the result replaces, instead of stdout.
+    pub output: Option<PathBuf>,
     pub verbose: bool,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
@@ -372,13 +380,17 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         None | Some("text") => Format::Text,
         Some("nagios") => Format::Nagios,
         Some("json") => Format::Json,
+        Some("openmetrics") => Format::OpenMetrics,
         Some(other) => {
             return Err(format!(
-                "--format must be text, nagios or json, not '{}'",
+                "--format must be text, nagios, json or openmetrics, not '{}'",
                 other.escape_default()
             ));
         }
     };
+    if let Some(path) = &args.output {
+        crate::output::check_path(path)?;
+    }
     if args.password_file.is_some() && args.password_stdin {
         return Err("--password-file and --password-stdin exclude each other".into());
     }
@@ -447,6 +459,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         messages_crit,
         max_age,
         format,
+        output: args.output,
         verbose: args.verbose,
         warning: args.warning,
         critical: args.critical,

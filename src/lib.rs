@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: flags → configuration (`cli`) → `runner` → the
 //! steps of `check` → `session` → `transport`; results flow back into one
-//! `report`, which a renderer (`report::text`, `nagios`, `json`) prints.
+//! `report`, which a renderer (`report::text`, `nagios`, `json`,
+//! `openmetrics`) writes to `output`.
 
 pub mod age;
 pub mod base64;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod der;
 pub mod json;
 pub mod mutf7;
+pub mod output;
 pub mod parser;
 pub mod password;
 pub mod range;

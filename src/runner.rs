@@ -8,8 +8,11 @@ use std::io::Write;
 
 use crate::check::{self, Check, Event, Step};
 use crate::cli::{Config, Format};
+use crate::output::Output;
 use crate::password::Secret;
-use crate::report::{Failure, JsonObject, Nagios, Renderer, Report, StepStatus, Text, Verdict};
+use crate::report::{
+    Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, StepStatus, Text, Verdict,
+};
 use crate::transport::{self, TlsSettings};
 
 /// The renderer for `format`.
@@ -18,21 +21,14 @@ fn renderer(format: Format) -> Box<dyn Renderer> {
         Format::Text => Box::new(Text),
         Format::Nagios => Box::new(Nagios),
         Format::Json => Box::new(JsonObject),
+        Format::OpenMetrics => Box::new(OpenMetrics),
     }
-}
-
-/// Writes `text` and a line end to stdout at once. A closed pipe
-/// (`imapcheck ... | head -2`) must not panic mid-session: the check still
-/// finishes and logs out, and only the output that nobody reads is lost.
-fn print(text: &str) {
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
 }
 
 pub struct Runner<'a> {
     cfg: &'a Config,
     renderer: Box<dyn Renderer>,
+    output: Output,
 }
 
 impl<'a> Runner<'a> {
@@ -40,6 +36,7 @@ impl<'a> Runner<'a> {
         Runner {
             cfg,
             renderer: renderer(cfg.format),
+            output: Output::new(cfg.output.clone()),
         }
     }
 
@@ -64,25 +61,39 @@ impl<'a> Runner<'a> {
             insecure: self.cfg.insecure,
         };
         let report = self.run_check(password, tls);
-        print(&self.renderer.end(&report));
-        report.verdict()
+        self.finish(&report)
+    }
+
+    /// Renders the end of the run and delivers the output. A result that
+    /// could not be written where `--output` says is UNKNOWN: whoever
+    /// reads that file would otherwise go on seeing an old result.
+    fn finish(&self, report: &Report) -> Verdict {
+        self.output.line(&self.renderer.end(report));
+        match self.output.finish() {
+            Ok(()) => report.verdict(),
+            Err(msg) => {
+                let _ = writeln!(std::io::stderr(), "imapcheck: {msg}");
+                Verdict::Unknown
+            }
+        }
     }
 
     /// One check, each finished step and ALERT rendered as it happens.
     fn run_check(&self, password: Option<Secret>, tls: TlsSettings) -> Report {
         let renderer = &self.renderer;
+        let output = &self.output;
         let mut on_event = |event: Event| {
             let line = match event {
                 Event::Step(step) => renderer.step(step),
                 Event::Alert(text) => renderer.alert(text),
             };
             if let Some(line) = line {
-                print(&line);
+                output.line(&line);
             }
         };
         let check = Check::new(self.cfg, password, tls, &mut on_event);
         if let Some(header) = renderer.start(check.report()) {
-            print(&header);
+            self.output.line(&header);
         }
         check.run()
     }
@@ -108,7 +119,6 @@ impl<'a> Runner<'a> {
             s.detail = failure.message.clone();
         }
         report.error = Some((step, failure));
-        print(&self.renderer.end(&report));
-        report.verdict()
+        self.finish(&report)
     }
 }

@@ -73,6 +73,7 @@ impl Check<'_> {
             subject: None,
             issuer: None,
             not_after: None,
+            not_after_unix: None,
             days_left: None,
         };
         // Unverified is said once, by the warning below.
@@ -101,6 +102,7 @@ impl Check<'_> {
                 tls.subject = Some(info.subject);
                 tls.issuer = Some(info.issuer);
                 tls.not_after = Some(not_after);
+                tls.not_after_unix = Some(info.not_after);
                 tls.days_left = Some(days);
             }
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),

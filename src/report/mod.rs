@@ -1,15 +1,17 @@
 //! The report: what each step found and the overall verdict, and the
 //! [`Renderer`] every output format implements. The formats live beside
 //! this file, one each: text for people (one line per step as it
-//! finishes), one Nagios/Icinga line with performance data, and one JSON
-//! object; a new format is a new file.
+//! finishes), one Nagios/Icinga line with performance data, one JSON
+//! object, and OpenMetrics for Prometheus; a new format is a new file.
 
 mod json;
 mod nagios;
+mod openmetrics;
 mod text;
 
 pub use json::JsonObject;
 pub use nagios::Nagios;
+pub use openmetrics::OpenMetrics;
 pub use text::Text;
 
 use std::fmt::Write as _;
@@ -107,6 +109,8 @@ pub struct TlsReport {
     pub subject: Option<String>,
     pub issuer: Option<String>,
     pub not_after: Option<String>,
+    /// notAfter in seconds since the epoch, for OpenMetrics.
+    pub not_after_unix: Option<i64>,
     pub days_left: Option<i64>,
 }
 

@@ -121,6 +121,7 @@ mod tests {
             subject: None,
             issuer: None,
             not_after: None,
+            not_after_unix: None,
             days_left: Some(20),
         });
         r.cert_warn_days = Some(30);
