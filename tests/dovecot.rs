@@ -1286,3 +1286,82 @@ fn max_age_of_the_newest_message() {
     o.verdict("critical", 2);
     o.contains("error.message", "nothing has arrived");
 }
+
+/// `args` with `--format json` turned into `--format openmetrics`.
+fn in_openmetrics(args: &[String]) -> Vec<String> {
+    let mut a = args.to_vec();
+    let at = a.iter().position(|x| x == "json").expect("--format json");
+    a[at] = "openmetrics".into();
+    a
+}
+
+#[test]
+fn openmetrics_say_what_the_json_says() {
+    // Two runs of the same check, one per format: both parsers must read the
+    // metrics, and every value a server decides must be the JSON's.
+    let inst = normal();
+    for security in ["tls", "starttls"] {
+        let args = inst.args(security, Some("alice"));
+        let om_args = in_openmetrics(&args);
+        let om_refs: Vec<&str> = om_args.iter().map(String::as_str).collect();
+        let r = common::run(&om_refs, &[], None);
+        assert_eq!(r.status, 0, "{security}: {r:?}");
+        let m = common::metrics::read(&r.stdout);
+        m.assert_contract(&inst.addr, inst.port(security), security);
+        let o = ic(&args);
+        o.verdict("ok", 0);
+        m.assert_agrees_with_json(&o.v, 5.0);
+        // Dovecot's quota root and identity, in bytes and as an info metric.
+        let root = [("root", "User quota")];
+        assert_eq!(
+            m.get("imapcheck_quota_storage_limit_bytes", &root),
+            1_048_576.0 * 1024.0
+        );
+        assert_eq!(
+            m.all("imapcheck_server_info", &[("name", "Dovecot")]).len(),
+            1
+        );
+        assert_eq!(
+            m.get("imapcheck_mailbox_messages", &[("folder", "INBOX")]),
+            inst.inbox_exists as f64
+        );
+    }
+}
+
+#[test]
+fn output_file_for_the_textfile_collector() {
+    // The cron recipe of the man page: --format openmetrics --output into
+    // a collector directory; a second run replaces the file whole.
+    let inst = normal();
+    let dir = std::env::temp_dir().join(format!("imapcheck-textfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("collector dir");
+    let file = dir.join("imapcheck.prom");
+    let path = file.to_str().expect("UTF-8 path");
+    let args = with(
+        &in_openmetrics(&inst.args("tls", Some("alice"))),
+        &["--output", path],
+    );
+    for (run, user) in [(1, "alice"), (2, "nobody")] {
+        let mut a = args.clone();
+        let at = a.iter().position(|x| x == "alice").expect("-u alice");
+        a[at] = user.into();
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = common::run(&refs, &[], None);
+        assert_eq!(r.stdout, "", "run {run}: nothing on stdout");
+        let m = common::metrics::read(&std::fs::read_to_string(&file).expect("written"));
+        m.assert_contract(&inst.addr, inst.port("tls"), "tls");
+        // The second run logs in as a user that does not exist (with alice's
+        // password file): CRITICAL, and the file says so.
+        let (status, code) = if run == 1 { ("ok", 0) } else { ("critical", 2) };
+        assert_eq!(r.status, code, "run {run}: {r:?}");
+        assert_eq!(
+            m.get("imapcheck_status", &[("status", status)]),
+            1.0,
+            "run {run}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("list").flatten().collect();
+    assert_eq!(left.len(), 1, "only the .prom file: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

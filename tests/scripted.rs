@@ -16,6 +16,8 @@ mod diagnosis;
 mod happy;
 #[path = "scripted/hostile.rs"]
 mod hostile;
+#[path = "scripted/metrics.rs"]
+mod metrics_output;
 #[path = "scripted/modern.rs"]
 mod modern;
 #[path = "scripted/protocol.rs"]
@@ -26,6 +28,7 @@ mod quirks;
 mod secrets;
 
 use case::*;
+use common::metrics::{self, Metrics};
 use common::*;
 use serde_json::Value;
 use std::io::Read;

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod metrics;
 pub mod scripts;
 pub mod server;
 

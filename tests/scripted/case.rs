@@ -17,6 +17,7 @@ enum Security {
 }
 
 /// A scripted server and how imapcheck is run against it.
+#[derive(Clone)]
 pub struct Case {
     name: Option<String>,
     mode: Mode,
@@ -204,6 +205,35 @@ impl Case {
     /// Runs with `--format json`; stdout must be exactly one JSON object.
     pub fn json(self) -> Checked {
         self.launch(true).parsed()
+    }
+
+    /// Runs with `--format openmetrics`: stdout must be read by both
+    /// strict parsers (common/metrics.rs) and keep the labels' contract.
+    pub fn openmetrics(self) -> (Ran, Metrics) {
+        let host = match self.security {
+            Security::None => "127.0.0.1",
+            Security::Tls | Security::Starttls => "localhost",
+        };
+        let host = self.host.clone().unwrap_or(host.to_string());
+        let security = match self.security {
+            Security::Tls => "tls",
+            Security::Starttls => "starttls",
+            Security::None => "none",
+        };
+        let ran = self.args(&["--format", "openmetrics"]).launch(false);
+        let m = metrics::read(&ran.r.stdout);
+        m.assert_contract(&host, ran.port, security);
+        (ran, m)
+    }
+
+    /// The case run twice, once in OpenMetrics and once in JSON, against
+    /// two servers with the same script: the metrics must say what the
+    /// JSON says (one run prints one format).
+    pub fn openmetrics_and_json(self) -> (Metrics, Checked) {
+        let (_, m) = self.clone().openmetrics();
+        let c = self.json();
+        m.assert_agrees_with_json(&c.v, 2.0);
+        (m, c)
     }
 
     /// Runs with `--format json` and measures imapcheck's peak memory.

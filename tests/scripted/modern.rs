@@ -186,7 +186,7 @@ fn basic_auth_disabled_points_at_oauth() {
 }
 
 /// The ID exchange of these tests: ours, and Dovecot-like fields back.
-fn id_exchange() -> (String, String) {
+pub fn id_exchange() -> (String, String) {
     (
         format!(
             "ID (\"name\" \"imapcheck\" \"version\" \"{}\")",
@@ -198,7 +198,7 @@ fn id_exchange() -> (String, String) {
 }
 
 /// The greeting with `caps` and AUTH=PLAIN, and LOGIN answered with `caps`.
-fn logged_in_with(caps: &str) -> Vec<Step> {
+pub fn logged_in_with(caps: &str) -> Vec<Step> {
     vec![
         Step::Send(format!("* OK [CAPABILITY {caps} AUTH=PLAIN] ready\r\n")),
         Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
@@ -298,7 +298,7 @@ fn id_without_login_is_on_the_capability_line() {
 
 /// LOGIN .. EXAMINE, then GETQUOTAROOT answered with `quota`, then FETCH and
 /// LOGOUT: the quota step sits between examine and fetch.
-fn quota_script(quota: &str) -> Vec<Step> {
+pub fn quota_script(quota: &str) -> Vec<Step> {
     script(vec![
         logged_in_with("IMAP4rev1 QUOTA LITERAL+"),
         listed(kb_list_reply()),

@@ -79,7 +79,7 @@ fn in_every_format_and_outcome(
     env: &[(&str, &str)],
     check: impl Fn(&Ran, bool),
 ) {
-    for format in ["text", "nagios", "json"] {
+    for format in ["text", "nagios", "json", "openmetrics"] {
         for ok in [true, false] {
             let s = script(vec![
                 start(),
@@ -145,7 +145,7 @@ fn literal_password_never_shown() {
 #[test]
 fn authenticate_plain_payload_never_shown() {
     let b64 = plain_b64();
-    for format in ["text", "nagios", "json"] {
+    for format in ["text", "nagios", "json", "openmetrics"] {
         for sasl_ir in [true, false] {
             let mut s = if sasl_ir {
                 vec![
