@@ -35,7 +35,7 @@ impl Check<'_> {
             .map(ToString::to_string)
             .collect();
         for attempt in &tried {
-            self.transcript.note(&format!("also tried {attempt}"));
+            self.transcript.note(&format!("tried {attempt}"));
         }
         self.transcript.note(&format!("connected to {peer}"));
         self.session = Some(Session::new(transport, self.transcript));

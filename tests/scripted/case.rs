@@ -20,7 +20,8 @@ enum Security {
 pub struct Case {
     name: Option<String>,
     mode: Mode,
-    listen: Option<&'static str>,
+    listen: Option<String>,
+    hosts: Option<String>,
     script: Vec<Step>,
     security: Security,
     host: Option<String>,
@@ -38,6 +39,7 @@ impl Case {
             name: None,
             mode,
             listen: None,
+            hosts: None,
             script,
             security,
             host: None,
@@ -78,8 +80,15 @@ impl Case {
     }
 
     /// The server listens on `addr` (e.g. `[::1]:0`) instead of 127.0.0.1.
-    pub fn listen(mut self, addr: &'static str) -> Case {
-        self.listen = Some(addr);
+    pub fn listen(mut self, addr: impl Into<String>) -> Case {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    /// imapcheck runs with these lines as its /etc/hosts (see
+    /// `run_with_hosts`), to give a name chosen loopback addresses.
+    pub fn hosts(mut self, lines: &str) -> Case {
+        self.hosts = Some(lines.to_string());
         self
     }
 
@@ -161,7 +170,7 @@ impl Case {
     }
 
     fn start(&self) -> ScriptedServer {
-        match self.listen {
+        match &self.listen {
             Some(addr) => ScriptedServer::start_on(addr, self.mode, self.script.clone()),
             None => ScriptedServer::start(self.mode, self.script.clone()),
         }
@@ -192,7 +201,10 @@ impl Case {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let r = run(&refs, &env, self.stdin.as_deref());
+        let r = match &self.hosts {
+            Some(hosts) => run_with_hosts(hosts, &refs, &env, self.stdin.as_deref()),
+            None => run(&refs, &env, self.stdin.as_deref()),
+        };
         self.finish(srv, r)
     }
 
