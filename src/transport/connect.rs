@@ -330,4 +330,51 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn at_most_max_addresses_are_tried() {
+        // Distinct refused addresses: as many loopback ports as needed.
+        let list: Vec<SocketAddr> = (0..MAX_ADDRESSES + 2).map(|_| refused_addr()).collect();
+        let Err(attempts) = race(&list, Deadline::after(Duration::from_secs(5))) else {
+            panic!("connected to a closed port")
+        };
+        let tried = attempts.iter().filter(|a| a.tried()).count();
+        assert_eq!(tried, MAX_ADDRESSES, "{attempts:?}");
+        assert_eq!(attempts.len(), MAX_ADDRESSES + 2);
+        assert_eq!(
+            attempts[MAX_ADDRESSES].to_string(),
+            format!("{} (not tried)", list[MAX_ADDRESSES])
+        );
+    }
+
+    #[test]
+    fn a_connection_completed_after_the_race_is_closed_not_kept() {
+        let (hole, filler, dead) = black_hole();
+        let live = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let list = [dead, live.local_addr().expect("local_addr")];
+        let won = race(&list, Deadline::after(Duration::from_secs(5))).expect("connects");
+        assert_eq!(won.peer, list[1]);
+        // Make room in the dead address's queue: the abandoned attempt's
+        // SYN, sent again after about a second, now completes.
+        let (queued, _) = hole.accept().expect("the filler");
+        drop((queued, filler));
+        hole.set_nonblocking(true).expect("nonblocking");
+        let until = Instant::now() + Duration::from_secs(4);
+        let mut late = loop {
+            match hole.accept() {
+                Ok((late, _)) => break late,
+                Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("the abandoned attempt never completed: {e}"),
+            }
+        };
+        // Its thread found the race over and dropped it: end of stream.
+        late.set_nonblocking(false).expect("blocking");
+        late.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            io::Read::read(&mut late, &mut buf).expect("EOF, not a timeout"),
+            0
+        );
+    }
 }
