@@ -16,6 +16,11 @@ use std::os::fd::AsRawFd;
 /// The name the private /etc/hosts gives the addresses.
 const NAME: &str = "eyeballs.test";
 
+// glibc sorts a name's addresses (RFC 6724). Among IPv4 addresses rule 9
+// prefers the longest prefix shared with the source, 127.0.0.1: 127.0.0.2
+// and .3 tie (30 bits), so /etc/hosts's order stands, while .5 would come
+// after .3. Each test asserts the resolver's order it builds on (-v note).
+
 /// A listener that drops SYNs (see the file's comment), while it lives.
 struct BlackHole {
     _listener: TcpListener,
