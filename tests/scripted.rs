@@ -12,6 +12,8 @@ mod common;
 mod case;
 #[path = "scripted/diagnosis.rs"]
 mod diagnosis;
+#[path = "scripted/eyeballs.rs"]
+mod eyeballs;
 #[path = "scripted/happy.rs"]
 mod happy;
 #[path = "scripted/hostile.rs"]

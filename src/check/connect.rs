@@ -1,4 +1,5 @@
-//! The connect step (resolve, then TCP to the first address that answers)
+//! The connect step (resolve, then TCP to the first address that answers,
+//! the addresses raced as RFC 8305 has it)
 //! and the TLS handshake with what the certificate says: the `tls` step
 //! of implicit TLS, and the handshake the `starttls` step performs.
 
@@ -24,22 +25,26 @@ impl Check<'_> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let transport = Transport::connect(&addrs, self.deadline)
+        let (transport, others) = Transport::connect(&addrs, self.deadline)
             .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
         let peer = transport.peer;
         self.report.address = Some(peer);
-        let tried = addrs.iter().position(|a| *a == peer).unwrap_or(0);
+        let tried: Vec<String> = others
+            .iter()
+            .filter(|a| a.tried())
+            .map(ToString::to_string)
+            .collect();
+        for attempt in &tried {
+            self.transcript.note(&format!("tried {attempt}"));
+        }
         self.transcript.note(&format!("connected to {peer}"));
         self.session = Some(Session::new(transport, self.transcript));
         if let Some(settings) = self.tls_settings.take() {
             self.tls = Some(settings.prepare());
         }
         let mut detail = peer.to_string();
-        if tried > 0 {
-            detail.push_str(&format!(
-                " (after {tried} address{} that failed)",
-                if tried == 1 { "" } else { "es" }
-            ));
+        if !tried.is_empty() {
+            detail.push_str(&format!("; also tried {}", tried.join(", ")));
         }
         Done::ok(detail)
     }

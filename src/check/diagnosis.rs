@@ -4,12 +4,16 @@
 //! and chooses the hint from what the server and the system said. Fixed
 //! wordings are [`Wording`]s; the rest are functions of what came.
 
+use std::io::ErrorKind;
+
 use crate::cli::{AuthMethod, Config, Security};
 use crate::parser::{Code, Status};
 use crate::report::{Failure, escape_cut, trim_eol};
 use crate::sasl;
 use crate::session::{Completion, SessionError};
-use crate::transport::{self, Cleartext, ConnectError, TlsError, cleartext_in, describe_io};
+use crate::transport::{
+    self, Cleartext, ConnectError, Outcome, TlsError, cleartext_in, describe_io,
+};
 
 use super::seen::Seen;
 use super::{Step, TEXT_CUT};
@@ -82,13 +86,16 @@ pub(super) fn connect_failure(e: &ConnectError, cfg: &Config) -> Failure {
             None,
             "the DNS server is slow or unreachable: check /etc/resolv.conf, or use an IP address",
         ),
-        ConnectError::Failed(errors) => {
-            let refused = errors
-                .iter()
-                .all(|(_, e)| e.kind() == std::io::ErrorKind::ConnectionRefused);
-            let timed_out = errors
-                .iter()
-                .any(|(_, e)| e.kind() == std::io::ErrorKind::TimedOut);
+        ConnectError::Failed(attempts) => {
+            let failed = || {
+                attempts.iter().filter_map(|a| match &a.outcome {
+                    Outcome::Failed(e) => Some(e.kind()),
+                    _ => None,
+                })
+            };
+            let refused =
+                failed().next().is_some() && failed().all(|k| k == ErrorKind::ConnectionRefused);
+            let timed_out = failed().any(|k| k == ErrorKind::TimedOut);
             let (message, hint) = if refused {
                 (
                     "connection refused".to_string(),

@@ -5,12 +5,15 @@
 //! sets the socket timeout to what is left of the check's single deadline.
 //! A server that drips one byte a second therefore runs into the deadline,
 //! not into a per-read timeout that restarts with every byte. Name
-//! resolution is in `resolve`; what TLS trusts, and the TLS context built
-//! from it, in `trust`.
+//! resolution is in `resolve`; the race of a name's addresses to connect
+//! in `connect`; what TLS trusts, and the TLS context built from it, in
+//! `trust`.
 
+mod connect;
 mod resolve;
 mod trust;
 
+pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
 pub use resolve::{ConnectError, Family, resolve};
 pub use trust::{
     CA_BUNDLE_FILES, CA_DIRS, PreparedTls, TlsSettings, load_ca_file, prefer_lazy_ca_lookup,
@@ -221,37 +224,28 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Tries each address in order until one connects within the deadline.
-    pub fn connect(addrs: &[SocketAddr], deadline: Deadline) -> Result<Transport, ConnectError> {
-        let mut errors = Vec::new();
-        for addr in addrs {
-            let left = match deadline.remaining() {
-                Ok(left) => left,
-                Err(e) => {
-                    errors.push((*addr, e));
-                    break;
-                }
-            };
-            match TcpStream::connect_timeout(addr, left) {
-                Ok(tcp) => {
-                    // Every command goes out in one write; without Nagle it
-                    // leaves at once instead of waiting for a delayed ACK.
-                    let _ = tcp.set_nodelay(true);
-                    quick_ack(&tcp);
-                    return Ok(Transport {
-                        stream: Stream::Plain(TimedTcp {
-                            tcp,
-                            deadline,
-                            handshake_bytes: None,
-                        }),
-                        peer: *addr,
-                        deadline,
-                    });
-                }
-                Err(e) => errors.push((*addr, timeout_kind(e))),
-            }
-        }
-        Err(ConnectError::Failed(errors))
+    /// Connects to the first of `addrs` that answers within the deadline
+    /// (RFC 8305, see `connect`); also what became of the other addresses.
+    pub fn connect(
+        addrs: &[SocketAddr],
+        deadline: Deadline,
+    ) -> Result<(Transport, Vec<Attempt>), ConnectError> {
+        let won = connect::race(addrs, deadline).map_err(ConnectError::Failed)?;
+        let tcp = won.tcp;
+        // Every command goes out in one write; without Nagle it leaves at
+        // once instead of waiting for a delayed ACK.
+        let _ = tcp.set_nodelay(true);
+        quick_ack(&tcp);
+        let transport = Transport {
+            stream: Stream::Plain(TimedTcp {
+                tcp,
+                deadline,
+                handshake_bytes: None,
+            }),
+            peer: won.peer,
+            deadline,
+        };
+        Ok((transport, won.others))
     }
 
     pub fn is_tls(&self) -> bool {

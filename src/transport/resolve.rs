@@ -2,11 +2,11 @@
 //! family `-4`/`-6` asks for, and why no connection could be made.
 
 use std::fmt;
-use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 
-use super::{Deadline, describe_io};
+use super::Deadline;
+use super::connect::Attempt;
 
 /// Address family restriction from `-4` / `-6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub enum ConnectError {
     Resolve(String),
     /// Resolution did not finish before the deadline.
     ResolveTimeout,
-    /// Every address failed; each with its error.
-    Failed(Vec<(SocketAddr, io::Error)>),
+    /// No address connected; each with what became of it.
+    Failed(Vec<Attempt>),
 }
 
 impl fmt::Display for ConnectError {
@@ -34,12 +34,9 @@ impl fmt::Display for ConnectError {
             ConnectError::ResolveTimeout => {
                 write!(f, "name resolution did not finish before the deadline")
             }
-            ConnectError::Failed(errors) => {
-                let parts: Vec<String> = errors
-                    .iter()
-                    .map(|(a, e)| format!("{a}: {}", describe_io(e)))
-                    .collect();
-                write!(f, "{}", parts.join("; "))
+            ConnectError::Failed(attempts) => {
+                let parts: Vec<String> = attempts.iter().map(ToString::to_string).collect();
+                write!(f, "{}", parts.join(", "))
             }
         }
     }

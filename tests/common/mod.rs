@@ -72,6 +72,51 @@ pub fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
     run_command(cmd, stdin, RUN_TIMEOUT)
 }
 
+/// Runs imapcheck as `run` does, in a private mount namespace whose
+/// /etc/hosts holds `hosts`, so a name resolves to chosen loopback
+/// addresses without touching the machine:
+/// `unshare -m sh -c 'mount --bind HOSTS /etc/hosts && exec imapcheck ...'`.
+/// Needs root and unshare(1); without them it fails and says so.
+pub fn run_with_hosts(
+    hosts: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Run {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = certs()
+        .ca_pem
+        .parent()
+        .expect("the test PKI's directory")
+        .to_path_buf();
+    let file = dir.join(format!("hosts-{n}"));
+    std::fs::write(&file, hosts).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+    ])
+    .arg(&file)
+    .arg(env!("CARGO_BIN_EXE_imapcheck"))
+    .args(args)
+    .env_remove("IMAPCHECK_PASSWORD")
+    .env_remove("RUST_LOG")
+    .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run_command(cmd, stdin, RUN_TIMEOUT);
+    let setup_failed = r.stderr.contains("unshare:") || r.stderr.contains("mount:");
+    assert!(
+        !setup_failed,
+        "running imapcheck with a private /etc/hosts needs root and unshare(1) (util-linux): {r:?}"
+    );
+    r
+}
+
 /// `run`, then stdout parsed as exactly one JSON object (panics otherwise).
 pub fn run_json(
     args: &[&str],

@@ -21,7 +21,8 @@ enum Security {
 pub struct Case {
     name: Option<String>,
     mode: Mode,
-    listen: Option<&'static str>,
+    listen: Option<String>,
+    hosts: Option<String>,
     script: Vec<Step>,
     security: Security,
     host: Option<String>,
@@ -39,6 +40,7 @@ impl Case {
             name: None,
             mode,
             listen: None,
+            hosts: None,
             script,
             security,
             host: None,
@@ -79,8 +81,15 @@ impl Case {
     }
 
     /// The server listens on `addr` (e.g. `[::1]:0`) instead of 127.0.0.1.
-    pub fn listen(mut self, addr: &'static str) -> Case {
-        self.listen = Some(addr);
+    pub fn listen(mut self, addr: impl Into<String>) -> Case {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    /// imapcheck runs with these lines as its /etc/hosts (see
+    /// `run_with_hosts`), to give a name chosen loopback addresses.
+    pub fn hosts(mut self, lines: &str) -> Case {
+        self.hosts = Some(lines.to_string());
         self
     }
 
@@ -162,7 +171,7 @@ impl Case {
     }
 
     fn start(&self) -> ScriptedServer {
-        match self.listen {
+        match &self.listen {
             Some(addr) => ScriptedServer::start_on(addr, self.mode, self.script.clone()),
             None => ScriptedServer::start(self.mode, self.script.clone()),
         }
@@ -193,7 +202,10 @@ impl Case {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let r = run(&refs, &env, self.stdin.as_deref());
+        let r = match &self.hosts {
+            Some(hosts) => run_with_hosts(hosts, &refs, &env, self.stdin.as_deref()),
+            None => run(&refs, &env, self.stdin.as_deref()),
+        };
         self.finish(srv, r)
     }
 
