@@ -3,6 +3,7 @@
 //! `password`'s). Nothing here touches the network; a bad flag is an
 //! UNKNOWN (exit 3) before any connection is made.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -53,6 +54,20 @@ pub struct Args {
     /// connect over IPv6 only
     #[argh(switch, short = '6')]
     pub ipv6: bool,
+
+    /// check every address the host name resolves to, in parallel, each
+    /// within the one deadline; the verdict is the worst of them
+    #[argh(switch)]
+    pub all_addresses: bool,
+
+    /// run the check this many times, one after another, then show each
+    /// step's minimum, median and maximum (Ctrl-C stops early)
+    #[argh(option)]
+    pub repeat: Option<u32>,
+
+    /// seconds between the runs of --repeat (default 1)
+    #[argh(option)]
+    pub interval: Option<f64>,
 
     /// one deadline in seconds for the whole check (DNS, connect, TLS, every
     /// read and write); fractions allowed; default 10
@@ -229,6 +244,14 @@ pub struct Config {
     pub port: u16,
     pub security: Security,
     pub family: Family,
+    /// Connect to this address instead of resolving the host (one check of
+    /// `--all-addresses`); the host still names the server for TLS.
+    pub connect_to: Option<IpAddr>,
+    pub all_addresses: bool,
+    /// `--repeat`: how many runs (None: one, and no statistics).
+    pub repeat: Option<u32>,
+    /// `--interval`: the pause between runs of `--repeat`.
+    pub interval: Duration,
     pub timeout: Duration,
     /// The name for SNI and verification when not the host (`--sni`).
     pub sni: Option<String>,
@@ -388,6 +411,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             ));
         }
     };
+    let (repeat, interval) = repetition(args.repeat, args.interval, format)?;
     if let Some(path) = &args.output {
         crate::output::check_path(path)?;
     }
@@ -439,6 +463,10 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         port,
         security,
         family,
+        connect_to: None,
+        all_addresses: args.all_addresses,
+        repeat,
+        interval,
         timeout: Duration::from_secs_f64(timeout),
         sni: args.sni,
         ca_file: args.ca_file,
@@ -464,6 +492,42 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         warning: args.warning,
         critical: args.critical,
     })
+}
+
+/// The most runs `--repeat` takes: a day of runs a second. More is a
+/// service, not a check, and the statistics keep every run's times.
+const MAX_REPEAT: u32 = 86_400;
+
+/// The longest `--interval`: an hour, like `--timeout`.
+const MAX_INTERVAL_SECS: f64 = 3600.0;
+
+/// `--repeat` and `--interval`, checked.
+fn repetition(
+    repeat: Option<u32>,
+    interval: Option<f64>,
+    format: Format,
+) -> Result<(Option<u32>, Duration), String> {
+    let Some(n) = repeat else {
+        return match interval {
+            Some(_) => Err("--interval needs --repeat".into()),
+            None => Ok((None, Duration::ZERO)),
+        };
+    };
+    if !(1..=MAX_REPEAT).contains(&n) {
+        return Err(format!("--repeat must be between 1 and {MAX_REPEAT}"));
+    }
+    if format == Format::OpenMetrics {
+        return Err(
+            "--repeat makes a result per run and OpenMetrics holds one: use --format json".into(),
+        );
+    }
+    let secs = interval.unwrap_or(1.0);
+    if !(secs >= 0.0 && secs <= MAX_INTERVAL_SECS) {
+        return Err(format!(
+            "--interval must be 0 to {MAX_INTERVAL_SECS} seconds"
+        ));
+    }
+    Ok((Some(n), Duration::from_secs_f64(secs)))
 }
 
 /// The certificate thresholds from `-D warn[,crit]` or the two

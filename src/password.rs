@@ -37,6 +37,14 @@ impl Secret {
     }
 }
 
+/// Each check of `--all-addresses` and `--repeat` logs in with a copy of
+/// its own, read once from its source; every copy is wiped on drop.
+impl Clone for Secret {
+    fn clone(&self) -> Secret {
+        Secret(self.0.clone())
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("***")

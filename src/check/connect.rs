@@ -3,6 +3,8 @@
 //! and the TLS handshake with what the certificate says: the `tls` step
 //! of implicit TLS, and the handshake the `starttls` step performs.
 
+use std::net::SocketAddr;
+
 use crate::der;
 use crate::report::TlsReport;
 use crate::session::Session;
@@ -14,17 +16,29 @@ use super::{Check, Done, Step, StepOutcome};
 impl Check<'_> {
     pub(super) fn connect(&mut self) -> StepOutcome {
         let cfg = self.cfg;
-        let addrs = resolve(&cfg.host, cfg.port, cfg.family, self.deadline)
-            .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
-        self.transcript.note(&format!(
-            "{} resolves to {}",
-            cfg.host,
-            addrs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let addrs = match cfg.connect_to {
+            // One address of --all-addresses: the runner resolved the name.
+            // The report names it even when it cannot be reached.
+            Some(ip) => {
+                let addr = SocketAddr::new(ip, cfg.port);
+                self.report.address = Some(addr);
+                vec![addr]
+            }
+            None => {
+                let addrs = resolve(&cfg.host, cfg.port, cfg.family, self.deadline)
+                    .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
+                self.transcript.note(&format!(
+                    "{} resolves to {}",
+                    cfg.host,
+                    addrs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                addrs
+            }
+        };
         let (transport, others) = Transport::connect(&addrs, self.deadline)
             .map_err(|e| diagnosis::connect_failure(&e, cfg))?;
         let peer = transport.peer;

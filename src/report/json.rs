@@ -5,7 +5,8 @@
 use crate::json::Json;
 
 use super::{
-    MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Report, StepResult, TlsReport, ms,
+    MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Repeated, Report, Round, Series,
+    StepResult, StepStats, TlsReport, ms,
 };
 
 pub struct JsonObject;
@@ -14,6 +15,83 @@ impl Renderer for JsonObject {
     fn end(&self, report: &Report) -> String {
         report_object(report).render()
     }
+
+    fn round(&self, round: &Round) -> String {
+        round_object(round).render()
+    }
+
+    /// `runs` (each as a check's or a round's object) and `stats`: per
+    /// step (and `total`), or with `--all-addresses` per address.
+    fn repeated(&self, rep: &Repeated) -> String {
+        let series = rep.series();
+        let stats = match series.as_slice() {
+            [one] if one.address.is_none() => series_object(one),
+            _ => Json::Obj(
+                series
+                    .iter()
+                    .map(|s| (s.address.clone().unwrap_or_default(), series_object(s)))
+                    .collect(),
+            ),
+        };
+        let v = rep.verdict();
+        Json::obj()
+            .field("status", Json::str(v.as_str()))
+            .field("exit_code", Json::Int(v.exit_code().into()))
+            .field("host", Json::str(rep.host.as_str()))
+            .field("port", Json::Int(rep.port.into()))
+            .field("security", Json::str(rep.security.as_str()))
+            .field("elapsed_ms", Json::Float(ms(rep.elapsed)))
+            .field("asked", Json::Int(rep.asked.into()))
+            .field("interrupted", Json::Bool(rep.interrupted))
+            .field("runs", Json::Arr(rep.rounds.iter().map(round_object).collect()))
+            .field("stats", stats)
+            .build()
+            .render()
+    }
+}
+
+/// A plain check's object, or with `--all-addresses` the round's: the
+/// overall verdict and each address's object in `addresses`.
+fn round_object(round: &Round) -> Json {
+    match (round.all_addresses, round.reports.as_slice()) {
+        (false, [one]) => report_object(one),
+        _ => {
+            let v = round.verdict();
+            Json::obj()
+                .field("status", Json::str(v.as_str()))
+                .field("exit_code", Json::Int(v.exit_code().into()))
+                .field("host", Json::str(round.host.as_str()))
+                .field("port", Json::Int(round.port.into()))
+                .field("security", Json::str(round.security.as_str()))
+                .field("elapsed_ms", Json::Float(ms(round.elapsed)))
+                .field(
+                    "addresses",
+                    Json::Arr(round.reports.iter().map(report_object).collect()),
+                )
+                .build()
+        }
+    }
+}
+
+fn series_object(series: &Series) -> Json {
+    let one = |s: &StepStats| {
+        let t = |d| Json::opt((s.runs > 0).then_some(d), |d| Json::Float(ms(d)));
+        Json::obj()
+            .field("runs", int(s.runs as u64))
+            .field("failed", int(s.failed as u64))
+            .field("min_ms", t(s.min))
+            .field("median_ms", t(s.median))
+            .field("max_ms", t(s.max))
+            .build()
+    };
+    Json::Obj(
+        series
+            .steps
+            .iter()
+            .chain([&series.total])
+            .map(|s| (s.name.to_string(), one(s)))
+            .collect(),
+    )
 }
 
 fn report_object(report: &Report) -> Json {

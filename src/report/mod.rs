@@ -7,11 +7,13 @@
 mod json;
 mod nagios;
 mod openmetrics;
+mod rounds;
 mod text;
 
 pub use json::JsonObject;
 pub use nagios::Nagios;
 pub use openmetrics::OpenMetrics;
+pub use rounds::{Repeated, Round, Series, StepStats, address_label};
 pub use text::Text;
 
 use std::fmt::Write as _;
@@ -296,8 +298,22 @@ impl Report {
         if let Some(name) = &self.sni {
             target = format!("{name} at {target}");
         }
+        let outcome = self.outcome();
+        let problem = self.error.is_some()
+            || self.threshold().is_some()
+            || self.steps.iter().any(|s| s.status == StepStatus::Warning);
+        if problem {
+            format!("{target}: {outcome}")
+        } else {
+            format!("{target} {outcome}")
+        }
+    }
+
+    /// The summary without the server it is about: the first failure, the
+    /// warnings, or the steps done and what the folder holds.
+    pub fn outcome(&self) -> String {
         if let Some((step, f)) = &self.error {
-            return format!("{target}: {step} failed: {}", f.message);
+            return format!("{step} failed: {}", f.message);
         }
         let mut warnings: Vec<String> = self
             .steps
@@ -313,7 +329,7 @@ impl Report {
             ));
         }
         if !warnings.is_empty() {
-            return format!("{target}: {}", warnings.join("; "));
+            return warnings.join("; ");
         }
         let done: Vec<&str> = self
             .steps
@@ -321,11 +337,7 @@ impl Report {
             .filter(|s| s.status == StepStatus::Ok)
             .map(|s| s.name)
             .collect();
-        let mut s = format!(
-            "{target} {} in {:.3}s",
-            done.join("/"),
-            self.elapsed.as_secs_f64()
-        );
+        let mut s = format!("{} in {:.3}s", done.join("/"), self.elapsed.as_secs_f64());
         if let Some(mb) = &self.mailbox {
             let _ = write!(
                 s,
@@ -414,6 +426,29 @@ pub trait Renderer {
 
     /// Printed once the run is over.
     fn end(&self, report: &Report) -> String;
+
+    /// `--all-addresses`: printed once the name is resolved.
+    fn addresses(&self, _addrs: &[SocketAddr]) -> Option<String> {
+        None
+    }
+
+    /// `--all-addresses`: printed before an address's step lines, which
+    /// come as a block when its check has finished (the checks run side
+    /// by side).
+    fn address_start(&self, _report: &Report) -> Option<String> {
+        None
+    }
+
+    /// `--all-addresses`: printed once every address is done.
+    fn round(&self, round: &Round) -> String;
+
+    /// `--repeat`: printed as run `n` (from 1) ends.
+    fn run_done(&self, _n: usize, _round: &Round) -> Option<String> {
+        None
+    }
+
+    /// `--repeat`: printed after the last run.
+    fn repeated(&self, repeated: &Repeated) -> String;
 }
 
 #[cfg(test)]

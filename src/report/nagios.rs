@@ -8,7 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Renderer, Report, StepStatus};
+use std::time::Duration;
+
+use super::{Renderer, Repeated, Report, Round, StepStatus, address_label};
 
 pub struct Nagios;
 
@@ -16,14 +18,7 @@ impl Renderer for Nagios {
     /// `IMAP OK - ... | time=0.045123s;1;2;0;10 connect=0.000300s ...`
     fn end(&self, report: &Report) -> String {
         let v = report.verdict();
-        let fmt_opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
-        let mut perf = format!(
-            "time={:.6}s;{};{};0;{}",
-            report.elapsed.as_secs_f64(),
-            fmt_opt(report.warn_secs),
-            fmt_opt(report.crit_secs),
-            report.timeout_secs
-        );
+        let mut perf = time_perf("time", report.elapsed, Some(report));
         for s in report
             .steps
             .iter()
@@ -67,13 +62,76 @@ impl Renderer for Nagios {
                 below(report.cert_crit_days)
             );
         }
-        // '|' starts performance data; keep it out of the human part.
-        let text = report.summary().replace('|', "/");
-        let mut out = format!("IMAP {} - {} | {perf}", v.upper(), text);
-        for alert in &report.alerts {
-            let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+        plugin_output(v, &report.summary(), &perf, &report.alerts)
+    }
+
+    /// The round's verdict and summary; perfdata: the round's time, then
+    /// each address's own total time against -w/-c.
+    fn round(&self, round: &Round) -> String {
+        let first = round.reports.first();
+        let mut perf = time_perf("time", round.elapsed, first);
+        for r in &round.reports {
+            let label = format!("time {}", address_label(r));
+            let _ = write!(perf, " {}", time_perf(&label, r.elapsed, Some(r)));
         }
-        out
+        let alerts: Vec<String> = round.reports.iter().flat_map(|r| r.alerts.clone()).collect();
+        plugin_output(round.verdict(), &round.summary(), &perf, &alerts)
+    }
+
+    /// The worst verdict; perfdata: the medians, `time` being the whole
+    /// check's, per address with `--all-addresses`.
+    fn repeated(&self, rep: &Repeated) -> String {
+        let first = rep.rounds.first().and_then(|r| r.reports.first());
+        let mut perf = Vec::new();
+        for series in rep.series() {
+            let suffix = series.address.map(|a| format!(" {a}")).unwrap_or_default();
+            let total = format!("time{suffix}");
+            perf.push(time_perf(&total, series.total.median, first));
+            for s in series.steps.iter().filter(|s| s.runs > 0) {
+                perf.push(format!(
+                    "{}={:.6}s;;;0",
+                    perf_label(&format!("{}{suffix}", s.name)),
+                    s.median.as_secs_f64()
+                ));
+            }
+        }
+        plugin_output(rep.verdict(), &rep.summary(), &perf.join(" "), &[])
+    }
+}
+
+/// `IMAP <VERDICT> - <summary> | <perfdata>`, then ALERT lines.
+fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]) -> String {
+    // '|' starts performance data; keep it out of the human part.
+    let mut out = format!("IMAP {} - {} | {perf}", v.upper(), summary.replace('|', "/"));
+    for alert in alerts {
+        let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+    }
+    out
+}
+
+/// A total time against -w/-c, from 0 to the deadline (`like`'s settings,
+/// which every check of a run shares).
+fn time_perf(label: &str, t: Duration, like: Option<&Report>) -> String {
+    let opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
+    let (warn, crit, max) =
+        like.map_or((None, None, 0.0), |r| (r.warn_secs, r.crit_secs, r.timeout_secs));
+    format!(
+        "{}={:.6}s;{};{};0;{max}",
+        perf_label(label),
+        t.as_secs_f64(),
+        opt(warn),
+        opt(crit)
+    )
+}
+
+/// A perfdata label: as it is when it is a plain word, else in single
+/// quotes (a space, `[::1]`); a label can hold neither `=` nor `'`.
+fn perf_label(label: &str) -> String {
+    let clean: String = label.chars().filter(|&c| c != '=' && c != '\'').collect();
+    if clean.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        clean
+    } else {
+        format!("'{clean}'")
     }
 }
 

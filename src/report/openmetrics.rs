@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, StepStatus, Verdict};
+use super::{Repeated, Report, Round, StepStatus, Verdict, address_label};
 
 pub struct OpenMetrics;
 
@@ -23,7 +23,32 @@ impl super::Renderer for OpenMetrics {
     }
 
     fn end(&self, report: &Report) -> String {
-        render(&families(report))
+        render(&families(report, None))
+    }
+
+    /// Every address's families, each sample with an `address` label.
+    fn round(&self, round: &Round) -> String {
+        let mut merged: Vec<Family> = Vec::new();
+        for r in &round.reports {
+            let address = round.all_addresses.then(|| address_label(r));
+            for f in families(r, address) {
+                match merged.iter_mut().find(|m| m.name == f.name) {
+                    Some(m) => m.samples.extend(f.samples),
+                    None => merged.push(f),
+                }
+            }
+        }
+        render(&merged)
+    }
+
+    /// Not reached: `--repeat` with OpenMetrics is a usage error, since
+    /// the format holds one result. Should it be, the newest round is the
+    /// one result there is.
+    fn repeated(&self, rep: &Repeated) -> String {
+        match rep.rounds.last() {
+            Some(round) => self.round(round),
+            None => render(&[]),
+        }
     }
 }
 
@@ -51,13 +76,15 @@ struct Sample {
     value: String,
 }
 
-/// The families for one report.
-fn families(report: &Report) -> Vec<Family> {
-    let base = vec![
+/// The families for one report; with `address`, every sample also has
+/// an `address` label (one address of `--all-addresses`).
+fn families(report: &Report, address: Option<String>) -> Vec<Family> {
+    let mut base = vec![
         label("host", report.host.as_str()),
         label("port", report.port.to_string()),
         label("security", report.security.as_str()),
     ];
+    base.extend(address.map(|a| label("address", a)));
     let mut out = Families {
         base,
         list: Vec::new(),

@@ -6,7 +6,12 @@ use std::fmt::Write as _;
 
 use crate::cli::Security;
 
-use super::{Failure, Renderer, Report, StepResult, StepStatus, display_host, ms};
+use std::net::SocketAddr;
+
+use super::{
+    Failure, Renderer, Repeated, Report, Round, StepResult, StepStats, StepStatus, address_label,
+    display_host, ms,
+};
 
 pub struct Text;
 
@@ -51,6 +56,94 @@ impl Renderer for Text {
     fn end(&self, report: &Report) -> String {
         format!("IMAP {} - {}", report.verdict().upper(), report.summary())
     }
+
+    fn addresses(&self, addrs: &[SocketAddr]) -> Option<String> {
+        let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        Some(format!(
+            "checking {} address{} side by side: {}",
+            addrs.len(),
+            if addrs.len() == 1 { "" } else { "es" },
+            list.join(", ")
+        ))
+    }
+
+    fn address_start(&self, report: &Report) -> Option<String> {
+        Some(format!("\n{}", address_label(report)))
+    }
+
+    /// A line per address, then the verdict.
+    fn round(&self, round: &Round) -> String {
+        let mut out = String::from("\n");
+        for r in &round.reports {
+            let _ = writeln!(
+                out,
+                "{:<24} {:<8} {:>10}  {}",
+                address_label(r),
+                r.verdict().upper(),
+                format!("{:.1} ms", ms(r.elapsed)),
+                r.outcome()
+            );
+        }
+        let _ = write!(out, "IMAP {} - {}", round.verdict().upper(), round.summary());
+        out
+    }
+
+    /// `3/5 IMAP OK - ...`, like ping's line per reply.
+    fn run_done(&self, n: usize, round: &Round) -> Option<String> {
+        Some(format!(
+            "{n:>3}  {:<8} {:>10}  {}",
+            round.verdict().upper(),
+            format!("{:.1} ms", ms(round.elapsed)),
+            round.summary()
+        ))
+    }
+
+    /// Per address: a table of each step's runs, failures and times.
+    fn repeated(&self, rep: &Repeated) -> String {
+        let mut out = format!(
+            "\n--- {}:{} statistics: {} run{}{}, {:.1} s ---\n",
+            display_host(&rep.host),
+            rep.port,
+            rep.rounds.len(),
+            if rep.rounds.len() == 1 { "" } else { "s" },
+            if rep.interrupted { ", stopped by Ctrl-C" } else { "" },
+            rep.elapsed.as_secs_f64()
+        );
+        for series in rep.series() {
+            if let Some(a) = &series.address {
+                let _ = writeln!(out, "{a}");
+            }
+            let _ = writeln!(
+                out,
+                "{:<11} {:>5} {:>7} {:>10} {:>10} {:>10}",
+                "step", "runs", "failed", "min", "median", "max"
+            );
+            for s in series.steps.iter().chain([&series.total]) {
+                let _ = writeln!(out, "{}", stats_line(s));
+            }
+        }
+        let _ = write!(out, "IMAP {} - {}", rep.verdict().upper(), rep.summary());
+        out
+    }
+}
+
+fn stats_line(s: &StepStats) -> String {
+    let t = |d| {
+        if s.runs == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1} ms", ms(d))
+        }
+    };
+    format!(
+        "{:<11} {:>5} {:>7} {:>10} {:>10} {:>10}",
+        s.name,
+        s.runs,
+        s.failed,
+        t(s.min),
+        t(s.median),
+        t(s.max)
+    )
 }
 
 /// The text line for one finished step.

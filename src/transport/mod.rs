@@ -124,9 +124,17 @@ fn timeout_kind(e: io::Error) -> io::Error {
 
 impl Read for TimedTcp {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp
-            .set_read_timeout(Some(self.deadline.remaining()?))?;
-        let n = self.tcp.read(buf).map_err(timeout_kind)?;
+        // A signal (Ctrl-C during --repeat) interrupts a socket call that
+        // has a timeout even under SA_RESTART; such a read is simply
+        // retried, against what is left of the deadline.
+        let n = loop {
+            self.tcp
+                .set_read_timeout(Some(self.deadline.remaining()?))?;
+            match self.tcp.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(timeout_kind)?,
+            }
+        };
         quick_ack(&self.tcp);
         if let Some(kept) = &self.handshake_bytes
             && let Ok(mut kept) = kept.lock()
@@ -140,9 +148,14 @@ impl Read for TimedTcp {
 
 impl Write for TimedTcp {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp
-            .set_write_timeout(Some(self.deadline.remaining()?))?;
-        self.tcp.write(buf).map_err(timeout_kind)
+        loop {
+            self.tcp
+                .set_write_timeout(Some(self.deadline.remaining()?))?;
+            match self.tcp.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map_err(timeout_kind),
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use native_tls::{Certificate, TlsConnector};
 
 /// TLS settings for one check.
+#[derive(Clone)]
 pub struct TlsSettings {
     /// Extra trusted CAs (`--ca-file`), DER.
     pub extra_roots: Vec<Vec<u8>>,

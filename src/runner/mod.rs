@@ -1,8 +1,13 @@
 //! Between the process and the check: takes the configuration, runs the
 //! check and hands each step to the renderer of the chosen format as soon
-//! as it has finished, then the whole report. It runs one check; running
-//! one per address of a name, or `--repeat` times, is a loop around
-//! `run_check` here, and nothing in `check` or the renderers changes.
+//! as it has finished, then the whole report. One run is a round: one
+//! check, or with `--all-addresses` one check per address of the name, side
+//! by side (`addresses`); `--repeat` runs rounds one after another
+//! (`repeat`). Nothing in `check` knows about either: a check of one
+//! address is a check whose configuration says where to connect.
+
+mod addresses;
+mod repeat;
 
 use std::io::Write;
 
@@ -11,7 +16,7 @@ use crate::cli::{Config, Format};
 use crate::output::Output;
 use crate::password::Secret;
 use crate::report::{
-    Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, StepStatus, Text, Verdict,
+    Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, Round, StepStatus, Text, Verdict,
 };
 use crate::transport::{self, TlsSettings};
 
@@ -40,8 +45,8 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs the check, logging in with `password` when there is a user,
-    /// and prints its result as it comes.
+    /// Runs the check (each round of it), logging in with `password` when
+    /// there is a user, and prints its result as it comes.
     pub fn run(&self, password: Option<Secret>) -> Verdict {
         let extra_roots = match &self.cfg.ca_file {
             Some(path) => match transport::load_ca_file(path) {
@@ -60,17 +65,51 @@ impl<'a> Runner<'a> {
             extra_roots,
             insecure: self.cfg.insecure,
         };
-        let report = self.run_check(password, tls);
+        if let Some(n) = self.cfg.repeat {
+            let repeated = self.repeat(n, &password, &tls);
+            self.output.line(&self.renderer.repeated(&repeated));
+            return self.deliver(repeated.verdict());
+        }
+        if self.cfg.all_addresses {
+            let round = self.round(password, tls, true);
+            self.output.line(&self.renderer.round(&round));
+            return self.deliver(round.verdict());
+        }
+        let report = self.run_check(self.cfg, password, tls, true);
         self.finish(&report)
     }
 
-    /// Renders the end of the run and delivers the output. A result that
-    /// could not be written where `--output` says is UNKNOWN: whoever
-    /// reads that file would otherwise go on seeing an old result.
+    /// One round: a check, or one per address with `--all-addresses`.
+    /// `live`: each step is printed as it finishes (not under `--repeat`).
+    fn round(&self, password: Option<Secret>, tls: TlsSettings, live: bool) -> Round {
+        let started = std::time::Instant::now();
+        let reports = if self.cfg.all_addresses {
+            self.every_address(&password, &tls, live)
+        } else {
+            vec![self.run_check(self.cfg, password, tls, live)]
+        };
+        Round {
+            host: self.cfg.host.clone(),
+            port: self.cfg.port,
+            security: self.cfg.security,
+            elapsed: started.elapsed(),
+            reports,
+            all_addresses: self.cfg.all_addresses,
+        }
+    }
+
+    /// Renders the end of the run and delivers the output.
     fn finish(&self, report: &Report) -> Verdict {
         self.output.line(&self.renderer.end(report));
+        self.deliver(report.verdict())
+    }
+
+    /// Delivers the output. A result that could not be written where
+    /// `--output` says is UNKNOWN: whoever reads that file would otherwise
+    /// go on seeing an old result.
+    fn deliver(&self, verdict: Verdict) -> Verdict {
         match self.output.finish() {
-            Ok(()) => report.verdict(),
+            Ok(()) => verdict,
             Err(msg) => {
                 let _ = writeln!(std::io::stderr(), "imapcheck: {msg}");
                 Verdict::Unknown
@@ -78,11 +117,21 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// One check, each finished step and ALERT rendered as it happens.
-    fn run_check(&self, password: Option<Secret>, tls: TlsSettings) -> Report {
+    /// One check of `cfg`; with `live`, each finished step and ALERT is
+    /// rendered as it happens.
+    fn run_check(
+        &self,
+        cfg: &Config,
+        password: Option<Secret>,
+        tls: TlsSettings,
+        live: bool,
+    ) -> Report {
         let renderer = &self.renderer;
         let output = &self.output;
         let mut on_event = |event: Event| {
+            if !live {
+                return;
+            }
             let line = match event {
                 Event::Step(step) => renderer.step(step),
                 Event::Alert(text) => renderer.alert(text),
@@ -91,9 +140,9 @@ impl<'a> Runner<'a> {
                 output.line(&line);
             }
         };
-        let check = Check::new(self.cfg, password, tls, &mut on_event);
-        if let Some(header) = renderer.start(check.report()) {
-            self.output.line(&header);
+        let check = Check::new(cfg, password, tls, &mut on_event);
+        if live && let Some(header) = renderer.start(check.report()) {
+            output.line(&header);
         }
         check.run()
     }

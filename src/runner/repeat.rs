@@ -1,0 +1,114 @@
+//! `--repeat n --interval secs`: rounds one after another, like ping, each
+//! with its own deadline and connection, a line printed as each ends; then
+//! the statistics. Ctrl-C stops the loop and the statistics of the runs so
+//! far are still printed: SIGINT only sets a flag (no new dependency, a
+//! small `sigaction` declaration), looked at between runs and during the
+//! pause; a second Ctrl-C ends the process at once (SA_RESETHAND).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::password::Secret;
+use crate::report::Repeated;
+use crate::transport::TlsSettings;
+
+use super::Runner;
+
+/// Set by the SIGINT handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The pause between runs is slept in slices this long, so Ctrl-C during
+/// a long `--interval` stops the loop at once rather than at its end.
+const PAUSE_SLICE: Duration = Duration::from_millis(20);
+
+impl Runner<'_> {
+    pub(super) fn repeat(
+        &self,
+        n: u32,
+        password: &Option<Secret>,
+        tls: &TlsSettings,
+    ) -> Repeated {
+        catch_sigint();
+        let started = Instant::now();
+        let mut rounds = Vec::new();
+        for i in 0..n {
+            if i > 0 && !pause(self.cfg.interval) {
+                break;
+            }
+            let round = self.round(password.clone(), tls.clone(), false);
+            if let Some(line) = self.renderer.run_done(rounds.len() + 1, &round) {
+                self.output.line(&line);
+            }
+            rounds.push(round);
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        Repeated {
+            host: self.cfg.host.clone(),
+            port: self.cfg.port,
+            security: self.cfg.security,
+            asked: n,
+            interrupted: INTERRUPTED.load(Ordering::SeqCst),
+            elapsed: started.elapsed(),
+            rounds,
+        }
+    }
+}
+
+/// Sleeps `d`; false when Ctrl-C came first.
+fn pause(d: Duration) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(PAUSE_SLICE));
+    }
+}
+
+extern "C" fn on_sigint(_signal: i32) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGINT handler. Failure leaves Ctrl-C as it was (it ends
+/// the process, without the statistics), which is harmless.
+#[cfg(target_os = "linux")]
+fn catch_sigint() {
+    /// `struct sigaction` as glibc and musl lay it out on Linux (x86_64
+    /// and aarch64): the handler, a 1024-bit signal mask, the flags, and
+    /// the restorer the C library fills in itself.
+    #[repr(C)]
+    struct SigAction {
+        handler: extern "C" fn(i32),
+        mask: [u64; 16],
+        flags: i32,
+        restorer: usize,
+    }
+    unsafe extern "C" {
+        fn sigaction(signal: i32, action: *const SigAction, old: *mut SigAction) -> i32;
+    }
+    const SIGINT: i32 = 2;
+    // Restart interrupted calls; a second Ctrl-C gets the default action.
+    const SA_RESTART: i32 = 0x1000_0000;
+    const SA_RESETHAND: i32 = 0x8000_0000_u32 as i32;
+    let action = SigAction {
+        handler: on_sigint,
+        mask: [0; 16],
+        flags: SA_RESTART | SA_RESETHAND,
+        restorer: 0,
+    };
+    // SAFETY: `action` is a valid, initialised struct sigaction; a null
+    // `old` is allowed; the handler only stores to an atomic.
+    unsafe {
+        sigaction(SIGINT, &action, std::ptr::null_mut());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn catch_sigint() {}
