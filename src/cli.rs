@@ -522,7 +522,7 @@ fn repetition(
         );
     }
     let secs = interval.unwrap_or(1.0);
-    if !(secs >= 0.0 && secs <= MAX_INTERVAL_SECS) {
+    if !(0.0..=MAX_INTERVAL_SECS).contains(&secs) {
         return Err(format!(
             "--interval must be 0 to {MAX_INTERVAL_SECS} seconds"
         ));

@@ -26,6 +26,8 @@ mod modern;
 mod protocol;
 #[path = "scripted/quirks.rs"]
 mod quirks;
+#[path = "scripted/rounds.rs"]
+mod rounds;
 #[path = "scripted/secrets.rs"]
 mod secrets;
 

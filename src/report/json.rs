@@ -43,7 +43,10 @@ impl Renderer for JsonObject {
             .field("elapsed_ms", Json::Float(ms(rep.elapsed)))
             .field("asked", Json::Int(rep.asked.into()))
             .field("interrupted", Json::Bool(rep.interrupted))
-            .field("runs", Json::Arr(rep.rounds.iter().map(round_object).collect()))
+            .field(
+                "runs",
+                Json::Arr(rep.rounds.iter().map(round_object).collect()),
+            )
             .field("stats", stats)
             .build()
             .render()

@@ -74,7 +74,11 @@ impl Renderer for Nagios {
             let label = format!("time {}", address_label(r));
             let _ = write!(perf, " {}", time_perf(&label, r.elapsed, Some(r)));
         }
-        let alerts: Vec<String> = round.reports.iter().flat_map(|r| r.alerts.clone()).collect();
+        let alerts: Vec<String> = round
+            .reports
+            .iter()
+            .flat_map(|r| r.alerts.clone())
+            .collect();
         plugin_output(round.verdict(), &round.summary(), &perf, &alerts)
     }
 
@@ -102,7 +106,11 @@ impl Renderer for Nagios {
 /// `IMAP <VERDICT> - <summary> | <perfdata>`, then ALERT lines.
 fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]) -> String {
     // '|' starts performance data; keep it out of the human part.
-    let mut out = format!("IMAP {} - {} | {perf}", v.upper(), summary.replace('|', "/"));
+    let mut out = format!(
+        "IMAP {} - {} | {perf}",
+        v.upper(),
+        summary.replace('|', "/")
+    );
     for alert in alerts {
         let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
     }
@@ -113,8 +121,9 @@ fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]
 /// which every check of a run shares).
 fn time_perf(label: &str, t: Duration, like: Option<&Report>) -> String {
     let opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
-    let (warn, crit, max) =
-        like.map_or((None, None, 0.0), |r| (r.warn_secs, r.crit_secs, r.timeout_secs));
+    let (warn, crit, max) = like.map_or((None, None, 0.0), |r| {
+        (r.warn_secs, r.crit_secs, r.timeout_secs)
+    });
     format!(
         "{}={:.6}s;{};{};0;{max}",
         perf_label(label),
@@ -128,7 +137,10 @@ fn time_perf(label: &str, t: Duration, like: Option<&Report>) -> String {
 /// quotes (a space, `[::1]`); a label can hold neither `=` nor `'`.
 fn perf_label(label: &str) -> String {
     let clean: String = label.chars().filter(|&c| c != '=' && c != '\'').collect();
-    if clean.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if clean
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         clean
     } else {
         format!("'{clean}'")

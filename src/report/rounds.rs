@@ -128,7 +128,12 @@ impl Repeated {
             if self.rounds.len() == 1 { "" } else { "s" }
         );
         if self.interrupted {
-            let _ = write!(s, " (stopped after {} of {})", self.rounds.len(), self.asked);
+            let _ = write!(
+                s,
+                " (stopped after {} of {})",
+                self.rounds.len(),
+                self.asked
+            );
         }
         let first_bad = self
             .rounds
@@ -161,7 +166,9 @@ impl Repeated {
                 steps: step_stats(&reports),
                 total: stats(
                     "total",
-                    reports.iter().map(|r| (r.elapsed, r.verdict() >= Verdict::Critical)),
+                    reports
+                        .iter()
+                        .map(|r| (r.elapsed, r.verdict() >= Verdict::Critical)),
                 ),
             })
             .collect()
@@ -290,10 +297,20 @@ mod tests {
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].address.as_deref(), Some("127.0.0.2:993"));
         let connect = &series[0].steps[0];
-        assert_eq!((connect.runs, connect.min, connect.max), (2, a.steps[0].elapsed, ms(3)));
+        assert_eq!(
+            (connect.runs, connect.min, connect.max),
+            (2, a.steps[0].elapsed, ms(3))
+        );
         let tls = &series[0].steps[1];
-        assert_eq!((tls.runs, tls.failed, tls.median), (1, 1, ms(7)), "skipped once");
+        assert_eq!(
+            (tls.runs, tls.failed, tls.median),
+            (1, 1, ms(7)),
+            "skipped once"
+        );
         assert_eq!(series[0].total.runs, 2);
-        assert!(rep.summary().starts_with("h:993: 1 of 2 runs OK (stopped after 2 of 3); run 2: "));
+        assert!(
+            rep.summary()
+                .starts_with("h:993: 1 of 2 runs OK (stopped after 2 of 3); run 2: ")
+        );
     }
 }

@@ -84,7 +84,12 @@ impl Renderer for Text {
                 r.outcome()
             );
         }
-        let _ = write!(out, "IMAP {} - {}", round.verdict().upper(), round.summary());
+        let _ = write!(
+            out,
+            "IMAP {} - {}",
+            round.verdict().upper(),
+            round.summary()
+        );
         out
     }
 
@@ -106,7 +111,11 @@ impl Renderer for Text {
             rep.port,
             rep.rounds.len(),
             if rep.rounds.len() == 1 { "" } else { "s" },
-            if rep.interrupted { ", stopped by Ctrl-C" } else { "" },
+            if rep.interrupted {
+                ", stopped by Ctrl-C"
+            } else {
+                ""
+            },
             rep.elapsed.as_secs_f64()
         );
         for series in rep.series() {

@@ -95,12 +95,13 @@ impl Runner<'_> {
     }
 
     fn print_block(&self, report: &Report, happened: &[Happened]) {
-        let lines = std::iter::once(self.renderer.address_start(report)).chain(happened.iter().map(
-            |h| match h {
-                Happened::Step(s) => self.renderer.step(s),
-                Happened::Alert(a) => self.renderer.alert(a),
-            },
-        ));
+        let lines =
+            std::iter::once(self.renderer.address_start(report)).chain(happened.iter().map(|h| {
+                match h {
+                    Happened::Step(s) => self.renderer.step(s),
+                    Happened::Alert(a) => self.renderer.alert(a),
+                }
+            }));
         for line in lines.flatten() {
             self.output.line(&line);
         }

@@ -2,32 +2,25 @@
 //! with its own deadline and connection, a line printed as each ends; then
 //! the statistics. Ctrl-C stops the loop and the statistics of the runs so
 //! far are still printed: SIGINT only sets a flag (no new dependency, a
-//! small `sigaction` declaration), looked at between runs and during the
-//! pause; a second Ctrl-C ends the process at once (SA_RESETHAND).
+//! small `sigaction` declaration), which ends the pause, and makes every
+//! deadline count as passed so a run in progress ends within
+//! `transport::WAKE`; that cut-short run is left out of the statistics.
+//! A second Ctrl-C ends the process at once (SA_RESETHAND).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::password::Secret;
 use crate::report::Repeated;
-use crate::transport::TlsSettings;
+use crate::transport::{self, TlsSettings};
 
 use super::Runner;
-
-/// Set by the SIGINT handler.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// The pause between runs is slept in slices this long, so Ctrl-C during
 /// a long `--interval` stops the loop at once rather than at its end.
 const PAUSE_SLICE: Duration = Duration::from_millis(20);
 
 impl Runner<'_> {
-    pub(super) fn repeat(
-        &self,
-        n: u32,
-        password: &Option<Secret>,
-        tls: &TlsSettings,
-    ) -> Repeated {
+    pub(super) fn repeat(&self, n: u32, password: &Option<Secret>, tls: &TlsSettings) -> Repeated {
         catch_sigint();
         let started = Instant::now();
         let mut rounds = Vec::new();
@@ -36,20 +29,21 @@ impl Runner<'_> {
                 break;
             }
             let round = self.round(password.clone(), tls.clone(), false);
+            if transport::interrupted() {
+                // Cut short by Ctrl-C: not a result of the server's.
+                break;
+            }
             if let Some(line) = self.renderer.run_done(rounds.len() + 1, &round) {
                 self.output.line(&line);
             }
             rounds.push(round);
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                break;
-            }
         }
         Repeated {
             host: self.cfg.host.clone(),
             port: self.cfg.port,
             security: self.cfg.security,
             asked: n,
-            interrupted: INTERRUPTED.load(Ordering::SeqCst),
+            interrupted: transport::interrupted(),
             elapsed: started.elapsed(),
             rounds,
         }
@@ -60,7 +54,7 @@ impl Runner<'_> {
 fn pause(d: Duration) -> bool {
     let end = Instant::now() + d;
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if transport::interrupted() {
             return false;
         }
         let left = end.saturating_duration_since(Instant::now());
@@ -73,7 +67,7 @@ fn pause(d: Duration) -> bool {
 
 extern "C" fn on_sigint(_signal: i32) {
     // Only an atomic store: async-signal-safe.
-    INTERRUPTED.store(true, Ordering::SeqCst);
+    transport::interrupt();
 }
 
 /// Installs the SIGINT handler. Failure leaves Ctrl-C as it was (it ends

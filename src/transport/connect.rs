@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Deadline, describe_io, timeout_kind};
+use super::{Deadline, WAKE, describe_io, timeout_kind};
 
 /// How long an attempt may go unanswered before the next one starts
 /// beside it: RFC 8305's recommended Connection Attempt Delay. On a
@@ -172,7 +172,8 @@ pub fn race(addrs: &[SocketAddr], deadline: Deadline) -> Result<Won, Vec<Attempt
         let wait = match last_start {
             Some(t) if next < tried => ATTEMPT_DELAY.saturating_sub(t.elapsed()).min(left),
             _ => left,
-        };
+        }
+        .min(WAKE);
         match rx.recv_timeout(wait) {
             Ok((i, Ok(tcp))) => {
                 winner = Some((i, tcp));

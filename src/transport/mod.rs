@@ -22,6 +22,7 @@ pub use trust::{
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,25 @@ pub struct Deadline {
     end: Instant,
 }
 
+/// Set by Ctrl-C during `--repeat`: every deadline counts as passed, so
+/// the run in progress ends within [`WAKE`] instead of at its deadline.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How long a wait on the network goes before it looks at
+/// [`INTERRUPTED`] again. Waking costs one more system call; a tenth of a
+/// second is what a person pressing Ctrl-C does not notice.
+pub const WAKE: Duration = Duration::from_millis(100);
+
+/// Ends the run in progress (async-signal-safe: an atomic store).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether Ctrl-C ended the runs.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 impl Deadline {
     pub fn after(budget: Duration) -> Deadline {
         Deadline {
@@ -40,8 +60,13 @@ impl Deadline {
         }
     }
 
-    /// Time left, or a `TimedOut` error once the deadline has passed.
+    /// Time left, or a `TimedOut` error once the deadline has passed (or
+    /// Ctrl-C said to stop: `TimedOut`, not `Interrupted`, which std's
+    /// `write_all` would retry forever).
     pub fn remaining(&self) -> io::Result<Duration> {
+        if interrupted() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "stopped by Ctrl-C"));
+        }
         let left = self.end.saturating_duration_since(Instant::now());
         // set_read_timeout rejects zero; below a millisecond is "passed".
         if left < Duration::from_millis(1) {
@@ -113,6 +138,14 @@ fn quick_ack(tcp: &TcpStream) {
 #[cfg(not(target_os = "linux"))]
 fn quick_ack(_tcp: &TcpStream) {}
 
+/// An expired socket timeout (Linux says WouldBlock).
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 fn timeout_kind(e: io::Error) -> io::Error {
     // Linux reports an expired SO_RCVTIMEO as WouldBlock; call it what it is.
     if e.kind() == io::ErrorKind::WouldBlock {
@@ -127,11 +160,13 @@ impl Read for TimedTcp {
         // A signal (Ctrl-C during --repeat) interrupts a socket call that
         // has a timeout even under SA_RESTART; such a read is simply
         // retried, against what is left of the deadline.
+        // The wait wakes every WAKE to notice Ctrl-C during --repeat.
         let n = loop {
-            self.tcp
-                .set_read_timeout(Some(self.deadline.remaining()?))?;
+            let left = self.deadline.remaining()?;
+            self.tcp.set_read_timeout(Some(left.min(WAKE)))?;
             match self.tcp.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) && left > WAKE => continue,
                 other => break other.map_err(timeout_kind)?,
             }
         };
@@ -149,10 +184,11 @@ impl Read for TimedTcp {
 impl Write for TimedTcp {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            self.tcp
-                .set_write_timeout(Some(self.deadline.remaining()?))?;
+            let left = self.deadline.remaining()?;
+            self.tcp.set_write_timeout(Some(left.min(WAKE)))?;
             match self.tcp.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) && left > WAKE => continue,
                 other => return other.map_err(timeout_kind),
             }
         }

@@ -5,8 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 
-use super::Deadline;
 use super::connect::Attempt;
+use super::{Deadline, WAKE};
 
 /// Address family restriction from `-4` / `-6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +62,22 @@ pub fn resolve(
                 .map(Iterator::collect::<Vec<_>>);
             let _ = tx.send(result);
         });
-        let left = deadline
-            .remaining()
-            .map_err(|_| ConnectError::ResolveTimeout)?;
-        match rx.recv_timeout(left) {
-            Ok(Ok(addrs)) => addrs,
-            Ok(Err(e)) => return Err(ConnectError::Resolve(e.to_string())),
-            Err(_) => return Err(ConnectError::ResolveTimeout),
+        // Waits in slices of WAKE, to notice Ctrl-C during --repeat.
+        let answer = loop {
+            let left = deadline
+                .remaining()
+                .map_err(|_| ConnectError::ResolveTimeout)?;
+            match rx.recv_timeout(left.min(WAKE)) {
+                Ok(answer) => break answer,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(ConnectError::ResolveTimeout);
+                }
+            }
+        };
+        match answer {
+            Ok(addrs) => addrs,
+            Err(e) => return Err(ConnectError::Resolve(e.to_string())),
         }
     };
     let wanted: Vec<SocketAddr> = addrs

@@ -170,27 +170,32 @@ impl Metrics {
                 .unwrap_or("");
             assert_eq!(unit, expected_unit, "{name}'s unit");
         }
+        // One status per check: per address with --all-addresses.
+        let checks: std::collections::BTreeSet<Option<&String>> = self
+            .samples
+            .iter()
+            .map(|s| s.labels.get("address"))
+            .collect();
         assert_eq!(
             self.all("imapcheck_status", &[])
                 .iter()
                 .map(|s| s.value)
                 .sum::<f64>(),
-            1.0,
-            "one status\n{}",
+            checks.len() as f64,
+            "one status per check\n{}",
             self.text
         );
-        let steps: std::collections::BTreeSet<&String> = self
-            .all("imapcheck_step_status", &[])
-            .iter()
-            .map(|s| &s.labels["step"])
-            .collect();
-        for step in steps {
-            let states = self.all("imapcheck_step_status", &[("step", step)]);
-            assert_eq!(states.len(), 4, "{step}: four states");
+        let mut states: BTreeMap<(Option<&String>, &String), Vec<f64>> = BTreeMap::new();
+        for s in self.all("imapcheck_step_status", &[]) {
+            let key = (s.labels.get("address"), &s.labels["step"]);
+            states.entry(key).or_default().push(s.value);
+        }
+        for ((address, step), values) in states {
+            assert_eq!(values.len(), 4, "{address:?} {step}: four states");
             assert_eq!(
-                states.iter().map(|s| s.value).sum::<f64>(),
+                values.iter().sum::<f64>(),
                 1.0,
-                "{step}: one state"
+                "{address:?} {step}: one state"
             );
         }
     }

@@ -166,6 +166,12 @@ impl ScriptedServer {
 
     /// Listens on `addr`, an IP literal on loopback such as "[::1]:0".
     pub fn start_on(addr: &str, mode: Mode, script: Vec<Step>) -> ScriptedServer {
+        ScriptedServer::start_sequence(addr, mode, vec![script])
+    }
+
+    /// Listens on `addr` for one connection per script, one after another
+    /// (`--repeat`), each playing its script.
+    pub fn start_sequence(addr: &str, mode: Mode, scripts: Vec<Vec<Step>>) -> ScriptedServer {
         let sa: SocketAddr = addr
             .parse()
             .unwrap_or_else(|e| panic!("ScriptedServer address {addr:?}: {e}"));
@@ -183,7 +189,7 @@ impl ScriptedServer {
         if let Mode::Tls(id) = mode {
             need(id);
         }
-        for step in &script {
+        for step in scripts.iter().flatten() {
             if let Step::StartTls(id) = step {
                 need(*id);
             }
@@ -210,7 +216,7 @@ impl ScriptedServer {
                     acceptors,
                     log: ServerLog::default(),
                 };
-                s.serve(listener, mode, script);
+                s.serve(listener, mode, scripts);
                 s.log
             })
             .expect("spawning the scripted server thread");
@@ -376,48 +382,66 @@ struct Session {
 }
 
 impl Session {
-    fn serve(&mut self, listener: TcpListener, mode: Mode, script: Vec<Step>) {
-        let stream = match self.accept(&listener) {
-            Ok(s) => s,
-            Err(e) => {
-                self.log.errors.push(e);
+    /// Plays `scripts` on as many connections, one after another; a
+    /// connection beyond the last script is refused.
+    fn serve(&mut self, listener: TcpListener, mode: Mode, scripts: Vec<Vec<Step>>) {
+        let count = scripts.len();
+        let mut listener = Some(listener);
+        for (n, script) in scripts.iter().enumerate() {
+            let which = if count > 1 {
+                format!("connection {}: ", n + 1)
+            } else {
+                String::new()
+            };
+            let accepted = match &listener {
+                Some(l) => self.accept(l),
+                None => Err("the listener is closed".into()),
+            };
+            let stream = match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    self.log.errors.push(format!("{which}{e}"));
+                    return;
+                }
+            };
+            if n + 1 == count {
+                listener = None;
+            }
+            self.pending.clear();
+            (self.tag, self.prev_tag, self.prev_tag2) = (None, None, None);
+            self.after_literal = false;
+            if let Err(e) = self.serve_one(stream, mode, script) {
+                self.log.errors.push(format!("{which}{e}"));
+                self.abort();
                 return;
             }
-        };
-        // One connection only: a second connect attempt is refused.
-        drop(listener);
-        let _ = stream.set_nodelay(true);
-        if let Err(e) = stream.set_nonblocking(false) {
-            self.log.errors.push(format!("set_nonblocking: {e}"));
-            return;
+            self.close_gracefully();
         }
+        self.log.completed = true;
+    }
+
+    /// One connection's script; Err says where it went wrong.
+    fn serve_one(&mut self, stream: TcpStream, mode: Mode, script: &[Step]) -> Result<(), String> {
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_nonblocking(false)
+            .map_err(|e| format!("set_nonblocking: {e}"))?;
         self.conn = Some(Conn::Plain(stream));
-        if let Mode::Tls(id) = mode
-            && let Err(e) = self.start_tls(id)
-        {
-            self.log.errors.push(format!("implicit TLS: {e}"));
-            self.abort();
-            return;
+        if let Mode::Tls(id) = mode {
+            self.start_tls(id)
+                .map_err(|e| format!("implicit TLS: {e}"))?;
         }
         for (i, step) in script.iter().enumerate() {
             if Instant::now() >= self.deadline {
-                self.log.errors.push(format!(
+                return Err(format!(
                     "harness deadline ({SERVER_DEADLINE:?}) reached before step {i} {}",
                     short(step)
                 ));
-                self.abort();
-                return;
             }
-            if let Err(e) = self.step(step) {
-                self.log
-                    .errors
-                    .push(format!("step {i} {}: {e}", short(step)));
-                self.abort();
-                return;
-            }
+            self.step(step)
+                .map_err(|e| format!("step {i} {}: {e}", short(step)))?;
         }
-        self.log.completed = true;
-        self.close_gracefully();
+        Ok(())
     }
 
     fn accept(&self, listener: &TcpListener) -> Result<TcpStream, String> {
