@@ -1365,3 +1365,51 @@ fn output_file_for_the_textfile_collector() {
     assert_eq!(left.len(), 1, "only the .prom file: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn repeat_five_times_against_dovecot() {
+    // Five runs, each its own connection and login: every step of every
+    // run OK, and the statistics count them.
+    let inst = normal();
+    let args = with(
+        &inst.args("tls", Some("alice")),
+        &["--repeat", "5", "--interval", "0.05"],
+    );
+    let o = ic(&args);
+    o.verdict("ok", 0);
+    let runs = o.v["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 5, "{}", o.ctx());
+    for run in &runs {
+        assert_eq!(run["status"], "ok", "{}", o.ctx());
+        assert_eq!(run["mailbox"]["exists"], inst.inbox_exists, "{}", o.ctx());
+    }
+    for step in [
+        "connect", "tls", "login", "examine", "fetch", "logout", "total",
+    ] {
+        let s = &o.v["stats"][step];
+        assert_eq!(
+            (s["runs"].as_u64(), s["failed"].as_u64()),
+            (Some(5), Some(0)),
+            "{step}{}",
+            o.ctx()
+        );
+        let (min, med, max) = (
+            s["min_ms"].as_f64(),
+            s["median_ms"].as_f64(),
+            s["max_ms"].as_f64(),
+        );
+        assert!(min <= med && med <= max, "{step}: {s}");
+    }
+    assert_eq!(o.v["interrupted"], false);
+
+    // With --all-addresses, the statistics are per address.
+    let args = with(
+        &inst.args("tls", Some("alice")),
+        &["--repeat", "2", "--interval", "0", "--all-addresses"],
+    );
+    let o = ic(&args);
+    o.verdict("ok", 0);
+    let address = format!("{}:{}", inst.addr, inst.port("tls"));
+    assert_eq!(o.v["stats"][&address]["login"]["runs"], 2, "{}", o.ctx());
+    assert_eq!(o.v["runs"][1]["addresses"][0]["address"], address.as_str());
+}
