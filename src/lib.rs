@@ -13,6 +13,7 @@ pub mod cli;
 pub mod der;
 pub mod json;
 pub mod mutf7;
+pub mod oauth;
 pub mod output;
 pub mod parser;
 pub mod password;

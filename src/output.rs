@@ -91,7 +91,7 @@ fn directory_of(path: &Path) -> &Path {
 /// name does not end in `.prom`, so the textfile collector ignores it),
 /// with the old file's permissions when there was one, synced, then
 /// renamed over `path`. The temporary file is removed on any failure.
-fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())

@@ -35,6 +35,20 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
+
+    /// Appends `bytes`. Give `new` the capacity needed: a buffer that
+    /// grows leaves a copy behind that is not wiped.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// What a check logs in with: the password (or access token) read from
+/// its source, or the secrets of the OAuth token request that gets one.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub password: Option<Secret>,
+    pub oauth: Option<crate::oauth::OAuthSecrets>,
 }
 
 /// Each check of `--all-addresses` and `--repeat` logs in with a copy of
@@ -95,12 +109,7 @@ fn read_secret(source: &PasswordSource, env_value: Option<OsString>) -> Result<S
     use std::os::unix::ffi::OsStringExt;
     match source {
         PasswordSource::Env => Ok(Secret::new(env_value.map(OsStringExt::into_vec).unwrap_or_default())),
-        PasswordSource::File(path) => {
-            let file = std::fs::File::open(path).map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
-            let mut bytes = Vec::new();
-            file.take(MAX_SECRET_BYTES).read_to_end(&mut bytes).map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
-            Ok(Secret::new(first_line(bytes)))
-        }
+        PasswordSource::File(path) => read_first_line(path, "the password file"),
         PasswordSource::Stdin => {
             let mut bytes = Vec::new();
             std::io::stdin()
@@ -116,6 +125,18 @@ fn read_secret(source: &PasswordSource, env_value: Option<OsString>) -> Result<S
         PasswordSource::Prompt => prompt_password(),
         PasswordSource::Missing => Err("no password: set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin (stdin is not a terminal, so there is no prompt)".into()),
     }
+}
+
+/// The first line of the file at `path` (`what` names it in errors, which
+/// never hold its contents); it may be empty.
+pub fn read_first_line(path: &std::path::Path, what: &str) -> Result<Secret, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    Ok(Secret::new(first_line(bytes)))
 }
 
 /// Prompts on the terminal with echo off. `stty` does the terminal mode so

@@ -20,6 +20,15 @@ impl Transcript {
         }
     }
 
+    /// A line of the token request's HTTPS exchange (`who`: `C:`, `S:`
+    /// or `--` for a note), secrets already masked by the caller.
+    pub fn https(&self, who: &str, text: &str) {
+        log::trace!("[https] {who} {text}");
+        if self.enabled {
+            let _ = writeln!(std::io::stderr(), "[https] {who} {text}");
+        }
+    }
+
     /// A note from imapcheck itself (not protocol data).
     pub fn note(&self, text: &str) {
         log::debug!("{text}");

@@ -17,7 +17,8 @@ pub struct TlsSettings {
 }
 
 impl TlsSettings {
-    fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
+    /// The TLS context these settings make, built on the calling thread.
+    pub fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
         let mut builder = TlsConnector::builder();
         for der in &self.extra_roots {
             builder.add_root_certificate(Certificate::from_der(der)?);

@@ -1,0 +1,434 @@
+//! The token request's HTTPS client, small on purpose: one HTTP/1.1 POST of
+//! a form over a fresh TLS connection (`Connection: close`), and its answer
+//! read with Content-Length, chunked, or until the server closes. It goes
+//! through the same `Transport` as IMAP, so the check's one deadline bounds
+//! every read and write, DNS, connect and handshake included. Sizes have
+//! named limits; redirects are returned to the caller, never followed.
+//! Nothing read from the network is trusted: no unwrap, no unchecked index.
+
+use std::io;
+
+use native_tls::TlsConnector;
+
+use crate::password::Secret;
+use crate::session::Transcript;
+use crate::transport::{ConnectError, Deadline, Family, TlsError, Transport, resolve};
+
+use super::TokenUrl;
+
+/// The status line and headers together. Token endpoints send about 1 to
+/// 2 KiB (Azure's with its cookies); 16 KiB is far beyond that, and what
+/// common web servers allow themselves, while a server sending headers
+/// forever is stopped long before memory matters.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The body. A token answer is one JSON object: Azure's access tokens are
+/// JWTs of 1 to 3 KiB, with an id_token maybe twice that; Google's are a
+/// few hundred bytes. 64 KiB is ten times the largest, and bounds what a
+/// wrong URL (a web page, a download) can make us hold.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One chunk-size line of a chunked body, extensions included, or one
+/// trailer line: a hex number and rarely a short extension.
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// Interim answers (`100 Continue`, `103 Early Hints`) skipped before the
+/// real one: a server that sends more is not answering.
+const MAX_INTERIM: usize = 4;
+
+/// Bytes asked for by one read.
+const READ_SIZE: usize = 8192;
+
+/// How an answer's body was delimited (reported in the transcript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Length,
+    Chunked,
+    UntilClose,
+    None,
+}
+
+/// The endpoint's answer. The body may hold tokens: it is a [`Secret`].
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Secret,
+    pub framing: Framing,
+}
+
+impl Response {
+    /// The first header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no complete answer came. `during` names the phase for the message.
+#[derive(Debug)]
+pub enum HttpError {
+    Connect(ConnectError),
+    Tls(TlsError),
+    /// The deadline passed.
+    Timeout {
+        during: &'static str,
+    },
+    Io {
+        during: &'static str,
+        error: io::Error,
+    },
+    /// Not HTTP/1.x as it must be; `got` is what came (may be cut short).
+    Malformed {
+        what: String,
+        got: Vec<u8>,
+    },
+    /// More than `limit` bytes of `what`.
+    TooLarge {
+        what: &'static str,
+        limit: usize,
+    },
+}
+
+/// POSTs `form` (application/x-www-form-urlencoded, a secret) to `url`;
+/// `shown` is the same form with every secret as `***`, for `-v`.
+pub fn post_form(
+    url: &TokenUrl,
+    form: &Secret,
+    shown: &str,
+    connector: &TlsConnector,
+    deadline: Deadline,
+    transcript: Transcript,
+) -> Result<Response, HttpError> {
+    let addrs = resolve(&url.host, url.port, Family::Any, deadline).map_err(HttpError::Connect)?;
+    let (mut transport, _) = Transport::connect(&addrs, deadline).map_err(HttpError::Connect)?;
+    transcript.https("--", &format!("connected to {}", transport.peer));
+    transport
+        .start_tls(connector, &url.host)
+        .map_err(HttpError::Tls)?;
+    transcript.https("--", "TLS established, certificate verified");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: imapcheck/{}\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        url.target,
+        url.host_header(),
+        env!("CARGO_PKG_VERSION"),
+        form.expose().len()
+    );
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        transcript.https("C:", line);
+    }
+    transcript.https("C:", shown);
+    let mut wire = Secret::new(Vec::with_capacity(head.len() + form.expose().len()));
+    wire.extend(head.as_bytes());
+    wire.extend(form.expose());
+    let written = transport.write_all(wire.expose());
+    drop(wire);
+    written.map_err(|e| io_error(e, "sending the request"))?;
+    let mut conn = Conn {
+        transport,
+        buf: Vec::new(),
+        pos: 0,
+        eof: false,
+    };
+    let result = read_response(&mut conn, transcript);
+    conn.transport.close();
+    result
+}
+
+fn io_error(error: io::Error, during: &'static str) -> HttpError {
+    if error.kind() == io::ErrorKind::TimedOut {
+        HttpError::Timeout { during }
+    } else {
+        HttpError::Io { during, error }
+    }
+}
+
+/// The connection and what was read from it but not yet used.
+struct Conn {
+    transport: Transport,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl Conn {
+    /// Reads more; false at the end of the stream. A TLS connection closed
+    /// without close_notify (OpenSSL's "unexpected eof") also ends it: the
+    /// answers that rely on the close are checked as JSON afterwards.
+    fn fill(&mut self, during: &'static str) -> Result<bool, HttpError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; READ_SIZE];
+        match self.transport.read(&mut chunk) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(false)
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(true)
+            }
+            Err(e)
+                if e.to_string()
+                    .to_ascii_lowercase()
+                    .contains("unexpected eof") =>
+            {
+                self.eof = true;
+                Ok(false)
+            }
+            Err(e) => Err(io_error(e, during)),
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// One line (LF or CRLF, without it), at most `limit` bytes.
+    fn line(
+        &mut self,
+        limit: usize,
+        what: &'static str,
+        during: &'static str,
+    ) -> Result<Vec<u8>, HttpError> {
+        loop {
+            if let Some(i) = self.pending().iter().position(|&b| b == b'\n') {
+                let mut line = self.pending()[..i].to_vec();
+                self.pos += i + 1;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            if self.pending().len() > limit {
+                return Err(HttpError::TooLarge { what, limit });
+            }
+            if !self.fill(during)? {
+                return Err(HttpError::Malformed {
+                    what: format!("the connection closed {during}"),
+                    got: self.pending().to_vec(),
+                });
+            }
+        }
+    }
+
+    /// Moves up to `n` pending bytes onto `out`, reading when none are.
+    fn take(
+        &mut self,
+        n: usize,
+        out: &mut Secret,
+        during: &'static str,
+    ) -> Result<usize, HttpError> {
+        if self.pending().is_empty() && !self.fill(during)? {
+            return Ok(0);
+        }
+        let k = n.min(self.pending().len());
+        out.extend(&self.buf[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k)
+    }
+}
+
+fn read_response(conn: &mut Conn, transcript: Transcript) -> Result<Response, HttpError> {
+    let mut header_bytes = 0;
+    for _ in 0..=MAX_INTERIM {
+        let (status, reason, headers) = read_head(conn, &mut header_bytes, transcript)?;
+        if (100..200).contains(&status) {
+            continue;
+        }
+        // Room for the largest body and one more read: a body that never
+        // reallocates leaves no unwiped copy of a token behind.
+        let mut body = Secret::new(Vec::with_capacity(MAX_BODY_BYTES + READ_SIZE));
+        let framing = read_body(conn, status, &headers, &mut body)?;
+        return Ok(Response {
+            status,
+            reason,
+            headers,
+            body,
+            framing,
+        });
+    }
+    Err(HttpError::Malformed {
+        what: format!("more than {MAX_INTERIM} interim (1xx) answers"),
+        got: Vec::new(),
+    })
+}
+
+type Head = (u16, String, Vec<(String, String)>);
+
+/// The status line and headers, all within MAX_HEADER_BYTES.
+fn read_head(conn: &mut Conn, used: &mut usize, transcript: Transcript) -> Result<Head, HttpError> {
+    let during = "before the end of the answer's headers";
+    let mut next = |conn: &mut Conn| -> Result<Vec<u8>, HttpError> {
+        let left = MAX_HEADER_BYTES.saturating_sub(*used);
+        let line = conn.line(left, "the status line and headers", during)?;
+        *used += line.len() + 2;
+        if *used > MAX_HEADER_BYTES {
+            return Err(HttpError::TooLarge {
+                what: "the status line and headers",
+                limit: MAX_HEADER_BYTES,
+            });
+        }
+        Ok(line)
+    };
+    let status_line = next(conn)?;
+    let text = String::from_utf8_lossy(&status_line).into_owned();
+    transcript.https("S:", &text);
+    let mut parts = text.splitn(3, ' ');
+    let (version, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let status = code
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (100..600).contains(s) && code.len() == 3);
+    let Some(status) = status.filter(|_| version.starts_with("HTTP/1.")) else {
+        return Err(HttpError::Malformed {
+            what: "the answer does not start with an HTTP/1.x status line".into(),
+            got: status_line,
+        });
+    };
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let line = next(conn)?;
+        if line.is_empty() {
+            return Ok((status, reason, headers));
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        transcript.https("S:", &text);
+        let Some((name, value)) = text.split_once(':') else {
+            return Err(HttpError::Malformed {
+                what: "a header line without ':'".into(),
+                got: line,
+            });
+        };
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+}
+
+/// The body as the headers frame it, within MAX_BODY_BYTES.
+fn read_body(
+    conn: &mut Conn,
+    status: u16,
+    headers: &[(String, String)],
+    body: &mut Secret,
+) -> Result<Framing, HttpError> {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .next_back()
+    };
+    let too_large = HttpError::TooLarge {
+        what: "the body",
+        limit: MAX_BODY_BYTES,
+    };
+    if status == 204 || status == 304 {
+        return Ok(Framing::None);
+    }
+    let chunked = get("Transfer-Encoding")
+        .and_then(|te| te.rsplit(',').next())
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+    if chunked {
+        return read_chunked(conn, body).map(|()| Framing::Chunked);
+    }
+    if let Some(len) = get("Content-Length") {
+        let Ok(len) = len.parse::<usize>() else {
+            return Err(HttpError::Malformed {
+                what: "a Content-Length that is not a number".into(),
+                got: len.as_bytes().to_vec(),
+            });
+        };
+        if len > MAX_BODY_BYTES {
+            return Err(too_large);
+        }
+        let during = "before the end of the body (Content-Length)";
+        while body.expose().len() < len {
+            if conn.take(len - body.expose().len(), body, during)? == 0 {
+                return Err(HttpError::Malformed {
+                    what: format!(
+                        "the connection closed after {} of {len} bytes of the body",
+                        body.expose().len()
+                    ),
+                    got: Vec::new(),
+                });
+            }
+        }
+        return Ok(Framing::Length);
+    }
+    // Neither: the body ends when the server closes (HTTP/1.1 allows it
+    // for answers; our `Connection: close` makes it likely).
+    while conn.take(MAX_BODY_BYTES + 1, body, "before the server closed")? > 0 {
+        if body.expose().len() > MAX_BODY_BYTES {
+            return Err(too_large);
+        }
+    }
+    Ok(Framing::UntilClose)
+}
+
+/// RFC 9112 section 7.1: hex sizes, chunks, a zero chunk, trailers.
+fn read_chunked(conn: &mut Conn, body: &mut Secret) -> Result<(), HttpError> {
+    let during = "inside the chunked body";
+    loop {
+        let line = conn.line(MAX_CHUNK_LINE, "a chunk-size line", during)?;
+        let size_text = String::from_utf8_lossy(&line);
+        let hex = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(hex, 16)
+            .ok()
+            .filter(|_| !hex.is_empty() && hex.len() <= 8)
+            .ok_or_else(|| HttpError::Malformed {
+                what: "a chunk size that is not a hex number".into(),
+                got: line.clone(),
+            })?;
+        if size == 0 {
+            break;
+        }
+        if body.expose().len() + size > MAX_BODY_BYTES {
+            return Err(HttpError::TooLarge {
+                what: "the body",
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let mut left = size;
+        while left > 0 {
+            let n = conn.take(left, body, during)?;
+            if n == 0 {
+                return Err(HttpError::Malformed {
+                    what: "the connection closed inside a chunk".into(),
+                    got: Vec::new(),
+                });
+            }
+            left -= n;
+        }
+        let end = conn.line(MAX_CHUNK_LINE, "a chunk's line end", during)?;
+        if !end.is_empty() {
+            return Err(HttpError::Malformed {
+                what: "a chunk longer than its size".into(),
+                got: end,
+            });
+        }
+    }
+    // Trailers, up to the empty line; their contents are not used.
+    let mut trailer_bytes = 0;
+    loop {
+        let line = conn.line(MAX_CHUNK_LINE, "a trailer line", during)?;
+        trailer_bytes += line.len();
+        if line.is_empty() {
+            return Ok(());
+        }
+        if trailer_bytes > MAX_HEADER_BYTES {
+            return Err(HttpError::TooLarge {
+                what: "the trailers",
+                limit: MAX_HEADER_BYTES,
+            });
+        }
+    }
+}

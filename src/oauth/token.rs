@@ -1,0 +1,377 @@
+//! The token request and what its answer means: the form for the grant,
+//! the POST, the JSON read for `access_token`, `token_type`,
+//! `expires_in`, `refresh_token`, `error`, `error_description` and
+//! `error_codes`, and a rotated refresh token written back to its file.
+//! Every secret stays a [`Secret`]; what is shown or put into an error has
+//! each of them replaced by `***`.
+
+use std::path::{Path, PathBuf};
+
+use native_tls::TlsConnector;
+
+use crate::json::Json;
+use crate::password::Secret;
+use crate::session::Transcript;
+use crate::transport::Deadline;
+
+use super::http::{self, HttpError, Response};
+use super::json_read;
+use super::{Grant, OAuthConfig, OAuthSecrets, form_pair};
+
+/// Members of the answer whose values are secrets.
+const SECRET_MEMBERS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
+
+/// How much of an answer goes into a message or the transcript.
+const EXCERPT: usize = 300;
+
+/// The token, and what became of a rotated refresh token.
+#[derive(Debug)]
+pub struct Token {
+    pub access_token: Secret,
+    pub token_type: Option<String>,
+    pub expires_in: Option<i64>,
+    pub rotation: Rotation,
+}
+
+/// What the answer did to the refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// No new refresh token came (or the grant has none).
+    None,
+    /// The same refresh token came back.
+    Same,
+    /// A new one came and replaced the file's.
+    Saved(PathBuf),
+    /// A new one came but could not be written: the file still holds the
+    /// old one, which the provider may already have revoked.
+    NotSaved { path: PathBuf, error: String },
+}
+
+/// Why no token came.
+#[derive(Debug)]
+pub enum TokenError {
+    /// No TLS context for the endpoint.
+    Setup(String),
+    /// No complete HTTP answer.
+    Http(HttpError),
+    /// A 3xx, not followed.
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// The endpoint's OAuth error (RFC 6749 section 5.2).
+    OAuth {
+        status: u16,
+        error: String,
+        description: Option<String>,
+        codes: Vec<i64>,
+    },
+    /// The body is not JSON: `why`, and the start of it (escaped, cut
+    /// short, secrets masked).
+    NotJson {
+        status: u16,
+        reason: String,
+        content_type: Option<String>,
+        why: String,
+        excerpt: String,
+    },
+    /// JSON without an error but without an access token either (also
+    /// any other status than 200 without `error`).
+    NoToken {
+        status: u16,
+        reason: String,
+        excerpt: String,
+    },
+}
+
+/// Asks the endpoint for a token with the grant `cfg` chooses.
+pub fn fetch(
+    cfg: &OAuthConfig,
+    secrets: &OAuthSecrets,
+    connector: &TlsConnector,
+    deadline: Deadline,
+    transcript: Transcript,
+) -> Result<Token, TokenError> {
+    let (form, shown) = request_form(cfg, secrets);
+    let answer = http::post_form(&cfg.url, &form, &shown, connector, deadline, transcript)
+        .map_err(TokenError::Http)?;
+    drop(form);
+    let mask = Mask::new(secrets);
+    interpret(cfg, secrets, answer, &mask, transcript)
+}
+
+/// The form of the request, and the same with its secrets as `***`.
+fn request_form(cfg: &OAuthConfig, secrets: &OAuthSecrets) -> (Secret, String) {
+    let mut form = Vec::with_capacity(4096);
+    let mut shown = Vec::new();
+    let mut add = |key: &str, value: &[u8], secret: bool| {
+        form_pair(&mut form, key, value);
+        form_pair(&mut shown, key, if secret { b"***" } else { value });
+    };
+    let grant = cfg.grant();
+    add("grant_type", grant.as_str().as_bytes(), false);
+    if grant == Grant::RefreshToken
+        && let Some(token) = &secrets.refresh_token
+    {
+        add("refresh_token", token.expose(), true);
+    }
+    add("client_id", cfg.client_id.as_bytes(), false);
+    if let Some(secret) = &secrets.client_secret {
+        add("client_secret", secret.expose(), true);
+    }
+    if let Some(scope) = &cfg.scope {
+        add("scope", scope.as_bytes(), false);
+    }
+    // `***` is form-encoded as `%2A%2A%2A`; the transcript shows it plain.
+    let shown = String::from_utf8_lossy(&shown).replace("%2A%2A%2A", "***");
+    (Secret::new(form), shown)
+}
+
+/// Replaces every secret of the request, as is and form-encoded, by `***`
+/// in text about to be shown: an endpoint that echoes the request (a
+/// debugging proxy, a misconfigured gateway) must not put it on screen.
+struct Mask {
+    secrets: Vec<Vec<u8>>,
+}
+
+impl Mask {
+    fn new(secrets: &OAuthSecrets) -> Mask {
+        let mut list = Vec::new();
+        for s in [&secrets.client_secret, &secrets.refresh_token]
+            .into_iter()
+            .flatten()
+        {
+            let mut encoded = Vec::new();
+            form_pair(&mut encoded, "", s.expose());
+            list.push(encoded[1..].to_vec());
+            list.push(s.expose().to_vec());
+        }
+        // Longest first, so that a secret inside another is masked whole.
+        list.retain(|s| !s.is_empty());
+        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Mask { secrets: list }
+    }
+
+    fn apply(&self, text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len());
+        let mut i = 0;
+        'next: while i < text.len() {
+            for s in &self.secrets {
+                if text[i..].starts_with(s) {
+                    out.extend_from_slice(b"***");
+                    i += s.len();
+                    continue 'next;
+                }
+            }
+            out.push(text[i]);
+            i += 1;
+        }
+        out
+    }
+
+    /// `text` masked, escaped and cut to EXCERPT.
+    fn excerpt(&self, text: &[u8]) -> String {
+        crate::report::escape_cut(&self.apply(text), EXCERPT)
+    }
+}
+
+impl Drop for Mask {
+    fn drop(&mut self) {
+        for s in &mut self.secrets {
+            s.fill(0);
+        }
+    }
+}
+
+/// The JSON answer, with the values of secret members as `***`.
+fn masked_json(value: &Json) -> Json {
+    match value {
+        Json::Obj(fields) => Json::Obj(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = if SECRET_MEMBERS.contains(&k.as_str()) {
+                        Json::str("***")
+                    } else {
+                        masked_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Json::Arr(items) => Json::Arr(items.iter().map(masked_json).collect()),
+        other => other.clone(),
+    }
+}
+
+fn interpret(
+    cfg: &OAuthConfig,
+    secrets: &OAuthSecrets,
+    answer: Response,
+    mask: &Mask,
+    transcript: Transcript,
+) -> Result<Token, TokenError> {
+    let (status, reason) = (answer.status, answer.reason.clone());
+    if (300..400).contains(&status) {
+        transcript.https("S:", &mask.excerpt(answer.body.expose()));
+        return Err(TokenError::Redirect {
+            status,
+            location: answer
+                .header("Location")
+                .map(|l| mask.excerpt(l.as_bytes())),
+        });
+    }
+    let mut json = match json_read::parse(answer.body.expose()) {
+        Ok(j) => j,
+        Err(why) => {
+            let excerpt = mask.excerpt(answer.body.expose());
+            transcript.https("S:", &excerpt);
+            return Err(TokenError::NotJson {
+                status,
+                reason,
+                content_type: answer.header("Content-Type").map(str::to_string),
+                why,
+                excerpt,
+            });
+        }
+    };
+    let shown = mask.excerpt(masked_json(&json).render().as_bytes());
+    transcript.https("S:", &shown);
+    if let Some(error) = json_read::get_str(&json, "error") {
+        let codes = match json_read::member(&json, "error_codes") {
+            Some(Json::Arr(items)) => items
+                .iter()
+                .filter_map(|c| match c {
+                    Json::Int(n) => Some(*n),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        return Err(TokenError::OAuth {
+            status,
+            error: mask.excerpt(error.as_bytes()),
+            description: json_read::get_str(&json, "error_description")
+                .map(|d| mask.excerpt(d.as_bytes())),
+            codes,
+        });
+    }
+    let access =
+        json_read::take_str(&mut json, "access_token").map(|s| Secret::new(s.into_bytes()));
+    let refresh =
+        json_read::take_str(&mut json, "refresh_token").map(|s| Secret::new(s.into_bytes()));
+    let (Some(access_token), 200..=299) = (access.filter(|t| !t.expose().is_empty()), status)
+    else {
+        return Err(TokenError::NoToken {
+            status,
+            reason,
+            excerpt: shown,
+        });
+    };
+    let expires_in = match json_read::member(&json, "expires_in") {
+        Some(Json::Int(n)) => Some(*n),
+        Some(Json::Str(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let rotation = match (&cfg.refresh_token_file, refresh, &secrets.refresh_token) {
+        (Some(path), Some(new), Some(old)) if new.expose() != old.expose() => {
+            save_refresh_token(path, &new)
+        }
+        (Some(_), Some(_), _) => Rotation::Same,
+        _ => Rotation::None,
+    };
+    Ok(Token {
+        access_token,
+        token_type: json_read::get_str(&json, "token_type").map(|t| mask.excerpt(t.as_bytes())),
+        expires_in,
+        rotation,
+    })
+}
+
+/// Replaces the refresh token file with `token` atomically, keeping its
+/// mode (see `output::replace_atomically`), through a symlink to the file
+/// it names. A file this process may not write is left alone even where
+/// the directory would allow the rename: its owner made it read-only.
+fn save_refresh_token(path: &Path, token: &Secret) -> Rotation {
+    let not_saved = |error: String| Rotation::NotSaved {
+        path: path.to_path_buf(),
+        error,
+    };
+    let target = match std::fs::canonicalize(path) {
+        Ok(t) => t,
+        Err(e) => return not_saved(e.to_string()),
+    };
+    if let Err(e) = std::fs::OpenOptions::new().write(true).open(&target) {
+        return not_saved(e.to_string());
+    }
+    let mut bytes = Secret::new(Vec::with_capacity(token.expose().len() + 1));
+    bytes.extend(token.expose());
+    bytes.extend(b"\n");
+    match crate::output::replace_atomically(&target, bytes.expose()) {
+        Ok(()) => Rotation::Saved(path.to_path_buf()),
+        Err(e) => not_saved(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::TokenUrl;
+
+    fn config(refresh: Option<&str>) -> OAuthConfig {
+        OAuthConfig {
+            url: TokenUrl::parse("https://login.example/t").expect("url"),
+            client_id: "app id".into(),
+            scope: Some("https://outlook.office365.com/.default".into()),
+            client_secret_file: None,
+            refresh_token_file: refresh.map(PathBuf::from),
+        }
+    }
+
+    fn secrets(client: Option<&str>, refresh: Option<&str>) -> OAuthSecrets {
+        OAuthSecrets {
+            client_secret: client.map(|s| Secret::new(s.as_bytes().to_vec())),
+            refresh_token: refresh.map(|s| Secret::new(s.as_bytes().to_vec())),
+        }
+    }
+
+    #[test]
+    fn forms_show_no_secret() {
+        let (form, shown) = request_form(&config(None), &secrets(Some("s3cr&t"), None));
+        assert_eq!(
+            form.expose(),
+            b"grant_type=client_credentials&client_id=app+id&client_secret=s3cr%26t&scope=https%3A%2F%2Foutlook.office365.com%2F.default"
+        );
+        assert_eq!(
+            shown,
+            "grant_type=client_credentials&client_id=app+id&client_secret=***&scope=https%3A%2F%2Foutlook.office365.com%2F.default"
+        );
+        let (form, shown) = request_form(&config(Some("f")), &secrets(None, Some("1//rt")));
+        assert!(
+            form.expose()
+                .starts_with(b"grant_type=refresh_token&refresh_token=1%2F%2Frt&client_id=")
+        );
+        assert!(shown.starts_with("grant_type=refresh_token&refresh_token=***&client_id="));
+        assert!(!shown.contains("client_secret"));
+    }
+
+    #[test]
+    fn mask_hides_secrets_plain_and_encoded() {
+        let mask = Mask::new(&secrets(Some("s3cr&t"), Some("1//rt")));
+        assert_eq!(
+            mask.apply(b"echo: client_secret=s3cr%26t refresh=1//rt raw s3cr&t"),
+            b"echo: client_secret=*** refresh=*** raw ***"
+        );
+    }
+
+    #[test]
+    fn secret_members_are_masked() {
+        let j =
+            json_read::parse(br#"{"access_token":"A","x":{"refresh_token":"R"},"expires_in":1}"#)
+                .expect("json");
+        assert_eq!(
+            masked_json(&j).render(),
+            r#"{"access_token":"***","x":{"refresh_token":"***"},"expires_in":1}"#
+        );
+    }
+}
