@@ -10,6 +10,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::age;
+use crate::oauth::{self, OAuthConfig};
 use crate::password::PasswordSource;
 use crate::range::{self, Range};
 use crate::transport::Family;
@@ -117,6 +118,31 @@ pub struct Args {
     /// oauthbearer (OAuth 2.0; the secret is the access token)
     #[argh(option)]
     pub auth: Option<String>,
+
+    /// OAuth 2.0 token endpoint (https:// only): imapcheck fetches the
+    /// access token itself in the token step; --auth then defaults to
+    /// xoauth2
+    #[argh(option)]
+    pub oauth_token_url: Option<String>,
+
+    /// the OAuth client (application) ID, with --oauth-token-url
+    #[argh(option)]
+    pub oauth_client_id: Option<String>,
+
+    /// read the OAuth client secret from the first line of this file
+    /// (else from IMAPCHECK_OAUTH_CLIENT_SECRET)
+    #[argh(option)]
+    pub oauth_client_secret_file: Option<PathBuf>,
+
+    /// use the refresh-token grant with the token in this file's first
+    /// line; a rotated token replaces the file
+    #[argh(option)]
+    pub oauth_refresh_token_file: Option<PathBuf>,
+
+    /// the scope to ask for (Exchange Online app-only:
+    /// https://outlook.office365.com/.default)
+    #[argh(option)]
+    pub oauth_scope: Option<String>,
 
     /// folder to open, in UTF-8 (default INBOX)
     #[argh(option)]
@@ -263,6 +289,9 @@ pub struct Config {
     pub user: Option<String>,
     pub password_source: PasswordSource,
     pub auth: AuthMethod,
+    /// `--oauth-token-url` and its flags: the token step fetches the
+    /// access token.
+    pub oauth: Option<OAuthConfig>,
     pub folder: String,
     pub select: bool,
     pub message: Option<u32>,
@@ -387,7 +416,20 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         args.cert_warn_days,
         args.cert_crit_days,
     )?;
+    let oauth = oauth::from_flags(oauth::Flags {
+        token_url: args.oauth_token_url,
+        client_id: args.oauth_client_id,
+        client_secret_file: args.oauth_client_secret_file,
+        refresh_token_file: args.oauth_refresh_token_file,
+        scope: args.oauth_scope,
+    })?;
     let auth = match args.auth.as_deref() {
+        None if oauth.is_some() => AuthMethod::XOAuth2,
+        Some("login" | "plain") if oauth.is_some() => {
+            return Err(
+                "--oauth-token-url fetches an OAuth access token: it goes with --auth xoauth2 (the default) or oauthbearer".into(),
+            );
+        }
         None | Some("login") => AuthMethod::Login,
         Some("plain") => AuthMethod::Plain,
         Some("xoauth2") => AuthMethod::XOAuth2,
@@ -441,11 +483,29 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
     if args.messages.is_some() && args.user.is_none() {
         return Err("--messages needs -u: without a login no folder is opened".into());
     }
+    if oauth.is_some() {
+        if args.user.is_none() {
+            return Err("--oauth-token-url needs -u: the token logs in as that user".into());
+        }
+        if args.password_file.is_some() || args.password_stdin {
+            return Err(
+                "--oauth-token-url fetches the access token: it excludes --password-file and --password-stdin".into(),
+            );
+        }
+        // Each check would fetch a token of its own; with a refresh
+        // token that the endpoint rotates, parallel or repeated requests
+        // would revoke each other's tokens.
+        if args.repeat.is_some() || args.all_addresses {
+            return Err(
+                "--oauth-token-url does not go with --repeat or --all-addresses yet: each check would fetch a token of its own, and a rotated refresh token would be revoked by the next request".into(),
+            );
+        }
+    }
     let folder = args.folder.unwrap_or_else(|| "INBOX".to_string());
     if folder.is_empty() {
         return Err("--folder must not be empty".into());
     }
-    let password_source = if args.user.is_none() {
+    let password_source = if args.user.is_none() || oauth.is_some() {
         PasswordSource::Missing
     } else if env_password_set {
         PasswordSource::Env
@@ -476,6 +536,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         user: args.user,
         password_source,
         auth,
+        oauth,
         folder,
         select: args.select,
         message: args.message,

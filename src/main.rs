@@ -12,7 +12,7 @@ use argh::FromArgs;
 use imapcheck::check::Step;
 use imapcheck::runner::Runner;
 use imapcheck::transport;
-use imapcheck::{cli, password};
+use imapcheck::{cli, oauth, password};
 
 /// Writes a line to stdout, ignoring a closed pipe (see `runner::print`).
 macro_rules! out {
@@ -96,17 +96,25 @@ fn run() -> i32 {
     };
 
     let runner = Runner::new(&cfg);
-    let password = match &cfg.user {
-        Some(_) => match password::read_password(&cfg.password_source, env_password) {
-            Ok(p) => Some(p),
+    let mut credentials = password::Credentials::default();
+    if let Some(oauth_cfg) = &cfg.oauth {
+        match oauth::read_secrets(oauth_cfg, std::env::var_os(oauth::CLIENT_SECRET_ENV)) {
+            Ok(s) => credentials.oauth = Some(s),
+            Err(msg) => {
+                let hint = "the token request needs its secrets before the check starts";
+                return runner.cannot_start(Step::Token, msg, hint).exit_code();
+            }
+        }
+    } else if cfg.user.is_some() {
+        match password::read_password(&cfg.password_source, env_password) {
+            Ok(p) => credentials.password = Some(p),
             Err(msg) => {
                 let hint = "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin";
                 return runner.cannot_start(Step::Login, msg, hint).exit_code();
             }
-        },
-        None => None,
-    };
-    runner.run(password).exit_code()
+        }
+    }
+    runner.run(credentials).exit_code()
 }
 
 /// Which TLS library this binary uses, and its version.

@@ -26,7 +26,11 @@ impl Check<'_> {
         let Some(user) = self.cfg.user.clone() else {
             return Done::skip("no --user given");
         };
-        let secret = self.password.take().ok_or_else(|| NO_PASSWORD.with(None))?;
+        let secret = self
+            .credentials
+            .password
+            .take()
+            .ok_or_else(|| NO_PASSWORD.with(None))?;
         let tls = self.session()?.transport().is_tls();
         let auth = self.cfg.auth;
         let method = match auth.mechanism() {

@@ -1,6 +1,6 @@
 //! The check: the KB's manual steps as an explicit sequence of phases.
 //!
-//! connect → tls → greeting → capability → starttls → login → list →
+//! (token ∥) connect → tls → greeting → capability → starttls → login → list →
 //! examine/select → quota → fetch → logout, as [`plan`] lays them out for
 //! a configuration. Each step runs against the session, checks every
 //! response against what that phase allows, and ends as ok, warning,
@@ -24,13 +24,15 @@ mod mailbox;
 mod seen;
 mod starttls;
 mod step;
+mod token;
+mod token_diagnosis;
 
 pub use step::{Step, plan, tls_step};
 
 use std::time::{Duration, Instant};
 
 use crate::cli::{Config, Security};
-use crate::password::Secret;
+use crate::password::Credentials;
 use crate::report::{Failure, Quirk, Report, StepResult, StepStatus, escape_cut};
 use crate::session::{Arg, Completion, Session, SessionError, Transcript};
 use crate::transport::{Deadline, PreparedTls, TlsSettings};
@@ -117,7 +119,12 @@ fn cut_text(text: &str, max: usize) -> String {
 /// The one run of a check.
 pub struct Check<'a> {
     cfg: &'a Config,
-    password: Option<Secret>,
+    /// The password, or once the token step has it, the access token.
+    credentials: Credentials,
+    /// The token step's thread, until its result is reported.
+    token_job: Option<token::TokenJob>,
+    /// The token step failed: login and what follows are skipped.
+    token_failed: bool,
     /// TLS settings not yet handed to the background builder.
     tls_settings: Option<TlsSettings>,
     tls: Option<PreparedTls>,
@@ -148,10 +155,23 @@ impl<'a> Check<'a> {
     /// `on_event`.
     pub fn new(
         cfg: &'a Config,
-        password: Option<Secret>,
+        mut credentials: Credentials,
         tls_settings: TlsSettings,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Check<'a> {
+        let deadline = Deadline::after(cfg.timeout);
+        let transcript = Transcript {
+            enabled: cfg.verbose,
+        };
+        // First of all, so the token request overlaps everything up to
+        // the login.
+        let token_job = token::start(
+            cfg,
+            credentials.oauth.take(),
+            &tls_settings,
+            deadline,
+            transcript,
+        );
         // Only a check that will use TLS builds a TLS context. Implicit
         // TLS needs it right after connect, so it starts now and overlaps
         // DNS and the TCP handshake; STARTTLS starts it once connected,
@@ -164,14 +184,14 @@ impl<'a> Check<'a> {
         let report = empty_report(cfg);
         Check {
             cfg,
-            password,
+            credentials,
+            token_job,
+            token_failed: false,
             tls,
             tls_settings,
             on_event,
-            transcript: Transcript {
-                enabled: cfg.verbose,
-            },
-            deadline: Deadline::after(cfg.timeout),
+            transcript,
+            deadline,
             session: None,
             // Implicit TLS and cleartext-only checks trust what they get;
             // under STARTTLS, trust starts with the handshake.
@@ -197,6 +217,16 @@ impl<'a> Check<'a> {
         let started = Instant::now();
         let mut failed: Option<Step> = None;
         for (i, step) in plan(self.cfg).into_iter().enumerate() {
+            if step == Step::Token {
+                // Already running: reported by `collect_token`.
+                continue;
+            }
+            // The login waits for the token; before it, a finished token
+            // is reported at the next step boundary.
+            self.collect_token(step == Step::Login);
+            if step == Step::Login && self.token_failed {
+                failed = failed.or(Some(Step::Token));
+            }
             let t0 = Instant::now();
             let outcome = match failed {
                 Some(first) if step != Step::Logout => {
@@ -214,6 +244,7 @@ impl<'a> Check<'a> {
             }
             (self.on_event)(Event::Step(&result));
         }
+        self.collect_token(true);
         if let Some(s) = self.session.as_mut() {
             s.close();
         }
@@ -222,6 +253,7 @@ impl<'a> Check<'a> {
 
     fn step(&mut self, step: Step) -> StepOutcome {
         match step {
+            Step::Token => Done::skip("fetched on its own thread"),
             Step::Connect => self.connect(),
             Step::Tls => self.handshake(Step::Tls),
             Step::Greeting => self.greeting(),

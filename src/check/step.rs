@@ -8,6 +8,9 @@ use crate::cli::{Config, Security};
 /// contract: scripts and monitoring read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// The OAuth access token from `--oauth-token-url`, fetched on a
+    /// thread of its own beside the steps up to login.
+    Token,
     Connect,
     /// Implicit TLS (`--security tls`).
     Tls,
@@ -28,6 +31,7 @@ pub enum Step {
 impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
+            Step::Token => "token",
             Step::Connect => "connect",
             Step::Tls => "tls",
             Step::Greeting => "greeting",
@@ -47,7 +51,11 @@ impl Step {
 /// The steps of a run with `cfg`, in the fixed order. Every step is
 /// reported, also when it is skipped.
 pub fn plan(cfg: &Config) -> Vec<Step> {
-    let mut steps = vec![Step::Connect];
+    let mut steps = Vec::with_capacity(13);
+    if cfg.oauth.is_some() {
+        steps.push(Step::Token);
+    }
+    steps.push(Step::Connect);
     if cfg.security == Security::Tls {
         steps.push(Step::Tls);
     }

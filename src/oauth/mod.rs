@@ -141,6 +141,43 @@ impl TokenUrl {
     }
 }
 
+/// The `--oauth-*` flags as given.
+pub struct Flags {
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub scope: Option<String>,
+}
+
+/// Checks the `--oauth-*` flags: none without `--oauth-token-url`, and a
+/// client ID with it. `Err` is a message for stderr (exit 3).
+pub fn from_flags(flags: Flags) -> Result<Option<OAuthConfig>, String> {
+    let Some(url) = flags.token_url else {
+        let given = flags.client_id.is_some()
+            || flags.client_secret_file.is_some()
+            || flags.refresh_token_file.is_some()
+            || flags.scope.is_some();
+        return if given {
+            Err("the --oauth-* flags need --oauth-token-url".into())
+        } else {
+            Ok(None)
+        };
+    };
+    let url = TokenUrl::parse(&url)?;
+    let client_id = flags
+        .client_id
+        .filter(|id| !id.is_empty())
+        .ok_or("--oauth-token-url needs --oauth-client-id")?;
+    Ok(Some(OAuthConfig {
+        url,
+        client_id,
+        scope: flags.scope.filter(|s| !s.is_empty()),
+        client_secret_file: flags.client_secret_file,
+        refresh_token_file: flags.refresh_token_file,
+    }))
+}
+
 /// The secrets of the token request, read before the check starts.
 #[derive(Clone, Default)]
 pub struct OAuthSecrets {

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::check::{Check, Event};
-use crate::password::Secret;
+use crate::password::Credentials;
 use crate::report::{Report, StepResult};
 use crate::transport::{Deadline, TlsSettings, resolve};
 
@@ -34,7 +34,7 @@ impl Runner<'_> {
     /// not resolve gets one plain check, whose connect step says why.
     pub(super) fn every_address(
         &self,
-        password: &Option<Secret>,
+        credentials: &Credentials,
         tls: &TlsSettings,
         live: bool,
     ) -> Vec<Report> {
@@ -44,7 +44,7 @@ impl Runner<'_> {
         let addrs = match resolve(&cfg.host, cfg.port, cfg.family, deadline) {
             Ok(addrs) => addrs,
             Err(_) => {
-                return vec![self.run_check(cfg, password.clone(), tls.clone(), live)];
+                return vec![self.run_check(cfg, credentials.clone(), tls.clone(), live)];
             }
         };
         let mut addrs = dedup(addrs);
@@ -65,7 +65,7 @@ impl Runner<'_> {
                 one.connect_to = Some(addr.ip());
                 // What is left of the one deadline after resolving.
                 one.timeout = cfg.timeout.saturating_sub(started.elapsed());
-                let (password, tls, tx) = (password.clone(), tls.clone(), tx.clone());
+                let (credentials, tls, tx) = (credentials.clone(), tls.clone(), tx.clone());
                 scope.spawn(move || {
                     let mut happened = Vec::new();
                     let mut on_event = |event: Event| {
@@ -74,7 +74,7 @@ impl Runner<'_> {
                             Event::Alert(a) => Happened::Alert(a.to_string()),
                         });
                     };
-                    let mut report = Check::new(&one, password, tls, &mut on_event).run();
+                    let mut report = Check::new(&one, credentials, tls, &mut on_event).run();
                     // The deadline as given, for perfdata's maximum.
                     report.timeout_secs = cfg.timeout.as_secs_f64();
                     let _ = tx.send((i, report, happened));

@@ -14,7 +14,7 @@ use std::io::Write;
 use crate::check::{self, Check, Event, Step};
 use crate::cli::{Config, Format};
 use crate::output::Output;
-use crate::password::Secret;
+use crate::password::Credentials;
 use crate::report::{
     Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, Round, StepStatus, Text, Verdict,
 };
@@ -45,9 +45,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs the check (each round of it), logging in with `password` when
-    /// there is a user, and prints its result as it comes.
-    pub fn run(&self, password: Option<Secret>) -> Verdict {
+    /// Runs the check (each round of it), logging in with `credentials`
+    /// when there is a user, and prints its result as it comes.
+    pub fn run(&self, credentials: Credentials) -> Verdict {
         let extra_roots = match &self.cfg.ca_file {
             Some(path) => match transport::load_ca_file(path) {
                 Ok(roots) => roots,
@@ -66,27 +66,27 @@ impl<'a> Runner<'a> {
             insecure: self.cfg.insecure,
         };
         if let Some(n) = self.cfg.repeat {
-            let repeated = self.repeat(n, &password, &tls);
+            let repeated = self.repeat(n, &credentials, &tls);
             self.output.line(&self.renderer.repeated(&repeated));
             return self.deliver(repeated.verdict());
         }
         if self.cfg.all_addresses {
-            let round = self.round(password, tls, true);
+            let round = self.round(credentials, tls, true);
             self.output.line(&self.renderer.round(&round));
             return self.deliver(round.verdict());
         }
-        let report = self.run_check(self.cfg, password, tls, true);
+        let report = self.run_check(self.cfg, credentials, tls, true);
         self.finish(&report)
     }
 
     /// One round: a check, or one per address with `--all-addresses`.
     /// `live`: each step is printed as it finishes (not under `--repeat`).
-    fn round(&self, password: Option<Secret>, tls: TlsSettings, live: bool) -> Round {
+    fn round(&self, credentials: Credentials, tls: TlsSettings, live: bool) -> Round {
         let started = std::time::Instant::now();
         let reports = if self.cfg.all_addresses {
-            self.every_address(&password, &tls, live)
+            self.every_address(&credentials, &tls, live)
         } else {
-            vec![self.run_check(self.cfg, password, tls, live)]
+            vec![self.run_check(self.cfg, credentials, tls, live)]
         };
         Round {
             host: self.cfg.host.clone(),
@@ -122,7 +122,7 @@ impl<'a> Runner<'a> {
     fn run_check(
         &self,
         cfg: &Config,
-        password: Option<Secret>,
+        credentials: Credentials,
         tls: TlsSettings,
         live: bool,
     ) -> Report {
@@ -140,7 +140,7 @@ impl<'a> Runner<'a> {
                 output.line(&line);
             }
         };
-        let check = Check::new(cfg, password, tls, &mut on_event);
+        let check = Check::new(cfg, credentials, tls, &mut on_event);
         if live && let Some(header) = renderer.start(check.report()) {
             output.line(&header);
         }

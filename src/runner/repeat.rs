@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::password::Secret;
+use crate::password::Credentials;
 use crate::report::Repeated;
 use crate::transport::{self, TlsSettings};
 
@@ -20,7 +20,7 @@ use super::Runner;
 const PAUSE_SLICE: Duration = Duration::from_millis(20);
 
 impl Runner<'_> {
-    pub(super) fn repeat(&self, n: u32, password: &Option<Secret>, tls: &TlsSettings) -> Repeated {
+    pub(super) fn repeat(&self, n: u32, credentials: &Credentials, tls: &TlsSettings) -> Repeated {
         catch_sigint();
         let started = Instant::now();
         let mut rounds = Vec::new();
@@ -28,7 +28,7 @@ impl Runner<'_> {
             if i > 0 && !pause(self.cfg.interval) {
                 break;
             }
-            let round = self.round(password.clone(), tls.clone(), false);
+            let round = self.round(credentials.clone(), tls.clone(), false);
             if transport::interrupted() {
                 // Cut short by Ctrl-C: not a result of the server's.
                 break;
