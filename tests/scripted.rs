@@ -22,6 +22,8 @@ mod hostile;
 mod metrics_output;
 #[path = "scripted/modern.rs"]
 mod modern;
+#[path = "scripted/oauth.rs"]
+mod oauth;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/quirks.rs"]

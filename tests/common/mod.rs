@@ -15,12 +15,18 @@ pub mod certs;
 pub mod metrics;
 pub mod scripts;
 pub mod server;
+pub mod token_endpoint;
 
 // Re-exports: each test binary uses only some of them.
 #[allow(unused_imports)]
 pub use certs::{CertPair, Identity, TestCerts, certs, tls_acceptor};
 #[allow(unused_imports)]
 pub use scripts::*;
+#[allow(unused_imports)]
+pub use token_endpoint::{
+    Answer, EndpointLog, TokenEndpoint, chunked_answer, http_answer, json_answer,
+    until_close_answer,
+};
 #[allow(unused_imports)]
 pub use server::{IO_TIMEOUT, Mode, SERVER_DEADLINE, ScriptedServer, ServerLog, Step, glob_match};
 

@@ -1,0 +1,362 @@
+// Issue 14: the token step. A scripted HTTPS token endpoint (test CA,
+// loopback) answers each grant, each error the issue lists, chunked and
+// until-close bodies, a body over the limit, a drip that must end by the
+// deadline, a redirect and an answer that is not JSON; the full check runs
+// against an Exchange-Online-like IMAP server with the token fetched by
+// the client-credentials grant.
+
+use super::*;
+
+pub const CLIENT_ID: &str = "6f1c2b4e-0000-4d6a-9e2f-client-id";
+/// The secrets: distinctive, so that any leak is found by a substring.
+pub const CLIENT_SECRET: &str = "Qx8~cl1ent.Secret_Zz";
+pub const ACCESS_TOKEN: &str = "eyJ0eXAi.Acc3ss-Token_Yk";
+pub const REFRESH_TOKEN: &str = "1//0gRefr3sh-Old_Tq";
+pub const NEW_REFRESH_TOKEN: &str = "1//0gRefr3sh-New_Wp";
+pub const SCOPE: &str = "https://outlook.office365.com/.default";
+pub const TOKEN_PATH: &str = "/tenant-id/oauth2/v2.0/token";
+
+pub const SECRET_ENV: [(&str, &str); 1] = [("IMAPCHECK_OAUTH_CLIENT_SECRET", CLIENT_SECRET)];
+
+/// Every step of a TLS check with a token URL.
+pub const TOKEN_TLS_STEPS: &str =
+    "token connect tls greeting capability login list examine quota fetch logout";
+
+/// The token answer of Entra ID's v2.0 endpoint, with `extra` members.
+pub fn token_json(extra: &str) -> String {
+    format!(
+        "{{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,\"access_token\":\"{ACCESS_TOKEN}\"{extra}}}"
+    )
+}
+
+/// XOAUTH2's initial response for USER with ACCESS_TOKEN, base64.
+pub fn xoauth2_token_b64() -> String {
+    base64(format!("user={USER}\x01auth=Bearer {ACCESS_TOKEN}\x01\x01").as_bytes())
+}
+
+/// The greeting of an OAuth-only server, and LOGOUT after a login that
+/// was skipped: the IMAP side of a failed token step.
+pub fn greeting_then_logout() -> Vec<Step> {
+    script(vec![
+        vec![Step::Send(
+            "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n".into(),
+        )],
+        logout_steps(),
+    ])
+}
+
+/// Exchange Online as it answers: a greeting without capabilities,
+/// CAPABILITY, AUTHENTICATE XOAUTH2 with SASL-IR answered with a bare OK,
+/// then CAPABILITY and ID ride with LIST.
+pub fn exchange_online() -> Vec<Step> {
+    script(vec![
+        vec![
+            Step::Send(
+                "* OK The Microsoft Exchange IMAP4 service is ready. [TQBXADIAUABSADAA]\r\n".into(),
+            ),
+            Step::Expect("CAPABILITY".into()),
+            Step::Send(
+                "* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+\r\n{tag} OK CAPABILITY completed.\r\n".into(),
+            ),
+            Step::ExpectAlone(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_token_b64())),
+            Step::Send("{tag} OK AUTHENTICATE completed.\r\n".into()),
+            Step::Expect("CAPABILITY".into()),
+            Step::Expect("ID (*)".into()),
+            Step::Expect("LIST \"\" \"*\"".into()),
+            Step::Send(format!(
+                "* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID UNSELECT CLIENTACCESSRULES CLIENTNETWORKPRESENCELOCATION BACKENDAUTHENTICATE CHILDREN IDLE NAMESPACE LITERAL+\r\n{{prevtag2}} OK CAPABILITY completed.\r\n* ID (\"name\" \"Microsoft.Exchange\")\r\n{{prevtag}} OK ID completed.\r\n{}",
+                kb_list_reply()
+            )),
+        ],
+        kb_after_login().split_off(2),
+    ])
+}
+
+/// The flags of the client-credentials grant against `ep`.
+pub fn client_credentials(ep: &TokenEndpoint) -> Vec<String> {
+    strings(&[
+        "--oauth-token-url",
+        &ep.url(TOKEN_PATH),
+        "--oauth-client-id",
+        CLIENT_ID,
+        "--oauth-scope",
+        SCOPE,
+    ])
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The one request the endpoint got; it must have been a well-formed
+/// form POST to TOKEN_PATH.
+pub fn only_request(log: &EndpointLog, ctx: &str) -> Request {
+    assert!(log.errors.is_empty(), "token endpoint errors: {:?}\n{ctx}", log.errors);
+    assert_eq!(log.requests.len(), 1, "{ctx}");
+    let r = log.requests[0].clone();
+    assert!(
+        r.head.starts_with(&format!("POST {TOKEN_PATH} HTTP/1.1\r\n")),
+        "{}\n{ctx}",
+        r.head
+    );
+    assert_eq!(
+        r.header("Content-Type").as_deref(),
+        Some("application/x-www-form-urlencoded"),
+        "{ctx}"
+    );
+    assert_eq!(r.header("Connection").as_deref(), Some("close"), "{ctx}");
+    assert!(r.header("Host").is_some_and(|h| h.starts_with("localhost:")), "{ctx}");
+    r
+}
+
+use common::token_endpoint::Request;
+
+#[test]
+fn full_check_against_exchange_online_with_client_credentials() {
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &token_json("")))]);
+    let port = ep.port();
+    let c = Case::tls(exchange_online())
+        .args(&refs(&client_credentials(&ep)))
+        .env(&SECRET_ENV)
+        .json();
+    let log = ep.finish();
+    c.exit(0);
+    c.steps(TOKEN_TLS_STEPS, "ok ok ok ok ok ok ok ok skipped ok ok");
+    c.detail_starts_with(
+        "token",
+        &format!("client_credentials grant at localhost:{port}: Bearer token, expires in 3599 s"),
+    );
+    c.detail_starts_with("login", "alice via AUTHENTICATE XOAUTH2");
+    let r = only_request(&log, &c.ctx);
+    assert_eq!(
+        r.form(),
+        vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".to_string(), CLIENT_ID.to_string()),
+            ("client_secret".to_string(), CLIENT_SECRET.to_string()),
+            ("scope".to_string(), SCOPE.to_string()),
+        ],
+        "{}",
+        c.ctx
+    );
+}
+
+/// The greeting of an OAuth server with SASL-IR, AUTHENTICATE XOAUTH2
+/// with ACCESS_TOKEN answered OK, then the KB path.
+pub fn xoauth2_check() -> Vec<Step> {
+    script(vec![
+        vec![
+            Step::Send(
+                "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER] ready\r\n"
+                    .into(),
+            ),
+            Step::ExpectAlone(format!("AUTHENTICATE XOAUTH2 {}", xoauth2_token_b64())),
+            Step::Send(kb_login_ok()),
+        ],
+        kb_after_login(),
+    ])
+}
+
+#[test]
+fn the_token_request_runs_beside_connect_and_greeting() {
+    // The endpoint and the greeting each take 500 ms: one after the other
+    // they would hold the login back a whole second.
+    let wait = Duration::from_millis(500);
+    let ep = TokenEndpoint::start(vec![Answer::Late(
+        wait,
+        json_answer("200 OK", &token_json("")),
+    )]);
+    let mut imap = vec![Step::Sleep(wait)];
+    imap.extend(xoauth2_check());
+    let c = Case::tls(imap)
+        .args(&refs(&client_credentials(&ep)))
+        .env(&SECRET_ENV)
+        .json();
+    let log = ep.finish();
+    only_request(&log, &c.ctx);
+    c.exit(0);
+    let ms = |name: &str| c.step(name)["elapsed_ms"].as_f64().expect("elapsed_ms");
+    let (token, greeting) = (ms("token"), ms("greeting"));
+    let total = c.v["elapsed_ms"].as_f64().expect("elapsed_ms");
+    eprintln!("token {token} ms, greeting {greeting} ms, whole check {total} ms");
+    assert!(token >= 500.0 && greeting >= 450.0, "{}", c.ctx);
+    // In sequence the check would take token + greeting and more; side
+    // by side it takes the longer of the two and the rest.
+    assert!(
+        total < token + greeting - 300.0,
+        "token and greeting did not overlap: {total} ms\n{}",
+        c.ctx
+    );
+}
+
+#[test]
+fn chunked_and_until_close_answers_give_the_token() {
+    for (name, answer) in [
+        ("chunked", chunked_answer("200 OK", &token_json(""), 7)),
+        ("until close", until_close_answer("200 OK", &token_json(""))),
+        (
+            "100 Continue first",
+            [
+                b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+                json_answer("200 OK", &token_json("")),
+            ]
+            .concat(),
+        ),
+    ] {
+        let ep = TokenEndpoint::start(vec![Answer::Bytes(answer)]);
+        let c = Case::tls(xoauth2_check())
+            .named(name)
+            .args(&refs(&client_credentials(&ep)))
+            .env(&SECRET_ENV)
+            .json();
+        let log = ep.finish();
+        only_request(&log, &c.ctx);
+        c.exit(0);
+        c.detail_contains("token", "Bearer token, expires in 3599 s");
+    }
+}
+
+/// A temporary directory of this test's own.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("imapcheck-oauth-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The refresh-token grant's flags against `ep` with `file`.
+pub fn refresh_grant(ep: &TokenEndpoint, file: &std::path::Path) -> Vec<String> {
+    strings(&[
+        "--oauth-token-url",
+        &ep.url(TOKEN_PATH),
+        "--oauth-client-id",
+        CLIENT_ID,
+        "--oauth-refresh-token-file",
+        file.to_str().expect("UTF-8 path"),
+    ])
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+#[test]
+fn a_rotated_refresh_token_replaces_the_file_atomically_keeping_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("rotate");
+    let file = dir.join("refresh-token");
+    std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).expect("token file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let rotated = token_json(&format!(",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\""));
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &rotated))]);
+    let c = Case::tls(xoauth2_check())
+        .args(&refs(&refresh_grant(&ep, &file)))
+        .env(&[])
+        .json();
+    let log = ep.finish();
+    c.exit(0);
+    let r = only_request(&log, &c.ctx);
+    assert_eq!(
+        r.form(),
+        vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            ("refresh_token".to_string(), REFRESH_TOKEN.to_string()),
+            ("client_id".to_string(), CLIENT_ID.to_string()),
+        ],
+        "no client secret given, none sent\n{}",
+        c.ctx
+    );
+    c.detail_contains(
+        "token",
+        &format!("the endpoint rotated the refresh token: {} replaced", file.display()),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("token file"),
+        format!("{NEW_REFRESH_TOKEN}\n")
+    );
+    assert_eq!(mode(&file), 0o640, "the mode is kept");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["refresh-token"], "no temporary file is left");
+
+    // The same token back: the file is not touched.
+    let before = std::fs::metadata(&file).expect("meta").modified().expect("mtime");
+    let same = token_json(&format!(",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\""));
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &same))]);
+    let c = Case::tls(xoauth2_check())
+        .args(&refs(&refresh_grant(&ep, &file)))
+        .env(&SECRET_ENV)
+        .json();
+    let log = ep.finish();
+    c.exit(0);
+    assert_eq!(
+        only_request(&log, &c.ctx).field("client_secret").as_deref(),
+        Some(CLIENT_SECRET),
+        "a client secret given goes with the refresh token\n{}",
+        c.ctx
+    );
+    c.detail_contains("token", "the refresh token is unchanged");
+    let after = std::fs::metadata(&file).expect("meta").modified().expect("mtime");
+    assert_eq!(before, after, "{}", c.ctx);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_refresh_token_file_that_cannot_be_written_is_a_warning_naming_it() {
+    // Tests run as root, for whom file modes and a read-only directory
+    // change nothing: the directory is mounted read-only in a private
+    // mount namespace (unshare -m), where even root gets EROFS.
+    let dir = temp_dir("readonly");
+    let file = dir.join("refresh-token");
+    std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).expect("token file");
+    let rotated = token_json(&format!(",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\""));
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &rotated))]);
+    let case = Case::tls(xoauth2_check()).args(&refs(&refresh_grant(&ep, &file)));
+    let srv = ScriptedServer::start(Mode::Tls(Identity::Good), xoauth2_check());
+    let args = case.command_line(srv.port(), true);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"",
+    ])
+    .arg(&dir)
+    .arg(env!("CARGO_BIN_EXE_imapcheck"))
+    .args(&args)
+    .env_remove("IMAPCHECK_PASSWORD")
+    .env_remove("IMAPCHECK_OAUTH_CLIENT_SECRET")
+    .env_remove("RUST_LOG");
+    let r = run_command(cmd, None, RUN_TIMEOUT);
+    assert!(
+        !r.stderr.contains("unshare:") && !r.stderr.contains("mount:"),
+        "this test needs root and unshare(1) for a read-only mount: {r:?}"
+    );
+    let log = srv.finish();
+    let ep_log = ep.finish();
+    let ctx = dump(&r, &log);
+    only_request(&ep_log, &ctx);
+    let v = parse_json_stdout(&r);
+    assert_exit(&r, &v, 1, &ctx);
+    let token = step(&v, "token");
+    assert_eq!(token["status"], "warning", "{ctx}");
+    let detail = token["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains(&format!(
+            "the endpoint rotated the refresh token but {} cannot be written (Read-only file system",
+            file.display()
+        )),
+        "{detail}\n{ctx}"
+    );
+    assert_eq!(step(&v, "login")["status"], "ok", "{ctx}");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("token file"),
+        format!("{REFRESH_TOKEN}\n"),
+        "the old token is still there"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
