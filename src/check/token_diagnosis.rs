@@ -258,7 +258,7 @@ fn http_failure(e: &HttpError, host: &str) -> Failure {
             "check that --oauth-token-url is an HTTPS OAuth token endpoint",
         ),
         HttpError::TooLarge { what, limit } => failure(
-            format!("{what} of the token endpoint's answer exceed {limit} bytes"),
+            format!("the token endpoint's answer is too large: {what} over {limit} bytes"),
             "a token answer of a few KiB",
             None,
             "--oauth-token-url names something other than a token endpoint (a web page, a download): check the URL",
