@@ -52,9 +52,9 @@ fn fetch(
     deadline: Deadline,
     transcript: Transcript,
 ) -> Result<(Secret, Done), Failure> {
-    let connector = settings.connector().map_err(|e| {
-        token_diagnosis::failure_of(&token::TokenError::Setup(e.to_string()), cfg)
-    })?;
+    let connector = settings
+        .connector()
+        .map_err(|e| token_diagnosis::failure_of(&token::TokenError::Setup(e.to_string()), cfg))?;
     let token = token::fetch(cfg, secrets, &connector, deadline, transcript)
         .map_err(|e| token_diagnosis::failure_of(&e, cfg))?;
     let done = describe(cfg, &token)?;

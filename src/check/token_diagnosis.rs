@@ -144,7 +144,13 @@ pub(super) fn failure_of(e: &TokenError, cfg: &OAuthConfig) -> Failure {
                 "the token endpoint {host} answered with a redirect ({status}), which is not followed"
             ),
             "HTTP 200 with a JSON token answer",
-            Some(format!("HTTP {status}, Location: {}", location.as_deref().unwrap_or("(none)")).as_bytes()),
+            Some(
+                format!(
+                    "HTTP {status}, Location: {}",
+                    location.as_deref().unwrap_or("(none)")
+                )
+                .as_bytes(),
+            ),
             "put the token endpoint's own URL in --oauth-token-url (Entra ID: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token; Google: https://oauth2.googleapis.com/token); a redirect would carry the client's secrets to another place",
         ),
         TokenError::OAuth {
@@ -167,23 +173,36 @@ pub(super) fn failure_of(e: &TokenError, cfg: &OAuthConfig) -> Failure {
                     "--oauth-token-url names something else than the token endpoint (a web page?): check the URL",
                 ),
                 404 | 405 => (
-                    format!("the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"),
+                    format!(
+                        "the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"
+                    ),
                     "nothing takes the token request at that path: check the path of --oauth-token-url",
                 ),
                 401 | 403 | 407 => (
-                    format!("the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"),
+                    format!(
+                        "the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"
+                    ),
                     "a gateway or firewall in front of the identity provider refused the request: check what sits between this host and the endpoint",
                 ),
                 500..=599 => (
-                    format!("the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"),
+                    format!(
+                        "the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"
+                    ),
                     "the identity provider or a gateway in front of it has a problem: try again later and check the provider's status page",
                 ),
                 _ => (
-                    format!("the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"),
+                    format!(
+                        "the token endpoint {host} answered HTTP {status} {reason} without JSON ({kind})"
+                    ),
                     "an OAuth token endpoint answers with JSON: check --oauth-token-url",
                 ),
             };
-            failure(message, "a JSON token answer", Some(excerpt.as_bytes()), hint)
+            failure(
+                message,
+                "a JSON token answer",
+                Some(excerpt.as_bytes()),
+                hint,
+            )
         }
         TokenError::NoToken {
             status,
@@ -220,9 +239,9 @@ fn http_failure(e: &HttpError, host: &str) -> Failure {
         ),
         HttpError::Connect(ConnectError::ResolveTimeout) => deadline("(resolving its name)"),
         HttpError::Connect(ConnectError::Failed(attempts)) => {
-            let timed_out = attempts.iter().any(|a| {
-                matches!(&a.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::TimedOut)
-            });
+            let timed_out = attempts.iter().any(
+                |a| matches!(&a.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::TimedOut),
+            );
             if timed_out {
                 return deadline("(connecting)");
             }

@@ -23,12 +23,12 @@ pub use certs::{CertPair, Identity, TestCerts, certs, tls_acceptor};
 #[allow(unused_imports)]
 pub use scripts::*;
 #[allow(unused_imports)]
+pub use server::{IO_TIMEOUT, Mode, SERVER_DEADLINE, ScriptedServer, ServerLog, Step, glob_match};
+#[allow(unused_imports)]
 pub use token_endpoint::{
     Answer, EndpointLog, TokenEndpoint, chunked_answer, http_answer, json_answer,
     until_close_answer,
 };
-#[allow(unused_imports)]
-pub use server::{IO_TIMEOUT, Mode, SERVER_DEADLINE, ScriptedServer, ServerLog, Step, glob_match};
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

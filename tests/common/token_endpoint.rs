@@ -50,7 +50,10 @@ impl Request {
 
     /// The decoded value of form field `key`.
     pub fn field(&self, key: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// The value of header `name` (case-insensitive).
@@ -103,7 +106,9 @@ impl TokenEndpoint {
         let acceptor = tls_acceptor(Identity::Good);
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the token endpoint");
         let addr = listener.local_addr().expect("local_addr");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
         let thread = thread::spawn(move || {
@@ -162,8 +167,10 @@ fn serve(
     log: &mut EndpointLog,
 ) -> Result<(), String> {
     tcp.set_nonblocking(false).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    tcp.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     let mut tls = acceptor
         .accept(tcp)
         .map_err(|e| format!("TLS handshake: {e}"))?;
@@ -173,9 +180,14 @@ fn serve(
         if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = tls.read(&mut buf).map_err(|e| format!("reading the request: {e}"))?;
+        let n = tls
+            .read(&mut buf)
+            .map_err(|e| format!("reading the request: {e}"))?;
         if n == 0 {
-            return Err(format!("the client closed mid-request: {:?}", String::from_utf8_lossy(&got)));
+            return Err(format!(
+                "the client closed mid-request: {:?}",
+                String::from_utf8_lossy(&got)
+            ));
         }
         got.extend_from_slice(&buf[..n]);
     };
@@ -189,7 +201,9 @@ fn serve(
         .and_then(|l| l.parse().ok())
         .ok_or("the request has no Content-Length")?;
     while got.len() < head_end + length {
-        let n = tls.read(&mut buf).map_err(|e| format!("reading the body: {e}"))?;
+        let n = tls
+            .read(&mut buf)
+            .map_err(|e| format!("reading the body: {e}"))?;
         if n == 0 {
             return Err("the client closed inside the body".into());
         }
@@ -199,11 +213,13 @@ fn serve(
     log.requests.push(request);
     match answer {
         Answer::Bytes(bytes) => {
-            tls.write_all(bytes).map_err(|e| format!("writing the answer: {e}"))?;
+            tls.write_all(bytes)
+                .map_err(|e| format!("writing the answer: {e}"))?;
         }
         Answer::Late(wait, bytes) => {
             thread::sleep(*wait);
-            tls.write_all(bytes).map_err(|e| format!("writing the answer: {e}"))?;
+            tls.write_all(bytes)
+                .map_err(|e| format!("writing the answer: {e}"))?;
         }
         Answer::Drip(bytes, every) => {
             for b in bytes {
@@ -250,6 +266,8 @@ pub fn chunked_answer(status: &str, body: &str, size: usize) -> Vec<u8> {
 
 /// A JSON answer delimited by the close alone.
 pub fn until_close_answer(status: &str, body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}")
-        .into_bytes()
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}"
+    )
+    .into_bytes()
 }

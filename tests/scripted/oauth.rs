@@ -91,11 +91,16 @@ fn refs(v: &[String]) -> Vec<&str> {
 /// The one request the endpoint got; it must have been a well-formed
 /// form POST to TOKEN_PATH.
 pub fn only_request(log: &EndpointLog, ctx: &str) -> Request {
-    assert!(log.errors.is_empty(), "token endpoint errors: {:?}\n{ctx}", log.errors);
+    assert!(
+        log.errors.is_empty(),
+        "token endpoint errors: {:?}\n{ctx}",
+        log.errors
+    );
     assert_eq!(log.requests.len(), 1, "{ctx}");
     let r = log.requests[0].clone();
     assert!(
-        r.head.starts_with(&format!("POST {TOKEN_PATH} HTTP/1.1\r\n")),
+        r.head
+            .starts_with(&format!("POST {TOKEN_PATH} HTTP/1.1\r\n")),
         "{}\n{ctx}",
         r.head
     );
@@ -105,7 +110,11 @@ pub fn only_request(log: &EndpointLog, ctx: &str) -> Request {
         "{ctx}"
     );
     assert_eq!(r.header("Connection").as_deref(), Some("close"), "{ctx}");
-    assert!(r.header("Host").is_some_and(|h| h.starts_with("localhost:")), "{ctx}");
+    assert!(
+        r.header("Host")
+            .is_some_and(|h| h.starts_with("localhost:")),
+        "{ctx}"
+    );
     r
 }
 
@@ -238,7 +247,11 @@ pub fn refresh_grant(ep: &TokenEndpoint, file: &std::path::Path) -> Vec<String> 
 
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -269,7 +282,10 @@ fn a_rotated_refresh_token_replaces_the_file_atomically_keeping_its_mode() {
     );
     c.detail_contains(
         "token",
-        &format!("the endpoint rotated the refresh token: {} replaced", file.display()),
+        &format!(
+            "the endpoint rotated the refresh token: {} replaced",
+            file.display()
+        ),
     );
     assert_eq!(
         std::fs::read_to_string(&file).expect("token file"),
@@ -284,7 +300,10 @@ fn a_rotated_refresh_token_replaces_the_file_atomically_keeping_its_mode() {
     assert_eq!(names, ["refresh-token"], "no temporary file is left");
 
     // The same token back: the file is not touched.
-    let before = std::fs::metadata(&file).expect("meta").modified().expect("mtime");
+    let before = std::fs::metadata(&file)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
     let same = token_json(&format!(",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\""));
     let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &same))]);
     let c = Case::tls(xoauth2_check())
@@ -300,7 +319,10 @@ fn a_rotated_refresh_token_replaces_the_file_atomically_keeping_its_mode() {
         c.ctx
     );
     c.detail_contains("token", "the refresh token is unchanged");
-    let after = std::fs::metadata(&file).expect("meta").modified().expect("mtime");
+    let after = std::fs::metadata(&file)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
     assert_eq!(before, after, "{}", c.ctx);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -546,14 +568,26 @@ fn each_refusal_is_diagnosed_and_the_imap_steps_before_login_still_run() {
         assert_eq!(c.detail("login"), "token failed", "{}", c.ctx);
         for (field, want) in [("message", f.message), ("got", f.got), ("hint", f.hint)] {
             let text = c.v["error"][field].as_str().unwrap_or("");
-            assert!(text.contains(want), "error.{field}: {text:?} lacks {want:?}\n{}", c.ctx);
+            assert!(
+                text.contains(want),
+                "error.{field}: {text:?} lacks {want:?}\n{}",
+                c.ctx
+            );
         }
         assert!(!c.error("expected").is_empty(), "{}", c.ctx);
         if f.refresh {
-            assert!(c.error("hint").contains(file.to_str().expect("UTF-8")), "{}", c.ctx);
+            assert!(
+                c.error("hint").contains(file.to_str().expect("UTF-8")),
+                "{}",
+                c.ctx
+            );
         }
         for secret in [CLIENT_SECRET, REFRESH_TOKEN] {
-            assert!(!c.r.stdout.contains(secret) && !c.r.stderr.contains(secret), "{}", c.ctx);
+            assert!(
+                !c.r.stdout.contains(secret) && !c.r.stderr.contains(secret),
+                "{}",
+                c.ctx
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -565,7 +599,9 @@ fn a_byte_every_200_ms_ends_by_the_deadline_naming_the_host() {
     let ep = TokenEndpoint::start(vec![Answer::Drip(body, Duration::from_millis(200))]);
     let port = ep.port();
     let c = Case::tls(script(vec![
-        vec![Step::Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n".into())],
+        vec![Step::Send(
+            "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n".into(),
+        )],
         vec![Step::Hold],
     ]))
     .args(&refs(&client_credentials(&ep)))
@@ -585,11 +621,118 @@ fn a_byte_every_200_ms_ends_by_the_deadline_naming_the_host() {
     assert_eq!(c.step("token")["status"], "failed", "{}", c.ctx);
     let message = c.error("message");
     assert!(
-        message.starts_with(&format!("no answer from the token endpoint localhost:{port} "))
-            && message.ends_with("within the deadline"),
+        message.starts_with(&format!(
+            "no answer from the token endpoint localhost:{port} "
+        )) && message.ends_with("within the deadline"),
         "{message}\n{}",
         c.ctx
     );
     let ms = c.step("token")["elapsed_ms"].as_f64().expect("ms");
-    assert!((1_900.0..2_300.0).contains(&ms), "token step {ms} ms\n{}", c.ctx);
+    assert!(
+        (1_900.0..2_300.0).contains(&ms),
+        "token step {ms} ms\n{}",
+        c.ctx
+    );
+}
+
+#[test]
+fn flags_and_secrets_that_cannot_work_are_unknown_before_any_connection() {
+    let port = closed_port().to_string();
+    let url = format!("https://127.0.0.1:{port}/token");
+    let base = ["127.0.0.1", "-p", &port, "-u", USER];
+    // Usage errors: exit 3 with the reason on stderr.
+    for (args, why) in [
+        (
+            vec![
+                "--oauth-token-url",
+                "http://login.example/token",
+                "--oauth-client-id",
+                "c",
+            ],
+            "only https:// URLs are taken",
+        ),
+        (
+            vec!["--oauth-token-url", &url],
+            "--oauth-token-url needs --oauth-client-id",
+        ),
+        (
+            vec!["--oauth-client-id", "c"],
+            "the --oauth-* flags need --oauth-token-url",
+        ),
+        (
+            vec![
+                "--oauth-token-url",
+                &url,
+                "--oauth-client-id",
+                "c",
+                "--auth",
+                "login",
+            ],
+            "goes with --auth xoauth2",
+        ),
+        (
+            vec![
+                "--oauth-token-url",
+                &url,
+                "--oauth-client-id",
+                "c",
+                "--repeat",
+                "2",
+            ],
+            "does not go with --repeat or --all-addresses",
+        ),
+    ] {
+        let all: Vec<&str> = base.iter().copied().chain(args).collect();
+        let r = run(&all, &SECRET_ENV, None);
+        assert_eq!(r.status, 3, "{r:?}");
+        assert!(r.stderr.contains(why), "{why}: {r:?}");
+    }
+    let r = run(
+        &[
+            "127.0.0.1",
+            "--oauth-token-url",
+            &url,
+            "--oauth-client-id",
+            "c",
+        ],
+        &SECRET_ENV,
+        None,
+    );
+    assert!(r.status == 3 && r.stderr.contains("needs -u"), "{r:?}");
+    // Secrets that cannot be read: UNKNOWN, reported at the token step.
+    let missing = std::env::temp_dir().join("imapcheck-oauth-no-such-dir/rt");
+    let m = missing.to_str().expect("UTF-8");
+    for (args, env, why) in [
+        (
+            vec![],
+            &[][..],
+            "set IMAPCHECK_OAUTH_CLIENT_SECRET or use --oauth-client-secret-file",
+        ),
+        (
+            vec!["--oauth-client-secret-file", m],
+            &[][..],
+            "cannot read the client secret file",
+        ),
+        (
+            vec!["--oauth-refresh-token-file", m],
+            &SECRET_ENV[..],
+            "cannot read the refresh token file",
+        ),
+    ] {
+        let mut all: Vec<&str> = base.to_vec();
+        all.extend([
+            "--oauth-token-url",
+            &url,
+            "--oauth-client-id",
+            "c",
+            "--format",
+            "json",
+        ]);
+        all.extend(args);
+        let (r, v) = run_json(&all, env, None);
+        let ctx = format!("{r:?}");
+        assert_exit(&r, &v, 3, &ctx);
+        assert_eq!(v["error"]["step"], "token", "{ctx}");
+        assert!(error_text(&v, "message").contains(why), "{why}\n{ctx}");
+    }
 }

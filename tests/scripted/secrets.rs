@@ -305,3 +305,119 @@ fn unreadable_files_are_unknown() {
     let _ = std::fs::remove_file(&empty);
     assert_exit(&r, &v, 3, &format!("{r:?}"));
 }
+
+/// The secrets of the token request and answer: the client secret (as is
+/// and form-encoded), both refresh tokens, the access token, an id_token,
+/// and the XOAUTH2 message built from the access token.
+fn oauth_secrets() -> Vec<String> {
+    use oauth::*;
+    vec![
+        CLIENT_SECRET.to_string(),
+        CLIENT_SECRET.replace('~', "%7E"),
+        REFRESH_TOKEN.to_string(),
+        REFRESH_TOKEN.replace('/', "%2F"),
+        NEW_REFRESH_TOKEN.to_string(),
+        ACCESS_TOKEN.to_string(),
+        ID_TOKEN.to_string(),
+        xoauth2_token_b64(),
+        xoauth2_token_b64()[..16].to_string(),
+    ]
+}
+
+const ID_TOKEN: &str = "eyJpZCI6.Id-Token_Secret9";
+
+#[test]
+fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
+    use oauth::*;
+    let dir = temp_dir("secrets");
+    let file = dir.join("refresh-token");
+    let rotated = token_json(&format!(
+        ",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\",\"id_token\":\"{ID_TOKEN}\""
+    ));
+    // An endpoint that echoes the request, as a debugging proxy might.
+    let echo = format!(
+        "bad request: grant_type=client_credentials&client_secret={} raw {CLIENT_SECRET}",
+        CLIENT_SECRET.replace('~', "%7E")
+    );
+    let verbosities: [(&str, &[&str], &[(&str, &str)]); 4] = [
+        ("quiet", &[], &[]),
+        ("-v", &["-v"], &[]),
+        ("RUST_LOG=trace", &[], &[("RUST_LOG", "trace")]),
+        ("-v and RUST_LOG=trace", &["-v"], &[("RUST_LOG", "trace")]),
+    ];
+    for format in ["text", "nagios", "json", "openmetrics"] {
+        for (verbosity, flags, log_env) in verbosities {
+            for ok in [true, false] {
+                std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).expect("token file");
+                let (answer, imap) = if ok {
+                    (json_answer("200 OK", &rotated), xoauth2_check())
+                } else {
+                    (
+                        http_answer("400 Bad Request", "text/plain", &echo),
+                        greeting_then_logout(),
+                    )
+                };
+                let ep = TokenEndpoint::start(vec![Answer::Bytes(answer)]);
+                let grant = if ok {
+                    refresh_grant(&ep, &file)
+                } else {
+                    client_credentials(&ep)
+                };
+                let mut env = SECRET_ENV.to_vec();
+                env.extend_from_slice(log_env);
+                let grant: Vec<&str> = grant.iter().map(String::as_str).collect();
+                let run = Case::tls(imap)
+                    .named(format!("--format {format}, {verbosity}, token ok: {ok}"))
+                    .args(&grant)
+                    .args(flags)
+                    .args(&["--format", format])
+                    .env(&env)
+                    .output();
+                ep.finish();
+                run.status(if ok { 0 } else { 2 });
+                let secrets = oauth_secrets();
+                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                assert_hidden(&run.r, &refs, &run.ctx);
+                let stderr = &run.r.stderr;
+                if flags.contains(&"-v") {
+                    // The exchange is shown, each secret as ***.
+                    assert!(
+                        stderr.contains("[https] C: POST /tenant-id/oauth2/v2.0/token HTTP/1.1"),
+                        "{}",
+                        run.ctx
+                    );
+                    assert!(stderr.contains("client_secret=***"), "{}", run.ctx);
+                    if ok {
+                        assert!(stderr.contains("refresh_token=***"), "{}", run.ctx);
+                        assert!(stderr.contains("\"access_token\":\"***\""), "{}", run.ctx);
+                        assert!(stderr.contains("\"id_token\":\"***\""), "{}", run.ctx);
+                        assert!(stderr.contains("AUTHENTICATE XOAUTH2 ***"), "{}", run.ctx);
+                    } else {
+                        assert!(stderr.contains("client_secret=*** raw ***"), "{}", run.ctx);
+                    }
+                }
+                if !log_env.is_empty() {
+                    assert!(
+                        stderr.contains("TRACE") && stderr.contains("[https]"),
+                        "{}",
+                        run.ctx
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn no_flag_takes_an_oauth_secret_on_the_command_line() {
+    for flag in [
+        "--oauth-client-secret",
+        "--oauth-refresh-token",
+        "--oauth-access-token",
+    ] {
+        let r = run(&["127.0.0.1", flag, "x"], &[], None);
+        assert_eq!(r.status, 3, "{flag} accepted: {r:?}");
+        assert!(r.stderr.contains("Unrecognized argument"), "{r:?}");
+    }
+}
