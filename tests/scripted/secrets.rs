@@ -324,6 +324,13 @@ fn oauth_secrets() -> Vec<String> {
     ]
 }
 
+/// A name, flags and environment that set how much is shown.
+type Verbosity = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 const ID_TOKEN: &str = "eyJpZCI6.Id-Token_Secret9";
 
 #[test]
@@ -339,7 +346,7 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
         "bad request: grant_type=client_credentials&client_secret={} raw {CLIENT_SECRET}",
         CLIENT_SECRET.replace('~', "%7E")
     );
-    let verbosities: [(&str, &[&str], &[(&str, &str)]); 4] = [
+    let verbosities: [Verbosity; 4] = [
         ("quiet", &[], &[]),
         ("-v", &["-v"], &[]),
         ("RUST_LOG=trace", &[], &[("RUST_LOG", "trace")]),
