@@ -10,6 +10,8 @@ mod common;
 
 #[path = "scripted/case.rs"]
 mod case;
+#[path = "scripted/cloud.rs"]
+mod cloud;
 #[path = "scripted/diagnosis.rs"]
 mod diagnosis;
 #[path = "scripted/eyeballs.rs"]

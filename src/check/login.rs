@@ -150,6 +150,7 @@ impl Check<'_> {
             return None;
         }
         self.seen.server_id = None;
+        self.id_sent = true;
         let ours = id_arguments();
         let done = self.run_command(&[Arg::Raw("ID"), Arg::Raw(&ours)]);
         self.describe_id(done)

@@ -32,6 +32,7 @@ impl Check<'_> {
         }
         if with_id {
             self.seen.server_id = None;
+            self.id_sent = true;
             batch.push(&id_command);
         }
         batch.push(&list);

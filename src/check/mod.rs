@@ -14,6 +14,7 @@
 //! Each phase has a file of its own; every failure's wording is in
 //! `diagnosis`.
 
+mod cloud;
 mod connect;
 mod diagnosis;
 mod fetch;
@@ -142,6 +143,8 @@ pub struct Check<'a> {
     quota_answer: Option<Result<Completion, SessionError>>,
     /// ID is still to be sent, with LIST (see `plan_after_login`).
     id_with_list: bool,
+    /// ID has gone to the server.
+    id_sent: bool,
     /// The login's answer carried no capabilities: CAPABILITY is still to
     /// be sent, with LIST (see `plan_after_login`).
     capabilities_with_list: bool,
@@ -202,6 +205,7 @@ impl<'a> Check<'a> {
             opened: false,
             quota_answer: None,
             id_with_list: false,
+            id_sent: false,
             capabilities_with_list: false,
             finding: false,
         }
@@ -289,6 +293,15 @@ impl<'a> Check<'a> {
                 failure: None,
             },
             Err(mut f) => {
+                cloud::refine(
+                    &mut f,
+                    &cloud::Context {
+                        step,
+                        seen: &self.seen,
+                        authenticated: self.authenticated,
+                        id_sent: self.id_sent,
+                    },
+                );
                 if let Some(bye) = &self.seen.bye
                     && f.got.is_none()
                 {
