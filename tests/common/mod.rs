@@ -9,6 +9,8 @@
 // is the tag of the last line the client sent; `Expect` patterns are globs
 // on the line after its tag. No socket operation blocks longer than
 // IO_TIMEOUT (10 s) and the thread ends within SERVER_DEADLINE (30 s).
+// `TokenEndpoint` (token_endpoint.rs) is a scripted HTTPS OAuth token
+// endpoint with the same bounds, for the token step.
 #![allow(dead_code)]
 
 pub mod certs;
