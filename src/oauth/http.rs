@@ -127,14 +127,9 @@ pub fn post_form(
     let written = transport.write_all(wire.expose());
     drop(wire);
     written.map_err(|e| io_error(e, "sending the request"))?;
-    let mut conn = Conn {
-        transport,
-        buf: Vec::new(),
-        pos: 0,
-        eof: false,
-    };
+    let mut conn = Conn::new(transport);
     let result = read_response(&mut conn, transcript);
-    conn.transport.close();
+    conn.source.close();
     result
 }
 
@@ -146,15 +141,36 @@ fn io_error(error: io::Error, during: &'static str) -> HttpError {
     }
 }
 
+/// Where the answer's bytes come from: the connection (or, in the unit
+/// tests, pieces of an answer).
+trait Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl Source for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Transport::read(self, buf)
+    }
+}
+
 /// The connection and what was read from it but not yet used.
-struct Conn {
-    transport: Transport,
+struct Conn<S> {
+    source: S,
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
 }
 
-impl Conn {
+impl<S: Source> Conn<S> {
+    fn new(source: S) -> Conn<S> {
+        Conn {
+            source,
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+        }
+    }
+
     /// Reads more; false at the end of the stream. A TLS connection closed
     /// without close_notify (OpenSSL's "unexpected eof") also ends it: the
     /// answers that rely on the close are checked as JSON afterwards.
@@ -167,7 +183,7 @@ impl Conn {
             self.pos = 0;
         }
         let mut chunk = [0u8; READ_SIZE];
-        match self.transport.read(&mut chunk) {
+        match self.source.read(&mut chunk) {
             Ok(0) => {
                 self.eof = true;
                 Ok(false)
@@ -201,6 +217,9 @@ impl Conn {
     ) -> Result<Vec<u8>, HttpError> {
         loop {
             if let Some(i) = self.pending().iter().position(|&b| b == b'\n') {
+                if i > limit {
+                    return Err(HttpError::TooLarge { what, limit });
+                }
                 let mut line = self.pending()[..i].to_vec();
                 self.pos += i + 1;
                 if line.last() == Some(&b'\r') {
@@ -237,7 +256,10 @@ impl Conn {
     }
 }
 
-fn read_response(conn: &mut Conn, transcript: Transcript) -> Result<Response, HttpError> {
+fn read_response<S: Source>(
+    conn: &mut Conn<S>,
+    transcript: Transcript,
+) -> Result<Response, HttpError> {
     let mut header_bytes = 0;
     for _ in 0..=MAX_INTERIM {
         let (status, reason, headers) = read_head(conn, &mut header_bytes, transcript)?;
@@ -265,9 +287,13 @@ fn read_response(conn: &mut Conn, transcript: Transcript) -> Result<Response, Ht
 type Head = (u16, String, Vec<(String, String)>);
 
 /// The status line and headers, all within MAX_HEADER_BYTES.
-fn read_head(conn: &mut Conn, used: &mut usize, transcript: Transcript) -> Result<Head, HttpError> {
+fn read_head<S: Source>(
+    conn: &mut Conn<S>,
+    used: &mut usize,
+    transcript: Transcript,
+) -> Result<Head, HttpError> {
     let during = "before the end of the answer's headers";
-    let mut next = |conn: &mut Conn| -> Result<Vec<u8>, HttpError> {
+    let mut next = |conn: &mut Conn<S>| -> Result<Vec<u8>, HttpError> {
         let left = MAX_HEADER_BYTES.saturating_sub(*used);
         let line = conn.line(left, "the status line and headers", during)?;
         *used += line.len() + 2;
@@ -314,8 +340,8 @@ fn read_head(conn: &mut Conn, used: &mut usize, transcript: Transcript) -> Resul
 }
 
 /// The body as the headers frame it, within MAX_BODY_BYTES.
-fn read_body(
-    conn: &mut Conn,
+fn read_body<S: Source>(
+    conn: &mut Conn<S>,
     status: u16,
     headers: &[(String, String)],
     body: &mut Secret,
@@ -375,7 +401,7 @@ fn read_body(
 }
 
 /// RFC 9112 section 7.1: hex sizes, chunks, a zero chunk, trailers.
-fn read_chunked(conn: &mut Conn, body: &mut Secret) -> Result<(), HttpError> {
+fn read_chunked<S: Source>(conn: &mut Conn<S>, body: &mut Secret) -> Result<(), HttpError> {
     let during = "inside the chunked body";
     loop {
         let line = conn.line(MAX_CHUNK_LINE, "a chunk-size line", during)?;
@@ -430,5 +456,166 @@ fn read_chunked(conn: &mut Conn, body: &mut Secret) -> Result<(), HttpError> {
                 limit: MAX_HEADER_BYTES,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer handed out `size` bytes per read, then the end.
+    struct Pieces {
+        bytes: Vec<u8>,
+        at: usize,
+        size: usize,
+    }
+
+    impl Source for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.size.min(buf.len()).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn read(answer: &[u8], size: usize) -> Result<Response, HttpError> {
+        let mut conn = Conn::new(Pieces {
+            bytes: answer.to_vec(),
+            at: 0,
+            size,
+        });
+        read_response(&mut conn, Transcript { enabled: false })
+    }
+
+    /// The framing and body, the same whether read 1, 3 or 8192 bytes at a
+    /// time.
+    fn body(answer: &[u8]) -> (Framing, String) {
+        let got: Vec<(Framing, String)> = [1, 3, 8192]
+            .into_iter()
+            .map(|size| {
+                let r = read(answer, size).unwrap_or_else(|e| panic!("{e:?}"));
+                let text = String::from_utf8_lossy(r.body.expose()).into_owned();
+                (r.framing, text)
+            })
+            .collect();
+        assert!(got.windows(2).all(|w| w[0] == w[1]), "{got:?}");
+        got[0].clone()
+    }
+
+    #[test]
+    fn framings_read_in_any_pieces() {
+        assert_eq!(
+            body(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{}{}extra"),
+            (Framing::Length, "{}{}".into())
+        );
+        assert_eq!(
+            body(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3;x=y\r\n{\"a\r\nA\r\n\":\"bcdefgh\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n"),
+            (Framing::Chunked, "{\"a\":\"bcdefgh}".into())
+        );
+        assert_eq!(
+            body(b"HTTP/1.0 200 OK\nContent-Type: x\n\nuntil the end"),
+            (Framing::UntilClose, "until the end".into())
+        );
+        assert_eq!(
+            body(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+            (Framing::None, String::new())
+        );
+    }
+
+    #[test]
+    fn status_and_headers_are_read() {
+        let r = read(
+            b"HTTP/1.1 302 Found\r\nLocation:  https://x/y \r\nContent-Length: 0\r\n\r\n",
+            5,
+        )
+        .expect("answer");
+        assert_eq!((r.status, r.reason.as_str()), (302, "Found"));
+        assert_eq!(r.header("location"), Some("https://x/y"));
+    }
+
+    #[test]
+    fn what_is_not_http_is_malformed() {
+        for bad in [
+            &b"HTTP/2 200 OK\r\n\r\n"[..],
+            b"SSH-2.0-OpenSSH\r\n",
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n",
+            b"",
+        ] {
+            let r = read(bad, 7);
+            assert!(
+                matches!(r, Err(HttpError::Malformed { .. })),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
+        assert!(matches!(
+            read(&interim, 64),
+            Err(HttpError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn limits_hold() {
+        let big_len = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        assert!(matches!(
+            read(big_len.as_bytes(), 64),
+            Err(HttpError::TooLarge {
+                limit: MAX_BODY_BYTES,
+                ..
+            })
+        ));
+        let mut until_close = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        until_close.resize(until_close.len() + MAX_BODY_BYTES + 1, b'x');
+        assert!(matches!(
+            read(&until_close, 8192),
+            Err(HttpError::TooLarge { .. })
+        ));
+        let mut exact = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        exact.resize(exact.len() + MAX_BODY_BYTES, b'x');
+        assert_eq!(
+            read(&exact, 8192)
+                .expect("at the limit")
+                .body
+                .expose()
+                .len(),
+            MAX_BODY_BYTES
+        );
+        let chunk = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        assert!(matches!(
+            read(chunk.as_bytes(), 64),
+            Err(HttpError::TooLarge { .. })
+        ));
+        let headers = format!(
+            "HTTP/1.1 200 OK\r\nX: {}\r\n\r\n",
+            "h".repeat(MAX_HEADER_BYTES)
+        );
+        assert!(matches!(
+            read(headers.as_bytes(), 512),
+            Err(HttpError::TooLarge { .. })
+        ));
+        let line = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\n",
+            "e".repeat(MAX_CHUNK_LINE + 1)
+        );
+        assert!(matches!(
+            read(line.as_bytes(), 512),
+            Err(HttpError::TooLarge { .. })
+        ));
     }
 }
