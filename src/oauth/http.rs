@@ -5,6 +5,7 @@
 //! every read and write, DNS, connect and handshake included. Sizes have
 //! named limits; redirects are returned to the caller, never followed.
 //! Nothing read from the network is trusted: no unwrap, no unchecked index.
+//! How the body is delimited is `body`'s.
 
 use std::io;
 
@@ -15,6 +16,7 @@ use crate::session::Transcript;
 use crate::transport::{ConnectError, Deadline, Family, TlsError, Transport, resolve};
 
 use super::TokenUrl;
+use super::body;
 
 /// The status line and headers together. Token endpoints send about 1 to
 /// 2 KiB (Azure's with its cookies); 16 KiB is far beyond that, and what
@@ -30,7 +32,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One chunk-size line of a chunked body, extensions included, or one
 /// trailer line: a hex number and rarely a short extension.
-const MAX_CHUNK_LINE: usize = 1024;
+pub(super) const MAX_CHUNK_LINE: usize = 1024;
 
 /// Interim answers (`100 Continue`, `103 Early Hints`) skipped before the
 /// real one: a server that sends more is not answering.
@@ -143,7 +145,7 @@ fn io_error(error: io::Error, during: &'static str) -> HttpError {
 
 /// Where the answer's bytes come from: the connection (or, in the unit
 /// tests, pieces of an answer).
-trait Source {
+pub(super) trait Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
@@ -154,7 +156,7 @@ impl Source for Transport {
 }
 
 /// The connection and what was read from it but not yet used.
-struct Conn<S> {
+pub(super) struct Conn<S> {
     source: S,
     buf: Vec<u8>,
     pos: usize,
@@ -209,7 +211,7 @@ impl<S: Source> Conn<S> {
     }
 
     /// One line (LF or CRLF, without it), at most `limit` bytes.
-    fn line(
+    pub(super) fn line(
         &mut self,
         limit: usize,
         what: &'static str,
@@ -240,7 +242,7 @@ impl<S: Source> Conn<S> {
     }
 
     /// Moves up to `n` pending bytes onto `out`, reading when none are.
-    fn take(
+    pub(super) fn take(
         &mut self,
         n: usize,
         out: &mut Secret,
@@ -269,7 +271,7 @@ fn read_response<S: Source>(
         // Room for the largest body and one more read: a body that never
         // reallocates leaves no unwiped copy of a token behind.
         let mut body = Secret::new(Vec::with_capacity(MAX_BODY_BYTES + READ_SIZE));
-        let framing = read_body(conn, status, &headers, &mut body)?;
+        let framing = body::read_body(conn, status, &headers, &mut body)?;
         return Ok(Response {
             status,
             reason,
@@ -295,7 +297,16 @@ fn read_head<S: Source>(
     let during = "before the end of the answer's headers";
     let mut next = |conn: &mut Conn<S>| -> Result<Vec<u8>, HttpError> {
         let left = MAX_HEADER_BYTES.saturating_sub(*used);
-        let line = conn.line(left, "the status line and headers", during)?;
+        // The limit is on all the lines together: say that one.
+        let line = conn
+            .line(left, "the status line and headers", during)
+            .map_err(|e| match e {
+                HttpError::TooLarge { what, .. } => HttpError::TooLarge {
+                    what,
+                    limit: MAX_HEADER_BYTES,
+                },
+                other => other,
+            })?;
         *used += line.len() + 2;
         if *used > MAX_HEADER_BYTES {
             return Err(HttpError::TooLarge {
@@ -336,126 +347,6 @@ fn read_head<S: Source>(
             });
         };
         headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-}
-
-/// The body as the headers frame it, within MAX_BODY_BYTES.
-fn read_body<S: Source>(
-    conn: &mut Conn<S>,
-    status: u16,
-    headers: &[(String, String)],
-    body: &mut Secret,
-) -> Result<Framing, HttpError> {
-    let get = |name: &str| {
-        headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .next_back()
-    };
-    let too_large = HttpError::TooLarge {
-        what: "the body",
-        limit: MAX_BODY_BYTES,
-    };
-    if status == 204 || status == 304 {
-        return Ok(Framing::None);
-    }
-    let chunked = get("Transfer-Encoding")
-        .and_then(|te| te.rsplit(',').next())
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-    if chunked {
-        return read_chunked(conn, body).map(|()| Framing::Chunked);
-    }
-    if let Some(len) = get("Content-Length") {
-        let Ok(len) = len.parse::<usize>() else {
-            return Err(HttpError::Malformed {
-                what: "a Content-Length that is not a number".into(),
-                got: len.as_bytes().to_vec(),
-            });
-        };
-        if len > MAX_BODY_BYTES {
-            return Err(too_large);
-        }
-        let during = "before the end of the body (Content-Length)";
-        while body.expose().len() < len {
-            if conn.take(len - body.expose().len(), body, during)? == 0 {
-                return Err(HttpError::Malformed {
-                    what: format!(
-                        "the connection closed after {} of {len} bytes of the body",
-                        body.expose().len()
-                    ),
-                    got: Vec::new(),
-                });
-            }
-        }
-        return Ok(Framing::Length);
-    }
-    // Neither: the body ends when the server closes (HTTP/1.1 allows it
-    // for answers; our `Connection: close` makes it likely).
-    while conn.take(MAX_BODY_BYTES + 1, body, "before the server closed")? > 0 {
-        if body.expose().len() > MAX_BODY_BYTES {
-            return Err(too_large);
-        }
-    }
-    Ok(Framing::UntilClose)
-}
-
-/// RFC 9112 section 7.1: hex sizes, chunks, a zero chunk, trailers.
-fn read_chunked<S: Source>(conn: &mut Conn<S>, body: &mut Secret) -> Result<(), HttpError> {
-    let during = "inside the chunked body";
-    loop {
-        let line = conn.line(MAX_CHUNK_LINE, "a chunk-size line", during)?;
-        let size_text = String::from_utf8_lossy(&line);
-        let hex = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(hex, 16)
-            .ok()
-            .filter(|_| !hex.is_empty() && hex.len() <= 8)
-            .ok_or_else(|| HttpError::Malformed {
-                what: "a chunk size that is not a hex number".into(),
-                got: line.clone(),
-            })?;
-        if size == 0 {
-            break;
-        }
-        if body.expose().len() + size > MAX_BODY_BYTES {
-            return Err(HttpError::TooLarge {
-                what: "the body",
-                limit: MAX_BODY_BYTES,
-            });
-        }
-        let mut left = size;
-        while left > 0 {
-            let n = conn.take(left, body, during)?;
-            if n == 0 {
-                return Err(HttpError::Malformed {
-                    what: "the connection closed inside a chunk".into(),
-                    got: Vec::new(),
-                });
-            }
-            left -= n;
-        }
-        let end = conn.line(MAX_CHUNK_LINE, "a chunk's line end", during)?;
-        if !end.is_empty() {
-            return Err(HttpError::Malformed {
-                what: "a chunk longer than its size".into(),
-                got: end,
-            });
-        }
-    }
-    // Trailers, up to the empty line; their contents are not used.
-    let mut trailer_bytes = 0;
-    loop {
-        let line = conn.line(MAX_CHUNK_LINE, "a trailer line", during)?;
-        trailer_bytes += line.len();
-        if line.is_empty() {
-            return Ok(());
-        }
-        if trailer_bytes > MAX_HEADER_BYTES {
-            return Err(HttpError::TooLarge {
-                what: "the trailers",
-                limit: MAX_HEADER_BYTES,
-            });
-        }
     }
 }
 
@@ -607,7 +498,10 @@ mod tests {
         );
         assert!(matches!(
             read(headers.as_bytes(), 512),
-            Err(HttpError::TooLarge { .. })
+            Err(HttpError::TooLarge {
+                limit: MAX_HEADER_BYTES,
+                ..
+            })
         ));
         let line = format!(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\n",
