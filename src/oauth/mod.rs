@@ -282,6 +282,40 @@ mod tests {
         }
     }
 
+    fn configure(list: &[&str]) -> Result<crate::cli::Config, String> {
+        use argh::FromArgs;
+        let args = crate::cli::Args::from_args(&["imapcheck"], list).map_err(|e| e.output)?;
+        crate::cli::configure(args, false, false)
+    }
+
+    #[test]
+    fn flags_choose_the_grant_and_the_mechanism() {
+        use crate::cli::AuthMethod;
+        let url = ["h", "-u", "a", "--oauth-token-url", "https://l/t"];
+        let with = |more: &[&str]| configure(&[&url[..], more].concat());
+        let c = with(&["--oauth-client-id", "c", "--oauth-scope", "s"]).expect("config");
+        assert_eq!(c.auth, AuthMethod::XOAuth2, "xoauth2 by default");
+        let oauth = c.oauth.expect("oauth");
+        assert_eq!(oauth.grant(), Grant::ClientCredentials);
+        assert_eq!(oauth.scope.as_deref(), Some("s"));
+        let c =
+            with(&["--oauth-client-id", "c", "--oauth-refresh-token-file", "f"]).expect("config");
+        assert_eq!(c.oauth.expect("oauth").grant(), Grant::RefreshToken);
+        let c = with(&["--oauth-client-id", "c", "--auth", "oauthbearer"]).expect("config");
+        assert_eq!(c.auth, AuthMethod::OAuthBearer);
+        assert!(configure(&["h"]).expect("no oauth").oauth.is_none());
+        for bad in [
+            &["--oauth-client-id", "c", "--auth", "plain"][..],
+            &["--oauth-client-id", ""],
+            &[],
+            &["--oauth-client-id", "c", "--password-stdin"],
+            &["--oauth-client-id", "c", "--all-addresses"],
+        ] {
+            assert!(with(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(configure(&["h", "-u", "a", "--oauth-scope", "s"]).is_err());
+    }
+
     #[test]
     fn form_encoding() {
         let mut form = Vec::new();

@@ -365,6 +365,36 @@ mod tests {
     }
 
     #[test]
+    fn rotation_follows_a_symlink_and_keeps_the_mode() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = std::env::temp_dir().join(format!("imapcheck-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("real");
+        std::fs::write(&file, "old\n").expect("file");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let link = dir.join("link");
+        symlink(&file, &link).expect("symlink");
+        let saved = save_refresh_token(&link, &Secret::new(b"new".to_vec()));
+        assert_eq!(saved, Rotation::Saved(link.clone()));
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "new\n");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let missing = dir.join("missing");
+        assert!(matches!(
+            save_refresh_token(&missing, &Secret::new(b"x".to_vec())),
+            Rotation::NotSaved { path, .. } if path == missing
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn secret_members_are_masked() {
         let j =
             json_read::parse(br#"{"access_token":"A","x":{"refresh_token":"R"},"expires_in":1}"#)
