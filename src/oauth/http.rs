@@ -95,8 +95,13 @@ pub enum HttpError {
     },
 }
 
+/// Replaces the request's secrets in bytes about to be shown.
+pub type Mask<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+
 /// POSTs `form` (application/x-www-form-urlencoded, a secret) to `url`;
-/// `shown` is the same form with every secret as `***`, for `-v`.
+/// `shown` is the same form with every secret as `***`, for `-v`, and
+/// `mask` hides them in the answer's lines shown there (an endpoint may
+/// echo the request).
 pub fn post_form(
     url: &TokenUrl,
     form: &Secret,
@@ -104,6 +109,7 @@ pub fn post_form(
     connector: &TlsConnector,
     deadline: Deadline,
     transcript: Transcript,
+    mask: Mask,
 ) -> Result<Response, HttpError> {
     let addrs = resolve(&url.host, url.port, Family::Any, deadline).map_err(HttpError::Connect)?;
     let (mut transport, _) = Transport::connect(&addrs, deadline).map_err(HttpError::Connect)?;
@@ -130,7 +136,7 @@ pub fn post_form(
     drop(wire);
     written.map_err(|e| io_error(e, "sending the request"))?;
     let mut conn = Conn::new(transport);
-    let result = read_response(&mut conn, transcript);
+    let result = read_response(&mut conn, transcript, mask);
     conn.source.close();
     result
 }
@@ -261,10 +267,11 @@ impl<S: Source> Conn<S> {
 fn read_response<S: Source>(
     conn: &mut Conn<S>,
     transcript: Transcript,
+    mask: Mask,
 ) -> Result<Response, HttpError> {
     let mut header_bytes = 0;
     for _ in 0..=MAX_INTERIM {
-        let (status, reason, headers) = read_head(conn, &mut header_bytes, transcript)?;
+        let (status, reason, headers) = read_head(conn, &mut header_bytes, transcript, mask)?;
         if (100..200).contains(&status) {
             continue;
         }
@@ -293,6 +300,7 @@ fn read_head<S: Source>(
     conn: &mut Conn<S>,
     used: &mut usize,
     transcript: Transcript,
+    mask: Mask,
 ) -> Result<Head, HttpError> {
     let during = "before the end of the answer's headers";
     let mut next = |conn: &mut Conn<S>| -> Result<Vec<u8>, HttpError> {
@@ -318,7 +326,7 @@ fn read_head<S: Source>(
     };
     let status_line = next(conn)?;
     let text = String::from_utf8_lossy(&status_line).into_owned();
-    transcript.https("S:", &text);
+    transcript.https("S:", &String::from_utf8_lossy(&mask(&status_line)));
     let mut parts = text.splitn(3, ' ');
     let (version, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let status = code
@@ -339,7 +347,7 @@ fn read_head<S: Source>(
             return Ok((status, reason, headers));
         }
         let text = String::from_utf8_lossy(&line).into_owned();
-        transcript.https("S:", &text);
+        transcript.https("S:", &String::from_utf8_lossy(&mask(&line)));
         let Some((name, value)) = text.split_once(':') else {
             return Err(HttpError::Malformed {
                 what: "a header line without ':'".into(),
@@ -376,7 +384,7 @@ mod tests {
             at: 0,
             size,
         });
-        read_response(&mut conn, Transcript { enabled: false })
+        read_response(&mut conn, Transcript { enabled: false }, &|b| b.to_vec())
     }
 
     /// The framing and body, the same whether read 1, 3 or 8192 bytes at a

@@ -93,10 +93,24 @@ pub fn fetch(
     transcript: Transcript,
 ) -> Result<Token, TokenError> {
     let (form, shown) = request_form(cfg, secrets);
-    let answer = http::post_form(&cfg.url, &form, &shown, connector, deadline, transcript)
-        .map_err(TokenError::Http)?;
-    drop(form);
     let mask = Mask::new(secrets);
+    let answer = http::post_form(
+        &cfg.url,
+        &form,
+        &shown,
+        connector,
+        deadline,
+        transcript,
+        &|bytes| mask.apply(bytes),
+    )
+    .map_err(|e| match e {
+        HttpError::Malformed { what, got } => TokenError::Http(HttpError::Malformed {
+            what,
+            got: mask.apply(&got),
+        }),
+        other => TokenError::Http(other),
+    })?;
+    drop(form);
     interpret(cfg, secrets, answer, &mask, transcript)
 }
 

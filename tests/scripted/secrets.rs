@@ -341,7 +341,8 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
     let rotated = token_json(&format!(
         ",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\",\"id_token\":\"{ID_TOKEN}\""
     ));
-    // An endpoint that echoes the request, as a debugging proxy might.
+    // An endpoint that echoes the request, in a header and the body, as a
+    // debugging proxy might.
     let echo = format!(
         "bad request: grant_type=client_credentials&client_secret={} raw {CLIENT_SECRET}",
         CLIENT_SECRET.replace('~', "%7E")
@@ -360,7 +361,11 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
                     (json_answer("200 OK", &rotated), xoauth2_check())
                 } else {
                     (
-                        http_answer("400 Bad Request", "text/plain", &echo),
+                        format!(
+                            "HTTP/1.1 400 Bad Request\r\nX-Echo: {echo}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{echo}",
+                            echo.len()
+                        )
+                        .into_bytes(),
                         greeting_then_logout(),
                     )
                 };
@@ -401,6 +406,7 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
                         assert!(stderr.contains("AUTHENTICATE XOAUTH2 ***"), "{}", run.ctx);
                     } else {
                         assert!(stderr.contains("client_secret=*** raw ***"), "{}", run.ctx);
+                        assert!(stderr.contains("[https] S: X-Echo: bad request: grant_type=client_credentials&client_secret=*** raw ***"), "{}", run.ctx);
                     }
                 }
                 if !log_env.is_empty() {
