@@ -89,7 +89,8 @@ fn directory_of(path: &Path) -> &Path {
 
 /// Replaces `path` with `bytes`: a hidden temporary file beside it (whose
 /// name does not end in `.prom`, so the textfile collector ignores it),
-/// with the old file's permissions when there was one, synced, then
+/// with the old file's permissions (and owner, where allowed) when there
+/// was one, synced, then
 /// renamed over `path`. The temporary file is removed on any failure.
 pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
@@ -108,6 +109,12 @@ fn write_new(tmp: &Path, replaced: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file: File = OpenOptions::new().write(true).create_new(true).open(tmp)?;
     if let Ok(old) = fs::metadata(replaced) {
         file.set_permissions(old.permissions())?;
+        // And its owner, where this process may (root, or the owner
+        // itself): a refresh token file of the monitoring user that root's
+        // cron replaced must stay that user's. Elsewhere the new file is
+        // ours, as any rewrite would make it.
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
     }
     file.write_all(bytes)?;
     file.sync_all()

@@ -379,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn rotation_follows_a_symlink_and_keeps_the_mode() {
+    fn rotation_follows_a_symlink_and_keeps_mode_and_owner() {
         use std::os::unix::fs::{PermissionsExt, symlink};
         let dir = std::env::temp_dir().join(format!("imapcheck-rotate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -387,6 +387,8 @@ mod tests {
         let file = dir.join("real");
         std::fs::write(&file, "old\n").expect("file");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        // As root (the tests' usual user) the owner is kept too.
+        let owned = std::os::unix::fs::chown(&file, Some(4321), Some(4322)).is_ok();
         let link = dir.join("link");
         symlink(&file, &link).expect("symlink");
         let saved = save_refresh_token(&link, &Secret::new(b"new".to_vec()));
@@ -400,6 +402,11 @@ mod tests {
         );
         let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        if owned {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&file).expect("meta");
+            assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+        }
         let missing = dir.join("missing");
         assert!(matches!(
             save_refresh_token(&missing, &Secret::new(b"x".to_vec())),
