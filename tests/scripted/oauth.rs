@@ -1,9 +1,10 @@
-// Issue 14: the token step. A scripted HTTPS token endpoint (test CA,
-// loopback) answers each grant, each error the issue lists, chunked and
-// until-close bodies, a body over the limit, a drip that must end by the
-// deadline, a redirect and an answer that is not JSON; the full check runs
-// against an Exchange-Online-like IMAP server with the token fetched by
-// the client-credentials grant.
+// Issue 14: the token step against a scripted HTTPS token endpoint (test
+// CA, loopback): the full check against an Exchange-Online-like IMAP
+// server with the token fetched by the client-credentials grant, the
+// token request running beside connect and greeting, chunked and
+// until-close answers, the refresh-token grant and its rotation (also
+// into a read-only file), and flags and secrets that cannot work. The
+// endpoint's refusals are in token_errors.rs, the secrets in secrets.rs.
 
 use super::*;
 
