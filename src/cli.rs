@@ -10,7 +10,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::age;
-use crate::oauth::{self, OAuthConfig};
+use crate::oauth::{self, Grant, OAuthConfig};
 use crate::password::PasswordSource;
 use crate::range::{self, Range};
 use crate::transport::Family;
@@ -492,12 +492,15 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
                 "--oauth-token-url fetches the access token: it excludes --password-file and --password-stdin".into(),
             );
         }
-        // Each check would fetch a token of its own; with a refresh
-        // token that the endpoint rotates, parallel or repeated requests
-        // would revoke each other's tokens.
-        if args.repeat.is_some() || args.all_addresses {
+        // Each address's check fetches a token of its own, at the same
+        // time: one refresh token used twice at once is what a provider
+        // that rotates them takes for a stolen token (and may revoke).
+        let refresh = oauth
+            .as_ref()
+            .is_some_and(|o| o.grant() == Grant::RefreshToken);
+        if refresh && args.all_addresses {
             return Err(
-                "--oauth-token-url does not go with --repeat or --all-addresses yet: each check would fetch a token of its own, and a rotated refresh token would be revoked by the next request".into(),
+                "--all-addresses checks every address at once, each with a token request of its own: with --oauth-refresh-token-file the refresh token would be used several times at once, which a provider that rotates it may take for theft; use the client-credentials grant, or check one address".into(),
             );
         }
     }

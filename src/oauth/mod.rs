@@ -304,12 +304,32 @@ mod tests {
         let c = with(&["--oauth-client-id", "c", "--auth", "oauthbearer"]).expect("config");
         assert_eq!(c.auth, AuthMethod::OAuthBearer);
         assert!(configure(&["h"]).expect("no oauth").oauth.is_none());
+        // Client credentials may be fetched once per address, and a refresh
+        // token once per round.
+        assert!(with(&["--oauth-client-id", "c", "--all-addresses"]).is_ok());
+        assert!(
+            with(&[
+                "--oauth-client-id",
+                "c",
+                "--repeat",
+                "2",
+                "--oauth-refresh-token-file",
+                "f"
+            ])
+            .is_ok()
+        );
         for bad in [
             &["--oauth-client-id", "c", "--auth", "plain"][..],
             &["--oauth-client-id", ""],
             &[],
             &["--oauth-client-id", "c", "--password-stdin"],
-            &["--oauth-client-id", "c", "--all-addresses"],
+            &[
+                "--oauth-client-id",
+                "c",
+                "--all-addresses",
+                "--oauth-refresh-token-file",
+                "f",
+            ],
         ] {
             assert!(with(bad).is_err(), "{bad:?} accepted");
         }

@@ -5,10 +5,12 @@
 //! small `sigaction` declaration), which ends the pause, and makes every
 //! deadline count as passed so a run in progress ends within
 //! `transport::WAKE`; that cut-short run is left out of the statistics.
-//! A second Ctrl-C ends the process at once (SA_RESETHAND).
+//! A second Ctrl-C ends the process at once (SA_RESETHAND). Each round
+//! fetches its own OAuth token, with the refresh token its file holds then.
 
 use std::time::{Duration, Instant};
 
+use crate::oauth;
 use crate::password::Credentials;
 use crate::report::Repeated;
 use crate::transport::{self, TlsSettings};
@@ -24,9 +26,13 @@ impl Runner<'_> {
         catch_sigint();
         let started = Instant::now();
         let mut rounds = Vec::new();
+        let mut credentials = credentials.clone();
         for i in 0..n {
             if i > 0 && !pause(self.cfg.interval) {
                 break;
+            }
+            if i > 0 {
+                self.reread_refresh_token(&mut credentials);
             }
             let round = self.round(credentials.clone(), tls.clone(), false);
             if transport::interrupted() {
@@ -46,6 +52,28 @@ impl Runner<'_> {
             interrupted: transport::interrupted(),
             elapsed: started.elapsed(),
             rounds,
+        }
+    }
+}
+
+impl Runner<'_> {
+    /// Before each round after the first: the refresh token as its file
+    /// now holds it, since the round before may have rotated it (the old
+    /// one may be revoked by then). When the file cannot be read now, the
+    /// token read before is used, and the round's token step reports what
+    /// the endpoint makes of it.
+    fn reread_refresh_token(&self, credentials: &mut Credentials) {
+        let Some(cfg) = self
+            .cfg
+            .oauth
+            .as_ref()
+            .filter(|o| o.refresh_token_file.is_some())
+        else {
+            return;
+        };
+        match oauth::read_secrets(cfg, std::env::var_os(oauth::CLIENT_SECRET_ENV)) {
+            Ok(secrets) => credentials.oauth = Some(secrets),
+            Err(msg) => log::warn!("{msg}; the refresh token read before is used"),
         }
     }
 }

@@ -425,10 +425,11 @@ fn flags_and_secrets_that_cannot_work_are_unknown_before_any_connection() {
                 &url,
                 "--oauth-client-id",
                 "c",
-                "--repeat",
-                "2",
+                "--all-addresses",
+                "--oauth-refresh-token-file",
+                "f",
             ],
-            "does not go with --repeat or --all-addresses",
+            "the refresh token would be used several times at once",
         ),
     ] {
         let all: Vec<&str> = base.iter().copied().chain(args).collect();
@@ -483,5 +484,110 @@ fn flags_and_secrets_that_cannot_work_are_unknown_before_any_connection() {
         assert_exit(&r, &v, 3, &ctx);
         assert_eq!(v["error"]["step"], "token", "{ctx}");
         assert!(error_text(&v, "message").contains(why), "{why}\n{ctx}");
+    }
+}
+
+#[test]
+fn each_repeated_run_uses_the_refresh_token_the_run_before_left_in_the_file() {
+    let dir = temp_dir("repeat");
+    let file = dir.join("refresh-token");
+    std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).expect("token file");
+    let answers = [NEW_REFRESH_TOKEN, "1//0gRefr3sh-Third_Xz"].map(|rt| {
+        Answer::Bytes(json_answer(
+            "200 OK",
+            &token_json(&format!(",\"refresh_token\":\"{rt}\"")),
+        ))
+    });
+    let ep = TokenEndpoint::start(answers.to_vec());
+    let srv = ScriptedServer::start_sequence(
+        "127.0.0.1:0",
+        Mode::Tls(Identity::Good),
+        vec![xoauth2_check(), xoauth2_check()],
+    );
+    let mut args = Case::tls(Vec::new()).command_line(srv.port(), true);
+    args.extend(refresh_grant(&ep, &file));
+    args.extend(strings(&["--repeat", "2", "--interval", "0"]));
+    let (r, log) = go(srv, &args, &[], None);
+    let ep_log = ep.finish();
+    let ctx = dump(&r, &log);
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(ep_log.errors.is_empty(), "{:?}\n{ctx}", ep_log.errors);
+    let sent: Vec<Option<String>> = ep_log
+        .requests
+        .iter()
+        .map(|q| q.field("refresh_token"))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            Some(REFRESH_TOKEN.to_string()),
+            Some(NEW_REFRESH_TOKEN.to_string())
+        ],
+        "the second run sends the token the first one saved\n{ctx}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("token file"),
+        "1//0gRefr3sh-Third_Xz\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_address_fetches_its_own_token_with_client_credentials() {
+    // A name with two loopback addresses (a private /etc/hosts, as in
+    // rounds.rs), both Exchange-like; the endpoint stays on localhost.
+    let (a, b) = loop {
+        let probe = std::net::TcpListener::bind("127.0.0.2:0").expect("probe");
+        let port = probe.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(format!("127.0.0.3:{port}")).is_ok() {
+            drop(probe);
+            let start = |ip: &str| {
+                ScriptedServer::start_on(
+                    &format!("{ip}:{port}"),
+                    Mode::Tls(Identity::Good),
+                    xoauth2_check(),
+                )
+            };
+            break (start("127.0.0.2"), start("127.0.0.3"));
+        }
+    };
+    let ok = || Answer::Bytes(json_answer("200 OK", &token_json("")));
+    let ep = TokenEndpoint::start(vec![ok(), ok()]);
+    let port = a.port().to_string();
+    let ca = ca();
+    let mut args = strings(&[
+        "two.test",
+        "-p",
+        &port,
+        "--security",
+        "tls",
+        "--sni",
+        "localhost",
+        "--ca-file",
+        &ca,
+        "-u",
+        USER,
+        "--all-addresses",
+        "--format",
+        "json",
+    ]);
+    args.extend(client_credentials(&ep));
+    let hosts = "127.0.0.1 localhost\n127.0.0.2 two.test\n127.0.0.3 two.test\n";
+    let r = run_with_hosts(hosts, &refs(&args), &SECRET_ENV, None);
+    let (la, lb) = (a.finish(), b.finish());
+    let ep_log = ep.finish();
+    let ctx = format!("{}\n--- server b\n{}", dump(&r, &la), lb.report());
+    assert_eq!(r.status, 0, "{ctx}");
+    assert!(
+        ep_log.errors.is_empty() && ep_log.requests.len() == 2,
+        "{:?}\n{ctx}",
+        ep_log.errors
+    );
+    let v = parse_json_stdout(&r);
+    let reports = v["addresses"].as_array().expect("addresses");
+    assert_eq!(reports.len(), 2, "{ctx}");
+    for report in reports {
+        assert_eq!(step(report, "token")["status"], "ok", "{ctx}");
+        assert_eq!(step(report, "login")["status"], "ok", "{ctx}");
     }
 }
