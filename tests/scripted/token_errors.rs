@@ -259,3 +259,36 @@ fn a_byte_every_200_ms_ends_by_the_deadline_naming_the_host() {
         c.ctx
     );
 }
+
+#[test]
+fn insecure_does_not_apply_to_the_token_endpoint() {
+    // Without --ca-file the test CA is trusted nowhere: --insecure lets
+    // the IMAP handshake through, never the token request, which would
+    // hand the client secret to whoever answers.
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &token_json("")))]);
+    let c = Case::tls(greeting_then_logout())
+        .no_ca_file()
+        .args(&refs(&client_credentials(&ep)))
+        .args(&["--insecure"])
+        .env(&SECRET_ENV)
+        .json();
+    let log = ep.finish();
+    assert!(
+        log.requests.is_empty(),
+        "the request was sent: {log:?}\n{}",
+        c.ctx
+    );
+    c.failed_at("token");
+    assert_eq!(c.step("tls")["status"], "warning", "{}", c.ctx);
+    assert!(
+        c.error("message")
+            .starts_with("the TLS handshake with the token endpoint localhost:"),
+        "{}",
+        c.ctx
+    );
+    assert!(
+        c.error("hint").contains("--insecure does not apply here"),
+        "{}",
+        c.ctx
+    );
+}
