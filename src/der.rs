@@ -848,7 +848,7 @@ pub fn now_unix() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // ---------------------------------------------------------------------
@@ -1036,7 +1036,7 @@ mod tests {
     //   issuer=C = DE, O = Example CA, CN = Example Root CA
     //   notBefore=Jan  1 00:00:00 2025 GMT
     //   notAfter=Jan  1 00:00:00 2035 GMT
-    const RSA_CA_V1_PEM: &str = "
+    pub(crate) const RSA_CA_V1_PEM: &str = "
         MIIC7TCCAdUCAhAAMA0GCSqGSIb3DQEBCwUAMDwxCzAJBgNVBAYTAkRFMRMwEQYD
         VQQKDApFeGFtcGxlIENBMRgwFgYDVQQDDA9FeGFtcGxlIFJvb3QgQ0EwHhcNMjUw
         MTAxMDAwMDAwWhcNMzUwMTAxMDAwMDAwWjA8MQswCQYDVQQGEwJERTETMBEGA1UE
@@ -1064,7 +1064,7 @@ mod tests {
     //   issuer=C = DE, O = Example CA, CN = Example Root CA
     //   notBefore=Mar  1 12:00:00 2026 GMT
     //   notAfter=Mar  1 12:00:00 2027 GMT
-    const EC_LEAF_PEM: &str = "
+    pub(crate) const EC_LEAF_PEM: &str = "
         MIIC7DCCAdSgAwIBAgICEAEwDQYJKoZIhvcNAQELBQAwPDELMAkGA1UEBhMCREUx
         EzARBgNVBAoMCkV4YW1wbGUgQ0ExGDAWBgNVBAMMD0V4YW1wbGUgUm9vdCBDQTAe
         Fw0yNjAzMDExMjAwMDBaFw0yNzAzMDExMjAwMDBaMEAxCzAJBgNVBAYTAkRFMRYw

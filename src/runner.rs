@@ -59,10 +59,7 @@ impl<'a> Runner<'a> {
             },
             None => Vec::new(),
         };
-        let tls = TlsSettings {
-            extra_roots,
-            insecure: self.cfg.insecure,
-        };
+        let tls = TlsSettings::new(extra_roots, self.cfg.insecure);
         let report = self.run_check(password, tls);
         print(&self.renderer.end(&report));
         report.verdict()

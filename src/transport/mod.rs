@@ -5,16 +5,18 @@
 //! sets the socket timeout to what is left of the check's single deadline.
 //! A server that drips one byte a second therefore runs into the deadline,
 //! not into a per-read timeout that restarts with every byte. Name
-//! resolution is in `resolve`; what TLS trusts, and the TLS context built
-//! from it, in `trust`.
+//! resolution is in `resolve`; where the system's CAs come from (the
+//! trust plan) in `plan`; what TLS trusts, and the TLS context built from
+//! it, in `trust`.
 
+pub mod plan;
 mod resolve;
 mod trust;
 
 pub use resolve::{ConnectError, Family, resolve};
 pub use trust::{
-    CA_BUNDLE_FILES, CA_DIRS, PreparedTls, TlsSettings, load_ca_file, prefer_lazy_ca_lookup,
-    trust_store_sources,
+    CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS, PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan,
+    load_ca_file, read_bundle, trust_plan, trust_store_sources,
 };
 
 use std::io::{self, Read, Write};
