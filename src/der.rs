@@ -340,6 +340,22 @@ impl<'a> Reader<'a> {
 /// Parses a DER-encoded X.509 certificate and extracts the fields imapcheck
 /// reports. Never panics; any malformation yields a `DerError` naming the
 /// byte offset.
+/// Checks that `der` is framed as an X.509 certificate: one SEQUENCE of a
+/// tbsCertificate SEQUENCE, an AlgorithmIdentifier SEQUENCE and a BIT
+/// STRING, every length within the bytes and nothing after. Reads no
+/// field and allocates nothing: cheap enough for a 144-certificate CA
+/// bundle, whose roots OpenSSL then decodes in full.
+pub fn check_certificate_frame(der: &[u8]) -> Result<(), DerError> {
+    let mut top = Reader::new(der);
+    let cert = top.read_expected(TAG_SEQUENCE, "SEQUENCE (Certificate)")?;
+    top.finish("the input")?;
+    let mut cert_r = cert.reader();
+    cert_r.read_expected(TAG_SEQUENCE, "SEQUENCE (tbsCertificate)")?;
+    cert_r.read_expected(TAG_SEQUENCE, "SEQUENCE (signatureAlgorithm)")?;
+    cert_r.read_expected(TAG_BIT_STRING, "BIT STRING (signatureValue)")?;
+    cert_r.finish("Certificate")
+}
+
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, DerError> {
     let mut top = Reader::new(der);
     let cert = top.read_expected(TAG_SEQUENCE, "SEQUENCE (Certificate)")?;
