@@ -9,6 +9,7 @@
 //! trust plan) in `plan`; what TLS trusts, and the TLS context built from
 //! it, in `trust`.
 
+mod bundle;
 pub mod plan;
 mod resolve;
 mod trust;

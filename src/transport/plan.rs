@@ -319,8 +319,18 @@ pub fn first_other_block(pem: &[u8]) -> Option<String> {
     None
 }
 
+/// Where `needle` first occurs in `hay`: a scan for its first byte, then
+/// a comparison (a bundle is read for `-----` markers only).
 pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    let mut from = 0;
+    loop {
+        let at = from + hay.get(from..)?.iter().position(|&b| b == first)?;
+        if hay.get(at..at + needle.len())? == needle {
+            return Some(at);
+        }
+        from = at + 1;
+    }
 }
 
 #[cfg(test)]
