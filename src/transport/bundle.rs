@@ -87,12 +87,12 @@ impl Block<'_> {
         &self,
         check: fn(&[u8]) -> Result<T, crate::der::DerError>,
     ) -> Result<Vec<u8>, BlockError> {
-        let b64: Vec<u8> = self
-            .body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        // Line by line (64 characters at a time), not byte by byte: this
+        // runs over the whole system bundle on every run.
+        let mut b64 = Vec::with_capacity(self.body.len());
+        for line in self.body.split(u8::is_ascii_whitespace) {
+            b64.extend_from_slice(line);
+        }
         let der = crate::base64::decode(&b64).map_err(BlockError::Pem)?;
         check(&der).map_err(BlockError::Der)?;
         Ok(der)

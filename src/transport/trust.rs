@@ -165,7 +165,11 @@ pub fn read_bundle(plan: Plan) -> (Plan, Option<Vec<u8>>) {
     let name = bundle.display();
     let pem = match std::fs::File::open(bundle).and_then(|f| {
         use std::io::Read;
-        let mut pem = Vec::new();
+        // Sized up front: one read, no copies as the buffer grows.
+        let size = f
+            .metadata()
+            .map_or(0, |m| m.len().min(plan::MAX_BUNDLE_BYTES));
+        let mut pem = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
         f.take(plan::MAX_BUNDLE_BYTES + 1).read_to_end(&mut pem)?;
         Ok(pem)
     }) {
