@@ -187,9 +187,21 @@ fn plan_cases() -> Vec<PlanCase> {
 
 /// imapcheck with `args` in the case's layout and environment.
 fn command(case: &PlanCase, args: &[String]) -> Command {
+    traced_command(case, &[], args)
+}
+
+/// `command`, imapcheck started by `wrapper` (strace and its options).
+fn traced_command(case: &PlanCase, wrapper: &[&str], args: &[String]) -> Command {
     let bin = env!("CARGO_BIN_EXE_imapcheck");
     let mut cmd = match &case.layout {
-        Layout::Host => Command::new(bin),
+        Layout::Host => match wrapper.split_first() {
+            None => Command::new(bin),
+            Some((first, rest)) => {
+                let mut cmd = Command::new(first);
+                cmd.args(rest).arg(bin);
+                cmd
+            }
+        },
         Layout::Mounted(dir) => {
             let mut cmd = Command::new("unshare");
             cmd.args([
@@ -199,6 +211,7 @@ fn command(case: &PlanCase, args: &[String]) -> Command {
                 r#"mount --bind "$0" /etc/ssl/certs && exec "$@""#,
             ])
             .arg(dir)
+            .args(wrapper)
             .arg(bin);
             cmd
         }
@@ -293,4 +306,64 @@ fn every_plan_still_verifies_the_chain_the_name_and_the_dates() {
         }
     }
     let _ = std::fs::remove_dir_all(scratch());
+}
+
+/// The opens of files whose path ends in one of `names`, in an strace log.
+fn opens(log: &str, names: &[&str]) -> usize {
+    log.lines()
+        .filter(|l| l.contains("open") && !l.contains("ENOENT"))
+        .filter(|l| names.iter().any(|n| l.contains(&format!("{n}\""))))
+        .count()
+}
+
+#[test]
+fn the_once_plan_opens_the_bundle_once_and_openssl_never() {
+    // Before, OpenSSL opened it twice: SSL_CTX_set_default_verify_paths,
+    // then native-tls's openssl-probe file. strace counts the opens of a
+    // whole check (the bundle holds the test CA: no --ca-file).
+    let dir = scratch().join("strace");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let with_ca = format!("{}{}", system_bundle(), read(&certs().ca_pem));
+    let bundle = write(&dir, "named.pem", &with_ca);
+    let rhel = dir.join("rhel");
+    std::fs::create_dir_all(&rhel).expect("mkdir");
+    write(&rhel, "ca-certificates.crt", &with_ca);
+    let cases = [
+        (
+            Layout::Host,
+            vec![("SSL_CERT_FILE", bundle.display().to_string())],
+            "named.pem",
+        ),
+        (Layout::Mounted(rhel), Vec::new(), "ca-certificates.crt"),
+    ];
+    for (layout, env, name) in cases {
+        let log = dir.join("strace.log");
+        let srv = ScriptedServer::start(Mode::Tls(Identity::Good), kb_script());
+        let port = srv.port().to_string();
+        let case = PlanCase {
+            name: "strace",
+            layout,
+            env,
+            plan: "plan once",
+            store_trusts_test_ca: true,
+        };
+        let args: Vec<String> = ["localhost", "--security", "tls", "-p", &port, "-u", USER]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let log_arg = log.display().to_string();
+        let strace = ["strace", "-f", "-e", "trace=open,openat", "-o", &log_arg];
+        let traced = traced_command(&case, &strace, &args);
+        let r = run_command(traced, None, RUN_TIMEOUT);
+        let _ = srv.finish();
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|e| {
+            panic!("no strace log ({e}): is strace installed (tests/deps trust)?\n{r:?}")
+        });
+        assert_eq!(r.status, 0, "{name}: {r:?}");
+        assert_eq!(opens(&text, &[name, "cert.pem"]), 1, "{name}:\n{text}");
+        assert!(
+            opens(&text, &["/dev/null"]) >= 1,
+            "{name}: OpenSSL's loads\n{text}"
+        );
+    }
 }
