@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--into", required=True, help="markdown file to put the section into")
+    ap.add_argument("--after", default="", help="the commit of the current builds")
+    ap.add_argument("--before", default="", help="the commit of the 'before' builds")
     a = ap.parse_args()
 
     dv = read_kv(a.dovecot_kv)
@@ -134,6 +136,7 @@ def main():
     jobs = [(lay, name) for lay, _ in LAYOUTS for name in t]
     samples = {j: [] for j in jobs}
     started = time.monotonic()
+    load_start = open("/proc/loadavg").read().split()[:3]
     print(f"trust_store: {len(jobs)} runs a round, {a.warmup}+{a.reps} rounds", file=sys.stderr)
     for r in range(a.warmup + a.reps):
         k = (r * 7) % len(jobs)
@@ -143,6 +146,7 @@ def main():
             if r >= a.warmup:
                 samples[(lay, name)].append(res)
     took = time.monotonic() - started
+    load_end = open("/proc/loadavg").read().split()[:3]
 
     def wall(lay, name):
         return statistics.median(s[0] for s in samples[(lay, name)])
@@ -164,8 +168,14 @@ def main():
         "default paths. Every tool and layout ran in each round, in a rotated order. "
         "Medians: wall ms (CPU ms).")
     lines.append("")
+    commits = {"after": a.after, "before": a.before}
     for name in names:
-        lines.append(f"- `{name}`: `{t[name][0][0]}`")
+        when = name.split()[-1]
+        of = f" (commit {commits[when]})" if commits.get(when) else ""
+        lines.append(f"- `{name}`{of}: `{t[name][0][0]}`")
+    lines.append(f"- Load average (1, 5, 15 min) at the start and the end: {' '.join(load_start)} "
+                 f"→ {' '.join(load_end)} (other work shared the machine's "
+                 f"{os.cpu_count()} CPUs).")
     lines.append("")
     lines.append("| layout | " + " | ".join(names) + " |")
     lines.append("|---|" + "---:|" * len(names))
