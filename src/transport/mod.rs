@@ -17,7 +17,7 @@ mod trust;
 pub use resolve::{ConnectError, Family, resolve};
 pub use trust::{
     CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS, PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan,
-    load_ca_file, read_bundle, trust_plan, trust_store_sources,
+    load_ca_file, read_bundle, trust_store_sources,
 };
 
 use std::io::{self, Read, Write};

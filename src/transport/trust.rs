@@ -202,11 +202,6 @@ pub fn trust_store_sources() -> Vec<String> {
     sources
 }
 
-/// This process's trust plan, once `adopt_trust_plan` has run.
-pub fn trust_plan() -> Option<&'static TrustPlan> {
-    PLAN.get()
-}
-
 fn trust_store_sources_from_env() -> Vec<String> {
     let mut found = Vec::new();
     for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
