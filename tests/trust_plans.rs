@@ -5,8 +5,9 @@
 // store trusts exactly what OpenSSL's own load of it would.
 //
 // Layouts other than this host's are stood up in a private mount namespace
-// (`unshare -m`, a bind mount over /etc/ssl/certs), which needs root; the
-// host itself is never touched. Without root those plans fail and say so.
+// (`unshare -m`: a bind mount over /etc/ssl/certs, and for a RHEL store an
+// overlay over /etc that adds /etc/pki), which needs root; the host itself
+// is never touched. Without root those plans fail and say so.
 
 mod common;
 
@@ -25,6 +26,33 @@ enum Layout {
     Host,
     /// This directory, bind-mounted over /etc/ssl/certs.
     Mounted(PathBuf),
+    /// A RHEL store: `upper` (holding pki/...) laid over /etc with
+    /// overlayfs (`work` is its scratch directory), and an empty
+    /// /etc/ssl/certs, so that the RHEL store is the system's.
+    Rhel {
+        upper: PathBuf,
+        work: PathBuf,
+        empty: PathBuf,
+    },
+}
+
+impl Layout {
+    /// The shell script that stands the layout up, and its arguments
+    /// ($0, $1, ...); the command follows them.
+    fn script(&self) -> Option<(&'static str, Vec<&Path>)> {
+        match self {
+            Layout::Host => None,
+            Layout::Mounted(dir) => Some((
+                r#"mount --bind "$0" /etc/ssl/certs && exec "$@""#,
+                vec![dir.as_path()],
+            )),
+            Layout::Rhel { upper, work, empty } => Some((
+                r#"mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0,workdir=$1" /etc &&
+                   mount --bind "$2" /etc/ssl/certs && shift 2 && exec "$@""#,
+                vec![upper.as_path(), work.as_path(), empty.as_path()],
+            )),
+        }
+    }
 }
 
 struct PlanCase {
@@ -39,9 +67,9 @@ struct PlanCase {
     store_trusts_test_ca: bool,
 }
 
-/// A scratch directory for this test binary.
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("imapcheck-trust-{}", std::process::id()));
+/// A scratch directory of one test (each removes its own).
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("imapcheck-trust-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir scratch");
     dir
 }
@@ -87,9 +115,39 @@ fn test_crl(dir: &Path) -> String {
     )
 }
 
+/// A RHEL 8 store as update-ca-trust leaves it: the bundle (with the test
+/// CA), its directory-hash (the test CA, hashed) and the old name of the
+/// bundle, a link.
+fn rhel_store(dir: &Path, bundle: &str) -> Layout {
+    let upper = dir.join("rhel-etc");
+    let pem = upper.join("pki/ca-trust/extracted/pem");
+    let hashed = pem.join("directory-hash");
+    let old = upper.join("pki/tls/certs");
+    for d in [&hashed, &old] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    write(&pem, "tls-ca-bundle.pem", bundle);
+    std::fs::copy(&certs().ca_pem, hashed.join("test-ca.pem")).expect("copy CA");
+    let ca = certs().ca_pem.to_str().unwrap();
+    let hash = openssl_out(dir, &["x509", "-hash", "-noout", "-in", ca]);
+    let link = hashed.join(format!("{}.0", hash.trim()));
+    std::os::unix::fs::symlink("test-ca.pem", link).expect("symlink");
+    std::os::unix::fs::symlink(
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        old.join("ca-bundle.crt"),
+    )
+    .expect("symlink");
+    let work = dir.join("rhel-work");
+    let empty = dir.join("rhel-empty");
+    for d in [&work, &empty] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    Layout::Rhel { upper, work, empty }
+}
+
 /// Every plan, with the layouts and bundles that lead to it.
 fn plan_cases() -> Vec<PlanCase> {
-    let dir = scratch();
+    let dir = scratch("plans");
     let c = certs();
     let test_ca = read(&c.ca_pem);
     let system = system_bundle();
@@ -119,6 +177,8 @@ fn plan_cases() -> Vec<PlanCase> {
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
 
+    let rhel_store = rhel_store(&dir, &with_ca);
+
     let file = |p: &Path| vec![("SSL_CERT_FILE", p.display().to_string())];
     let mut cases = vec![
         PlanCase {
@@ -133,6 +193,22 @@ fn plan_cases() -> Vec<PlanCase> {
             layout: Layout::Mounted(rhel),
             env: Vec::new(),
             plan: "plan once",
+            store_trusts_test_ca: true,
+        },
+        PlanCase {
+            // SSL_CERT_DIR gets the directory-hash, which openssl-probe
+            // does not search: the test CA is found there.
+            name: "RHEL: the bundle and its directory-hash",
+            layout: rhel_store.clone(),
+            env: Vec::new(),
+            plan: "plan lazy, looked up on demand in /etc/pki/ca-trust/extracted/pem/directory-hash/",
+            store_trusts_test_ca: true,
+        },
+        PlanCase {
+            name: "RHEL: SSL_CERT_FILE names the bundle through its old name",
+            layout: rhel_store,
+            env: file(Path::new("/etc/pki/tls/certs/ca-bundle.crt")),
+            plan: "plan lazy, looked up on demand in /etc/pki/ca-trust/extracted/pem/directory-hash/",
             store_trusts_test_ca: true,
         },
         PlanCase {
@@ -202,17 +278,13 @@ fn traced_command(case: &PlanCase, wrapper: &[&str], args: &[String]) -> Command
                 cmd
             }
         },
-        Layout::Mounted(dir) => {
+        layout => {
+            let (script, script_args) = layout.script().expect("a mounted layout");
             let mut cmd = Command::new("unshare");
-            cmd.args([
-                "-m",
-                "sh",
-                "-c",
-                r#"mount --bind "$0" /etc/ssl/certs && exec "$@""#,
-            ])
-            .arg(dir)
-            .args(wrapper)
-            .arg(bin);
+            cmd.args(["-m", "sh", "-c", script])
+                .args(script_args)
+                .args(wrapper)
+                .arg(bin);
             cmd
         }
     };
@@ -261,7 +333,7 @@ fn every_plan_still_verifies_the_chain_the_name_and_the_dates() {
         .is_ok_and(|s| s.success());
     for case in plan_cases() {
         let name = case.name;
-        if matches!(case.layout, Layout::Mounted(_)) {
+        if case.layout.script().is_some() {
             assert!(
                 unshare_works,
                 "{name}: needs root and unshare(1) for a private mount namespace"
@@ -305,7 +377,7 @@ fn every_plan_still_verifies_the_chain_the_name_and_the_dates() {
             assert!(message(&v).contains("CA"), "{name}: {}", message(&v));
         }
     }
-    let _ = std::fs::remove_dir_all(scratch());
+    let _ = std::fs::remove_dir_all(scratch("plans"));
 }
 
 /// The opens of files whose path ends in one of `names`, in an strace log.
@@ -321,8 +393,7 @@ fn the_once_plan_opens_the_bundle_once_and_openssl_never() {
     // Before, OpenSSL opened it twice: SSL_CTX_set_default_verify_paths,
     // then native-tls's openssl-probe file. strace counts the opens of a
     // whole check (the bundle holds the test CA: no --ca-file).
-    let dir = scratch().join("strace");
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = scratch("strace");
     let with_ca = format!("{}{}", system_bundle(), read(&certs().ca_pem));
     let bundle = write(&dir, "named.pem", &with_ca);
     let rhel = dir.join("rhel");
@@ -366,4 +437,5 @@ fn the_once_plan_opens_the_bundle_once_and_openssl_never() {
             "{name}: OpenSSL's loads\n{text}"
         );
     }
+    let _ = std::fs::remove_dir_all(scratch("strace"));
 }
