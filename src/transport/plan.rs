@@ -229,10 +229,16 @@ pub fn decide(env: &TrustEnv, layout: &Layout) -> Plan {
             ),
         };
     }
+    // (A missing SSL_CERT_FILE loads nothing in OpenSSL, and openssl-probe
+    // then falls back to the system bundle: the same as unset.)
+    let unset = match named {
+        Some(_) => "SSL_CERT_FILE names no file",
+        None => "SSL_CERT_FILE is not set",
+    };
     match lazy_dir(store, env, layout) {
         Some((dir, cert_dir)) => Plan::Lazy {
             why: format!(
-                "SSL_CERT_FILE is not set and the system bundle {} has a hashed directory",
+                "{unset} and the system bundle {} has a hashed directory",
                 store.bundle.display()
             ),
             dir,
