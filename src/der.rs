@@ -340,6 +340,22 @@ impl<'a> Reader<'a> {
 /// Parses a DER-encoded X.509 certificate and extracts the fields imapcheck
 /// reports. Never panics; any malformation yields a `DerError` naming the
 /// byte offset.
+/// Checks that `der` is framed as an X.509 certificate: one SEQUENCE of a
+/// tbsCertificate SEQUENCE, an AlgorithmIdentifier SEQUENCE and a BIT
+/// STRING, every length within the bytes and nothing after. Reads no
+/// field and allocates nothing: cheap enough for a 144-certificate CA
+/// bundle, whose roots OpenSSL then decodes in full.
+pub fn check_certificate_frame(der: &[u8]) -> Result<(), DerError> {
+    let mut top = Reader::new(der);
+    let cert = top.read_expected(TAG_SEQUENCE, "SEQUENCE (Certificate)")?;
+    top.finish("the input")?;
+    let mut cert_r = cert.reader();
+    cert_r.read_expected(TAG_SEQUENCE, "SEQUENCE (tbsCertificate)")?;
+    cert_r.read_expected(TAG_SEQUENCE, "SEQUENCE (signatureAlgorithm)")?;
+    cert_r.read_expected(TAG_BIT_STRING, "BIT STRING (signatureValue)")?;
+    cert_r.finish("Certificate")
+}
+
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, DerError> {
     let mut top = Reader::new(der);
     let cert = top.read_expected(TAG_SEQUENCE, "SEQUENCE (Certificate)")?;
@@ -848,7 +864,7 @@ pub fn now_unix() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // ---------------------------------------------------------------------
@@ -1036,7 +1052,7 @@ mod tests {
     //   issuer=C = DE, O = Example CA, CN = Example Root CA
     //   notBefore=Jan  1 00:00:00 2025 GMT
     //   notAfter=Jan  1 00:00:00 2035 GMT
-    const RSA_CA_V1_PEM: &str = "
+    pub(crate) const RSA_CA_V1_PEM: &str = "
         MIIC7TCCAdUCAhAAMA0GCSqGSIb3DQEBCwUAMDwxCzAJBgNVBAYTAkRFMRMwEQYD
         VQQKDApFeGFtcGxlIENBMRgwFgYDVQQDDA9FeGFtcGxlIFJvb3QgQ0EwHhcNMjUw
         MTAxMDAwMDAwWhcNMzUwMTAxMDAwMDAwWjA8MQswCQYDVQQGEwJERTETMBEGA1UE
@@ -1064,7 +1080,7 @@ mod tests {
     //   issuer=C = DE, O = Example CA, CN = Example Root CA
     //   notBefore=Mar  1 12:00:00 2026 GMT
     //   notAfter=Mar  1 12:00:00 2027 GMT
-    const EC_LEAF_PEM: &str = "
+    pub(crate) const EC_LEAF_PEM: &str = "
         MIIC7DCCAdSgAwIBAgICEAEwDQYJKoZIhvcNAQELBQAwPDELMAkGA1UEBhMCREUx
         EzARBgNVBAoMCkV4YW1wbGUgQ0ExGDAWBgNVBAMMD0V4YW1wbGUgUm9vdCBDQTAe
         Fw0yNjAzMDExMjAwMDBaFw0yNzAzMDExMjAwMDBaMEAxCzAJBgNVBAYTAkRFMRYw

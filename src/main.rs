@@ -36,16 +36,14 @@ fn main() {
 
 fn run() -> i32 {
     // SAFETY: first thing in the process; no other thread exists yet.
-    let lazy_ca = unsafe { transport::prefer_lazy_ca_lookup() };
+    let trust = unsafe { transport::adopt_trust_plan() };
 
     // Logs go to stderr and are off unless RUST_LOG asks; the transcript
     // lines they carry are already redacted.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .target(env_logger::Target::Stderr)
         .init();
-    if lazy_ca {
-        log::debug!("system CAs are looked up on demand in the hashed CA directory");
-    }
+    log::debug!("system CAs: {}", trust.plan.describe());
 
     let mut raw_args = Vec::new();
     for a in std::env::args_os().skip(1) {
@@ -75,14 +73,16 @@ fn run() -> i32 {
     if args.version {
         let store = transport::trust_store_sources();
         out!(
-            "imapcheck {}\nTLS: {}\ntrusted CAs: {}",
+            "imapcheck {}\ntarget: {}\nTLS: {}\ntrusted CAs: {}; {}",
             env!("CARGO_PKG_VERSION"),
+            env!("IMAPCHECK_TARGET"),
             tls_library(),
             if store.is_empty() {
                 "none found on this host (use --ca-file)".to_string()
             } else {
                 store.join(", ")
-            }
+            },
+            trust.plan.describe()
         );
         return 0;
     }

@@ -242,6 +242,18 @@ fn error_text(v: &Value, field: &str) -> String {
 /// Greeting without a capability list: the client must ask CAPABILITY.
 const BARE_GREETING: &str = "* OK Dovecot ready.\r\n";
 
+/// The greeting, then LOGIN refused with AUTHENTICATIONFAILED, then LOGOUT.
+fn login_refused() -> Vec<Step> {
+    script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+            Step::Send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into()),
+        ],
+        logout_steps(),
+    ])
+}
+
 /// LOGOUT answered properly, then the client must close.
 fn logout_steps() -> Vec<Step> {
     vec![

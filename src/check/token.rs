@@ -35,8 +35,8 @@ pub(super) fn start(
     let oauth = cfg.oauth.clone()?;
     let secrets = secrets.unwrap_or_default();
     let settings = TlsSettings {
-        extra_roots: tls.extra_roots.clone(),
         insecure: false,
+        ..tls.clone()
     };
     let started = Instant::now();
     Some(std::thread::spawn(move || {

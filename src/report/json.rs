@@ -2,11 +2,12 @@
 //! same fields in every run (null or empty where a step did not get that
 //! far). The field names are a contract, documented in the man page.
 
-use crate::json::Json;
+use crate::cli::Security;
+use crate::json::{Json, ObjBuilder};
 
 use super::{
     MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Repeated, Report, Round, Series,
-    StepResult, StepStats, TlsReport, ms,
+    StepResult, StepStats, TlsReport, Verdict, ms,
 };
 
 pub struct JsonObject;
@@ -33,23 +34,22 @@ impl Renderer for JsonObject {
                     .collect(),
             ),
         };
-        let v = rep.verdict();
-        Json::obj()
-            .field("status", Json::str(v.as_str()))
-            .field("exit_code", Json::Int(v.exit_code().into()))
-            .field("host", Json::str(rep.host.as_str()))
-            .field("port", Json::Int(rep.port.into()))
-            .field("security", Json::str(rep.security.as_str()))
-            .field("elapsed_ms", Json::Float(ms(rep.elapsed)))
-            .field("asked", Json::Int(rep.asked.into()))
-            .field("interrupted", Json::Bool(rep.interrupted))
-            .field(
-                "runs",
-                Json::Arr(rep.rounds.iter().map(round_object).collect()),
-            )
-            .field("stats", stats)
-            .build()
-            .render()
+        head(
+            rep.verdict(),
+            &rep.host,
+            rep.port,
+            rep.security,
+            rep.elapsed,
+        )
+        .field("asked", Json::Int(rep.asked.into()))
+        .field("interrupted", Json::Bool(rep.interrupted))
+        .field(
+            "runs",
+            Json::Arr(rep.rounds.iter().map(round_object).collect()),
+        )
+        .field("stats", stats)
+        .build()
+        .render()
     }
 }
 
@@ -59,14 +59,8 @@ fn round_object(round: &Round) -> Json {
     match (round.all_addresses, round.reports.as_slice()) {
         (false, [one]) => report_object(one),
         _ => {
-            let v = round.verdict();
-            Json::obj()
-                .field("status", Json::str(v.as_str()))
-                .field("exit_code", Json::Int(v.exit_code().into()))
-                .field("host", Json::str(round.host.as_str()))
-                .field("port", Json::Int(round.port.into()))
-                .field("security", Json::str(round.security.as_str()))
-                .field("elapsed_ms", Json::Float(ms(round.elapsed)))
+            let (host, port, security) = (&round.host, round.port, round.security);
+            head(round.verdict(), host, port, security, round.elapsed)
                 .field(
                     "addresses",
                     Json::Arr(round.reports.iter().map(report_object).collect()),
@@ -74,6 +68,24 @@ fn round_object(round: &Round) -> Json {
                 .build()
         }
     }
+}
+
+/// The fields a round's and a repetition's objects open with, as a
+/// single check's do (which has `address` before `elapsed_ms`).
+fn head(
+    v: Verdict,
+    host: &str,
+    port: u16,
+    security: Security,
+    elapsed: std::time::Duration,
+) -> ObjBuilder {
+    Json::obj()
+        .field("status", Json::str(v.as_str()))
+        .field("exit_code", Json::Int(v.exit_code().into()))
+        .field("host", Json::str(host))
+        .field("port", Json::Int(port.into()))
+        .field("security", Json::str(security.as_str()))
+        .field("elapsed_ms", Json::Float(ms(elapsed)))
 }
 
 fn series_object(series: &Series) -> Json {

@@ -61,10 +61,7 @@ impl<'a> Runner<'a> {
             },
             None => Vec::new(),
         };
-        let tls = TlsSettings {
-            extra_roots,
-            insecure: self.cfg.insecure,
-        };
+        let tls = TlsSettings::new(extra_roots, self.cfg.insecure);
         if let Some(n) = self.cfg.repeat {
             let repeated = self.repeat(n, &credentials, &tls);
             self.output.line(&self.renderer.repeated(&repeated));

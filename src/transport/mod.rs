@@ -6,18 +6,20 @@
 //! A server that drips one byte a second therefore runs into the deadline,
 //! not into a per-read timeout that restarts with every byte. Name
 //! resolution is in `resolve`; the race of a name's addresses to connect
-//! in `connect`; what TLS trusts, and the TLS context built from it, in
-//! `trust`.
+//! in `connect`; where the system's CAs come from (the trust plan) in
+//! `plan`; what TLS trusts, and the TLS context built from it, in `trust`.
 
+mod bundle;
 mod connect;
+pub mod plan;
 mod resolve;
 mod trust;
 
 pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
 pub use resolve::{ConnectError, Family, resolve};
 pub use trust::{
-    CA_BUNDLE_FILES, CA_DIRS, PreparedTls, TlsSettings, load_ca_file, prefer_lazy_ca_lookup,
-    trust_store_sources,
+    CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS, PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan,
+    load_ca_file, read_bundle, trust_store_sources,
 };
 
 use std::io::{self, Read, Write};

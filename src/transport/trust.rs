@@ -1,12 +1,19 @@
 //! What TLS trusts and the context built from it: the system CA store
-//! (found on demand in a hashed directory where there is one), CAs from
-//! `--ca-file`, `--insecure`, and the TLS context built on a helper thread
-//! so that its CPU work never delays the first packet.
+//! (as the trust plan of `plan` says: looked up on demand, or the bundle
+//! parsed once here), CAs from `--ca-file`, `--insecure`, and the TLS
+//! context built on a helper thread so that its CPU work never delays the
+//! first packet.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use native_tls::{Certificate, TlsConnector};
+
+pub use super::bundle::load_ca_file;
+
+use super::bundle::system_roots;
+use super::plan::{self, Plan, TrustEnv};
 
 /// TLS settings for one check.
 #[derive(Clone)]
@@ -14,12 +21,29 @@ pub struct TlsSettings {
     /// Extra trusted CAs (`--ca-file`), DER.
     pub extra_roots: Vec<Vec<u8>>,
     pub insecure: bool,
+    /// The system bundle's PEM text when the trust plan is Once: parsed on
+    /// the TLS thread, its roots added like `extra_roots`.
+    pub system_bundle: Option<&'static [u8]>,
 }
 
 impl TlsSettings {
+    /// Settings with the system bundle of this process's trust plan.
+    pub fn new(extra_roots: Vec<Vec<u8>>, insecure: bool) -> TlsSettings {
+        TlsSettings {
+            extra_roots,
+            insecure,
+            system_bundle: PLAN.get().and_then(|p| p.bundle_pem.as_deref()),
+        }
+    }
+
     /// The TLS context these settings make, built on the calling thread.
     pub fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
         let mut builder = TlsConnector::builder();
+        if let Some(pem) = self.system_bundle {
+            for cert in system_roots(pem) {
+                builder.add_root_certificate(cert);
+            }
+        }
         for der in &self.extra_roots {
             builder.add_root_certificate(Certificate::from_der(der)?);
         }
@@ -30,10 +54,11 @@ impl TlsSettings {
         builder.build()
     }
 
-    /// Builds the TLS context on a helper thread. Loading the system CA
-    /// bundle costs tens of milliseconds of CPU (OpenSSL 3 parses it twice
-    /// through native-tls); done while DNS, connect and the cleartext steps
-    /// wait for the network, that cost never shows up as server latency.
+    /// Builds the TLS context on a helper thread. Where the trust plan is
+    /// Once, parsing the system bundle still costs milliseconds of CPU
+    /// (OpenSSL 3.0 decodes a certificate in about 0.1 ms); done while DNS,
+    /// connect and the cleartext steps wait for the network, that cost
+    /// shows up as server latency only where the network is faster.
     pub fn prepare(self) -> PreparedTls {
         let started = Instant::now();
         let handle = std::thread::spawn(move || {
@@ -91,13 +116,95 @@ pub const CA_BUNDLE_FILES: &[&str] = &[
     "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
 ];
 
-/// Hashed CA directories OpenSSL also searches.
-pub const CA_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+/// The directories openssl-probe hands native-tls on Linux, searched on
+/// demand whatever the plan.
+pub const PROBE_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/security/certificates",
+];
+
+/// Hashed CA directories that may hold the system store (the last one
+/// only through `SSL_CERT_DIR`, which the Lazy plan sets for it).
+pub const CA_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/pki/ca-trust/extracted/pem/directory-hash",
+];
+
+/// The plan this process runs with, and the bundle read for it.
+pub struct TrustPlan {
+    pub plan: Plan,
+    /// The bundle's text, for the Once plan.
+    pub bundle_pem: Option<Vec<u8>>,
+}
+
+static PLAN: OnceLock<TrustPlan> = OnceLock::new();
+
+/// Decides this process's trust plan, reads the bundle when the plan is
+/// Once, and sets `SSL_CERT_FILE`/`SSL_CERT_DIR` for it. Call it once.
+///
+/// # Safety
+/// Changes the process environment: call it before any thread starts.
+pub unsafe fn adopt_trust_plan() -> &'static TrustPlan {
+    let decided = plan::decide(&TrustEnv::from_process(), &plan::system_layout());
+    let (plan, bundle_pem) = read_bundle(decided);
+    for (var, value) in plan.env_changes() {
+        // SAFETY: the caller guarantees no other thread is running.
+        unsafe { std::env::set_var(var, value) };
+    }
+    PLAN.get_or_init(|| TrustPlan { plan, bundle_pem })
+}
+
+/// For the Once plan: the bundle's text, or the As-is plan when it cannot
+/// be read, is too big, or holds anything but plain `CERTIFICATE` blocks
+/// (left to OpenSSL, which knows what they mean).
+pub fn read_bundle(plan: Plan) -> (Plan, Option<Vec<u8>>) {
+    let Plan::Once { bundle, .. } = &plan else {
+        return (plan, None);
+    };
+    let as_is = |why: String| (Plan::AsIs { why }, None);
+    let name = bundle.display();
+    let pem = match std::fs::File::open(bundle).and_then(|f| {
+        use std::io::Read;
+        // Sized up front: one read, no copies as the buffer grows.
+        let size = f
+            .metadata()
+            .map_or(0, |m| m.len().min(plan::MAX_BUNDLE_BYTES));
+        let mut pem = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1);
+        f.take(plan::MAX_BUNDLE_BYTES + 1).read_to_end(&mut pem)?;
+        Ok(pem)
+    }) {
+        Ok(pem) if pem.len() as u64 > plan::MAX_BUNDLE_BYTES => {
+            return as_is(format!("{name} is larger than a CA bundle"));
+        }
+        Ok(pem) => pem,
+        Err(e) => return as_is(format!("{name} cannot be read: {e}")),
+    };
+    if let Some(label) = plan::first_other_block(&pem) {
+        return as_is(format!("{name} holds a {label} block"));
+    }
+    (plan, Some(pem))
+}
 
 /// Where this host's trusted CAs come from: `SSL_CERT_FILE`/`SSL_CERT_DIR`
 /// when set and present, the first bundle file found, and the CA dirs that
 /// exist. Empty on a host with no CA store at all (a scratch container).
 pub fn trust_store_sources() -> Vec<String> {
+    // After the plan's changes SSL_CERT_FILE=/dev/null is no source; the
+    // bundle the Once plan parses is.
+    let mut sources = trust_store_sources_from_env();
+    if let Some(TrustPlan {
+        plan: Plan::Once { bundle, .. },
+        ..
+    }) = PLAN.get()
+    {
+        sources.insert(0, format!("{} (parsed once)", bundle.display()));
+    }
+    sources
+}
+
+fn trust_store_sources_from_env() -> Vec<String> {
     let mut found = Vec::new();
     for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
         if let Some(p) = std::env::var_os(var).filter(|p| Path::new(p).exists() && p != "/dev/null")
@@ -106,7 +213,6 @@ pub fn trust_store_sources() -> Vec<String> {
         }
     }
     // SSL_CERT_FILE replaces the bundle file rather than adding to it.
-    // (Also when it is our /dev/null: the bundle is then not loaded.)
     let env_file = std::env::var_os("SSL_CERT_FILE").is_some_and(|p| Path::new(&p).exists());
     if let Some(file) = CA_BUNDLE_FILES.iter().find(|f| Path::new(f).is_file())
         && !env_file
@@ -115,90 +221,17 @@ pub fn trust_store_sources() -> Vec<String> {
     }
     // A directory counts only if it holds hashed certificate links.
     for dir in CA_DIRS {
-        if has_hashed_links(dir) && !found.iter().any(|f| f.starts_with(&format!("{dir} "))) {
+        if plan::has_hashed_links(Path::new(dir))
+            && !found.iter().any(|f| f.starts_with(&format!("{dir} ")))
+            && (PROBE_DIRS.contains(dir) || is_in_cert_dir(dir))
+        {
             found.push(format!("{dir}/ (hashed, looked up on demand)"));
         }
     }
     found
 }
 
-/// Makes OpenSSL find system CAs on demand in a hashed CA directory
-/// instead of parsing the whole bundle file (twice, through native-tls):
-/// that parse is ~45 ms of CPU per run on OpenSSL 3.0, more than a whole
-/// check against a local server. Done only when `SSL_CERT_FILE` is unset
-/// and a directory of hashed links (what `update-ca-certificates` or
-/// `c_rehash` maintain next to the bundle) exists; the set of trusted CAs
-/// is the same, only the lookup is lazy.
-///
-/// # Safety
-/// Changes the process environment: call it before any thread starts.
-pub unsafe fn prefer_lazy_ca_lookup() -> bool {
-    if std::env::var_os("SSL_CERT_FILE").is_some() {
-        return false;
-    }
-    let hashed_dir = CA_DIRS.iter().any(|dir| has_hashed_links(dir));
-    if hashed_dir {
-        // SAFETY: the caller guarantees no other thread is running.
-        unsafe { std::env::set_var("SSL_CERT_FILE", "/dev/null") };
-    }
-    hashed_dir
-}
-
-/// A directory with `<8 hex>.<n>` links, as OpenSSL's lookup by hash needs.
-fn has_hashed_links(dir: &str) -> bool {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries.flatten().any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.len() == 10
-                    && name.as_bytes().get(8) == Some(&b'.')
-                    && name.bytes().take(8).all(|b| b.is_ascii_hexdigit())
-            })
-        })
-        .unwrap_or(false)
-}
-
-/// Reads every certificate in a PEM file (a bundle may hold several) and
-/// returns them as DER. Decoded and checked with our own base64 and DER
-/// readers, not OpenSSL: this runs before connecting, and initialising
-/// OpenSSL here would delay the first packet; the TLS context is built on
-/// a helper thread instead (see [`TlsSettings::prepare`]).
-pub fn load_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
-    const END: &[u8] = b"-----END CERTIFICATE-----";
-    let mut certs = Vec::new();
-    let mut rest: &[u8] = &text;
-    while let Some(start) = find(rest, BEGIN) {
-        let after = &rest[start + BEGIN.len()..];
-        let Some(end) = find(after, END) else { break };
-        let n = certs.len() + 1;
-        let b64: Vec<u8> = after[..end]
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        let der = crate::base64::decode(&b64)
-            .map_err(|e| format!("{}: certificate {n} is not valid PEM: {e}", path.display()))?;
-        crate::der::parse_certificate(&der).map_err(|e| {
-            format!(
-                "{}: certificate {n} is not a valid X.509 certificate: {e}",
-                path.display()
-            )
-        })?;
-        certs.push(der);
-        rest = &after[end + END.len()..];
-    }
-    if certs.is_empty() {
-        return Err(format!(
-            "{} contains no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+fn is_in_cert_dir(dir: &str) -> bool {
+    std::env::var_os("SSL_CERT_DIR")
+        .is_some_and(|v| std::env::split_paths(&v).any(|d| d == Path::new(dir)))
 }

@@ -249,14 +249,7 @@ fn insecure_accepts_an_unknown_certificate_with_a_warning() {
 
 #[test]
 fn authentication_failed() {
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
-            Step::Send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into()),
-        ],
-        logout_steps(),
-    ]);
+    let s = login_refused();
     let c = Case::tls(s).json();
     c.failed_at("login");
     // LOGOUT is still sent on the usable connection.

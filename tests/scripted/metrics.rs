@@ -128,14 +128,7 @@ fn quotes_backslashes_and_tabs_in_labels_survive_both_parsers() {
 
 #[test]
 fn a_failed_login_still_gives_every_step_its_status() {
-    let s = script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
-            Step::Send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into()),
-        ],
-        logout_steps(),
-    ]);
+    let s = login_refused();
     let (m, c) = Case::tls(s).openmetrics_and_json();
     c.failed_at("login");
     assert_eq!(m.get("imapcheck_success", &[]), 0.0);

@@ -4,27 +4,20 @@
 // `--repeat` against a scripted server that takes one connection per run,
 // with a slow LIST in one run of five, the password read once, and
 // Ctrl-C stopping the runs with the statistics still printed.
+//
+// The backends live on 127.0.2.x, away from the addresses the connect
+// tests (eyeballs.rs) bind and probe on 127.0.0.x, since tests run side by
+// side and a port one test just probed must not be taken by another.
 
 use super::*;
 use std::net::TcpListener;
 
 /// The name the private /etc/hosts gives three addresses.
 const NAME: &str = "backends.test";
-const OK_IP: &str = "127.0.0.2";
-const BAD_LOGIN_IP: &str = "127.0.0.3";
+const OK_IP: &str = "127.0.2.2";
+const BAD_LOGIN_IP: &str = "127.0.2.3";
 /// Nothing listens here: connections are refused.
-const REFUSING_IP: &str = "127.0.0.4";
-
-fn failed_login() -> Vec<Step> {
-    script(vec![
-        vec![
-            Step::Send(GREETING.into()),
-            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
-            Step::Send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into()),
-        ],
-        logout_steps(),
-    ])
-}
+const REFUSING_IP: &str = "127.0.2.4";
 
 /// A healthy and a login-refusing server on one port of two addresses.
 fn two_backends() -> (ScriptedServer, ScriptedServer) {
@@ -42,7 +35,7 @@ fn two_backends() -> (ScriptedServer, ScriptedServer) {
             let bad = ScriptedServer::start_on(
                 &format!("{BAD_LOGIN_IP}:{port}"),
                 Mode::Tls(Identity::Good),
-                failed_login(),
+                login_refused(),
             );
             return (ok, bad);
         }
@@ -50,7 +43,7 @@ fn two_backends() -> (ScriptedServer, ScriptedServer) {
     panic!("no port free on all three addresses after 20 tries");
 }
 
-const HOSTS: &str = "127.0.0.2 backends.test\n127.0.0.3 backends.test\n127.0.0.4 backends.test\n";
+const HOSTS: &str = "127.0.2.2 backends.test\n127.0.2.3 backends.test\n127.0.2.4 backends.test\n";
 
 /// `--all-addresses` against NAME in `format`, TLS verified as localhost.
 fn check_backends(format: &str) -> (Run, u16) {
@@ -177,9 +170,9 @@ fn all_addresses_checks_each_backend_in_every_format() {
 
 #[test]
 fn a_name_with_one_address_has_the_plain_checks_verdict() {
-    for (script, code) in [(kb_script(), 0), (failed_login(), 2)] {
+    for (script, code) in [(kb_script(), 0), (login_refused(), 2)] {
         let srv =
-            ScriptedServer::start_on("127.0.0.2:0", Mode::Tls(Identity::Good), script.clone());
+            ScriptedServer::start_on("127.0.2.5:0", Mode::Tls(Identity::Good), script.clone());
         let port = srv.port().to_string();
         let ca = ca();
         let args = [
@@ -198,7 +191,7 @@ fn a_name_with_one_address_has_the_plain_checks_verdict() {
             "--format",
             "json",
         ];
-        let r = run_with_hosts("127.0.0.2 one.test\n", &args, &PASS_ENV, None);
+        let r = run_with_hosts("127.0.2.5 one.test\n", &args, &PASS_ENV, None);
         srv.finish().assert_ok();
         let v = parse_json_stdout(&r);
         assert_eq!(r.status, code, "{r:?}");
@@ -317,7 +310,7 @@ fn log_port(r: &Run) -> String {
 fn repeat_reads_the_password_once_and_reports_the_worst_run() {
     // The password comes from stdin, which has one line: read per run, the
     // second run would have none. Run 2 fails its login.
-    let scripts = vec![kb_script(), failed_login(), kb_script()];
+    let scripts = vec![kb_script(), login_refused(), kb_script()];
     let args = [
         "--password-stdin",
         "--repeat",
