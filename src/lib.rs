@@ -10,6 +10,7 @@ pub mod age;
 pub mod base64;
 pub mod check;
 pub mod cli;
+pub mod credentials;
 pub mod der;
 pub mod json;
 pub mod mutf7;
@@ -25,4 +26,5 @@ pub mod sasl;
 pub mod session;
 #[cfg(test)]
 mod test_input;
+pub mod transcript;
 pub mod transport;

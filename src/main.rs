@@ -12,7 +12,7 @@ use argh::FromArgs;
 use imapcheck::check::Step;
 use imapcheck::runner::Runner;
 use imapcheck::transport;
-use imapcheck::{cli, oauth, password};
+use imapcheck::{cli, credentials, oauth, password};
 
 /// Writes a line to stdout, ignoring a closed pipe (see `runner::print`).
 macro_rules! out {
@@ -96,7 +96,7 @@ fn run() -> i32 {
     };
 
     let runner = Runner::new(&cfg);
-    let mut credentials = password::Credentials::default();
+    let mut credentials = credentials::Credentials::default();
     if let Some(oauth_cfg) = &cfg.oauth {
         match oauth::read_secrets(oauth_cfg, std::env::var_os(oauth::CLIENT_SECRET_ENV)) {
             Ok(s) => credentials.oauth = Some(s),

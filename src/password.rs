@@ -43,14 +43,6 @@ impl Secret {
     }
 }
 
-/// What a check logs in with: the password (or access token) read from
-/// its source, or the secrets of the OAuth token request that gets one.
-#[derive(Clone, Default)]
-pub struct Credentials {
-    pub password: Option<Secret>,
-    pub oauth: Option<crate::oauth::OAuthSecrets>,
-}
-
 /// Each check of `--all-addresses` and `--repeat` logs in with a copy of
 /// its own, read once from its source; every copy is wiped on drop.
 impl Clone for Secret {

@@ -33,9 +33,10 @@ pub use step::{Step, plan, tls_step};
 use std::time::{Duration, Instant};
 
 use crate::cli::{Config, Security};
-use crate::password::Credentials;
+use crate::credentials::Credentials;
 use crate::report::{Failure, Quirk, Report, StepResult, StepStatus, escape_cut};
-use crate::session::{Arg, Completion, Session, SessionError, Transcript};
+use crate::session::{Arg, Completion, Session, SessionError};
+use crate::transcript::Transcript;
 use crate::transport::{Deadline, PreparedTls, TlsSettings};
 
 use diagnosis::NO_CONNECTION;

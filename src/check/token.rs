@@ -13,7 +13,7 @@ use crate::oauth::token::{self, Rotation, Token};
 use crate::oauth::{OAuthConfig, OAuthSecrets};
 use crate::password::Secret;
 use crate::report::Failure;
-use crate::session::Transcript;
+use crate::transcript::Transcript;
 use crate::transport::{Deadline, TlsSettings};
 
 use super::token_diagnosis;

@@ -5,7 +5,7 @@
 
 use crate::password::Secret;
 
-use super::http::{
+use super::wire::{
     Conn, Framing, HttpError, MAX_BODY_BYTES, MAX_CHUNK_LINE, MAX_HEADER_BYTES, Source,
 };
 

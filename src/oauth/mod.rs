@@ -11,6 +11,7 @@ mod body;
 pub mod http;
 pub mod json_read;
 pub mod token;
+mod wire;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

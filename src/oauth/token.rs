@@ -11,7 +11,7 @@ use native_tls::TlsConnector;
 
 use crate::json::Json;
 use crate::password::Secret;
-use crate::session::Transcript;
+use crate::transcript::Transcript;
 use crate::transport::Deadline;
 
 use super::http::{self, HttpError, Response};

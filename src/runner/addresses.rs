@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::check::{Check, Event};
-use crate::password::Credentials;
+use crate::credentials::Credentials;
 use crate::report::{Report, StepResult};
 use crate::transport::{Deadline, TlsSettings, resolve};
 

@@ -13,8 +13,8 @@ use std::io::Write;
 
 use crate::check::{self, Check, Event, Step};
 use crate::cli::{Config, Format};
+use crate::credentials::Credentials;
 use crate::output::Output;
-use crate::password::Credentials;
 use crate::report::{
     Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, Round, StepStatus, Text, Verdict,
 };

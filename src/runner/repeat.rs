@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::credentials::Credentials;
 use crate::oauth;
-use crate::password::Credentials;
 use crate::report::Repeated;
 use crate::transport::{self, TlsSettings};
 

@@ -9,16 +9,15 @@
 //! size limits of [`crate::parser`] enforced while reading.
 //!
 //! This file is the session and its commands; how arguments are encoded,
-//! how responses are read, AUTHENTICATE and the transcript have files of
-//! their own.
+//! how responses are read and AUTHENTICATE have files of their own; the
+//! transcript it writes to is `crate::transcript`.
 
 mod authenticate;
 mod encode;
 mod read;
-mod transcript;
 
+use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
-pub use transcript::Transcript;
 
 use encode::show_arg;
 

@@ -6,8 +6,6 @@ use std::path::Path;
 
 use native_tls::Certificate;
 
-use super::plan::find;
-
 /// Reads every certificate in a PEM file (a bundle may hold several) and
 /// returns them as DER. Decoded and checked with our own base64 and DER
 /// readers, not OpenSSL: this runs before connecting, and initialising
@@ -160,6 +158,36 @@ fn certificate_blocks(text: &[u8]) -> impl Iterator<Item = Block<'_>> {
         rest = &after[end + END.len()..];
         Some(Block { body })
     })
+}
+
+/// The label of the first PEM block that is not a plain `CERTIFICATE`
+/// (`TRUSTED CERTIFICATE`, `X509 CRL`, a key...), if any.
+pub fn first_other_block(pem: &[u8]) -> Option<String> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let mut rest = pem;
+    while let Some(at) = find(rest, BEGIN) {
+        rest = &rest[at + BEGIN.len()..];
+        let end = find(rest, b"-----").unwrap_or(rest.len());
+        let label = &rest[..end];
+        if label != b"CERTIFICATE" {
+            return Some(String::from_utf8_lossy(label).into_owned());
+        }
+    }
+    None
+}
+
+/// Where `needle` first occurs in `hay`: a scan for its first byte, then
+/// a comparison (a bundle is read for `-----` markers only).
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    loop {
+        let at = from + hay.get(from..)?.iter().position(|&b| b == first)?;
+        if hay.get(at..at + needle.len())? == needle {
+            return Some(at);
+        }
+        from = at + 1;
+    }
 }
 
 #[cfg(test)]

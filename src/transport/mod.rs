@@ -16,10 +16,11 @@ mod resolve;
 mod trust;
 
 pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
+pub use plan::{CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS};
 pub use resolve::{ConnectError, Family, resolve};
 pub use trust::{
-    CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS, PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan,
-    load_ca_file, read_bundle, trust_store_sources,
+    PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan, load_ca_file, read_bundle,
+    trust_store_sources,
 };
 
 use std::io::{self, Read, Write};

@@ -22,6 +22,34 @@ use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// CA bundle files OpenSSL is pointed at on Linux, in the order native-tls
+/// (through openssl-probe) tries them; the first that exists is loaded.
+pub const CA_BUNDLE_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Gentoo
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // RHEL/CentOS 7+, Fedora
+    "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6, Fedora
+    "/etc/ssl/ca-bundle.pem",             // openSUSE, SLES
+    "/etc/pki/tls/cacert.pem",            // OpenELEC
+    "/etc/ssl/cert.pem",                  // Alpine
+    "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
+];
+
+/// The directories openssl-probe hands native-tls on Linux, searched on
+/// demand whatever the plan.
+pub const PROBE_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/security/certificates",
+];
+
+/// Hashed CA directories that may hold the system store (the last one
+/// only through `SSL_CERT_DIR`, which the Lazy plan sets for it).
+pub const CA_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/pki/ca-trust/extracted/pem/directory-hash",
+];
+
 /// The largest bundle read for the Once plan. A system bundle is about
 /// 200 KiB; a file this big is no bundle of root CAs, and is left to
 /// OpenSSL rather than held in memory.
@@ -124,8 +152,7 @@ pub fn system_layout() -> Layout {
         bundle: PathBuf::from(bundle),
         hashed_dir: dir.map(PathBuf::from),
     };
-    let mut searched_dirs: Vec<PathBuf> =
-        super::trust::PROBE_DIRS.iter().map(PathBuf::from).collect();
+    let mut searched_dirs: Vec<PathBuf> = PROBE_DIRS.iter().map(PathBuf::from).collect();
     searched_dirs.extend(openssl_default("dir"));
     Layout {
         stores: vec![
@@ -307,36 +334,6 @@ pub fn has_hashed_links(dir: &Path) -> bool {
             })
         })
         .unwrap_or(false)
-}
-
-/// The label of the first PEM block that is not a plain `CERTIFICATE`
-/// (`TRUSTED CERTIFICATE`, `X509 CRL`, a key...), if any.
-pub fn first_other_block(pem: &[u8]) -> Option<String> {
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    let mut rest = pem;
-    while let Some(at) = find(rest, BEGIN) {
-        rest = &rest[at + BEGIN.len()..];
-        let end = find(rest, b"-----").unwrap_or(rest.len());
-        let label = &rest[..end];
-        if label != b"CERTIFICATE" {
-            return Some(String::from_utf8_lossy(label).into_owned());
-        }
-    }
-    None
-}
-
-/// Where `needle` first occurs in `hay`: a scan for its first byte, then
-/// a comparison (a bundle is read for `-----` markers only).
-pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut from = 0;
-    loop {
-        let at = from + hay.get(from..)?.iter().position(|&b| b == first)?;
-        if hay.get(at..at + needle.len())? == needle {
-            return Some(at);
-        }
-        from = at + 1;
-    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use native_tls::{Certificate, TlsConnector};
 
 pub use super::bundle::load_ca_file;
 
-use super::bundle::system_roots;
-use super::plan::{self, Plan, TrustEnv};
+use super::bundle::{self, system_roots};
+use super::plan::{self, CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS, Plan, TrustEnv};
 
 /// TLS settings for one check.
 #[derive(Clone)]
@@ -104,34 +104,6 @@ impl PreparedTls {
     }
 }
 
-/// CA bundle files OpenSSL is pointed at on Linux, in the order native-tls
-/// (through openssl-probe) tries them; the first that exists is loaded.
-pub const CA_BUNDLE_FILES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Gentoo
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // RHEL/CentOS 7+, Fedora
-    "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6, Fedora
-    "/etc/ssl/ca-bundle.pem",             // openSUSE, SLES
-    "/etc/pki/tls/cacert.pem",            // OpenELEC
-    "/etc/ssl/cert.pem",                  // Alpine
-    "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
-];
-
-/// The directories openssl-probe hands native-tls on Linux, searched on
-/// demand whatever the plan.
-pub const PROBE_DIRS: &[&str] = &[
-    "/etc/ssl/certs",
-    "/etc/pki/tls/certs",
-    "/etc/security/certificates",
-];
-
-/// Hashed CA directories that may hold the system store (the last one
-/// only through `SSL_CERT_DIR`, which the Lazy plan sets for it).
-pub const CA_DIRS: &[&str] = &[
-    "/etc/ssl/certs",
-    "/etc/pki/tls/certs",
-    "/etc/pki/ca-trust/extracted/pem/directory-hash",
-];
-
 /// The plan this process runs with, and the bundle read for it.
 pub struct TrustPlan {
     pub plan: Plan,
@@ -181,7 +153,7 @@ pub fn read_bundle(plan: Plan) -> (Plan, Option<Vec<u8>>) {
         Ok(pem) => pem,
         Err(e) => return as_is(format!("{name} cannot be read: {e}")),
     };
-    if let Some(label) = plan::first_other_block(&pem) {
+    if let Some(label) = bundle::first_other_block(&pem) {
         return as_is(format!("{name} holds a {label} block"));
     }
     (plan, Some(pem))

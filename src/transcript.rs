@@ -1,5 +1,7 @@
-//! The `-v` transcript: every line sent and received, on stderr and in
-//! the trace log, with secrets already replaced by the session.
+//! The `-v` transcript: every line sent and received, IMAP and the token
+//! request's HTTPS alike, on stderr and in the trace log, with secrets
+//! already replaced by whoever writes the line (the session, the token
+//! request).
 
 use std::io::Write;
 
