@@ -431,6 +431,10 @@ fn repeat_and_interval_usage_errors() {
         (&["h", "--interval", "1"][..], "--interval needs --repeat"),
         (&["h", "--repeat", "0"], "--repeat must be between 1"),
         (
+            &["h", "--repeat", "3601"],
+            "--repeat must be between 1 and 3600",
+        ),
+        (
             &["h", "--repeat", "2", "--interval", "-1"],
             "--interval must be",
         ),
