@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::check;
 use crate::credentials::Credentials;
 use crate::oauth;
 use crate::report::Repeated;
@@ -24,6 +25,10 @@ const PAUSE_SLICE: Duration = Duration::from_millis(20);
 impl Runner<'_> {
     pub(super) fn repeat(&self, n: u32, credentials: &Credentials, tls: &TlsSettings) -> Repeated {
         catch_sigint();
+        // What is checked, once, as ping says what it pings.
+        if let Some(header) = self.renderer.start(&check::empty_report(self.cfg)) {
+            self.output.line(&header);
+        }
         let started = Instant::now();
         let mut rounds = Vec::new();
         let mut credentials = credentials.clone();

@@ -275,12 +275,13 @@ fn repeat_shows_the_one_slow_list_in_its_statistics() {
     let (r, log) = repeated(scripts, &["--repeat", "5", "--interval", "0"], None);
     log.assert_ok();
     let lines: Vec<&str> = r.stdout.lines().collect();
-    for n in 1..=5 {
-        assert!(
-            lines[n - 1].starts_with(&format!("{n:>3}  OK ")),
-            "{}",
-            r.stdout
-        );
+    assert!(
+        lines[0].starts_with("imapcheck "),
+        "what is checked, first\n{}",
+        r.stdout
+    );
+    for (n, line) in lines.iter().enumerate().skip(1).take(5) {
+        assert!(line.starts_with(&format!("{n:>3}  OK ")), "{}", r.stdout);
     }
     let row = lines
         .iter()
@@ -301,8 +302,10 @@ fn repeat_shows_the_one_slow_list_in_its_statistics() {
 
 /// The port of a text run, from its run lines.
 fn log_port(r: &Run) -> String {
-    let line = r.stdout.lines().next().unwrap_or("");
-    let after = line.split("localhost:").nth(1).unwrap_or("");
+    let line = r.stdout.lines().find(|l| l.contains("localhost:"));
+    let after = line
+        .and_then(|l| l.split("localhost:").nth(1))
+        .unwrap_or("");
     after.chars().take_while(char::is_ascii_digit).collect()
 }
 
