@@ -166,7 +166,13 @@ impl Mask {
         Mask { secrets: list }
     }
 
+    /// The request's secrets, then the values of secret members in the
+    /// answer (which masked_json hides only when the answer parses).
     fn apply(&self, text: &[u8]) -> Vec<u8> {
+        hide_members(&self.apply_request(text))
+    }
+
+    fn apply_request(&self, text: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(text.len());
         let mut i = 0;
         'next: while i < text.len() {
@@ -195,6 +201,51 @@ impl Drop for Mask {
             s.fill(0);
         }
     }
+}
+
+/// The values of secret members (`access_token`, ...) in an answer that
+/// did not parse as JSON (a byte-order mark, trailing junk, a form-encoded
+/// answer, a broken chunk): whatever follows the member's name and its
+/// `":` or `=`, up to the end of the value, becomes `***`.
+fn hide_members(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let Some(name) = SECRET_MEMBERS
+            .iter()
+            .find(|m| text[i..].starts_with(m.as_bytes()))
+        else {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        };
+        out.extend_from_slice(name.as_bytes());
+        i += name.len();
+        // Only a name followed by `:` or `=` has a value: "Invalid
+        // refresh_token provided" in an error description stays readable.
+        let mut assigned = false;
+        while let Some(&b) = text.get(i).filter(|b| b"\" :=\t\r\n".contains(b)) {
+            assigned |= b == b':' || b == b'=';
+            out.push(b);
+            i += 1;
+        }
+        if !assigned {
+            continue;
+        }
+        let start = i;
+        while let Some(&b) = text.get(i) {
+            if b"\"&,}; \t\r\n".contains(&b) {
+                break;
+            }
+            // An escaped character stays inside the value.
+            i += if b == b'\\' { 2 } else { 1 };
+        }
+        i = i.min(text.len());
+        if i > start {
+            out.extend_from_slice(b"***");
+        }
+    }
+    out
 }
 
 /// The JSON answer, with the values of secret members as `***`.
@@ -242,8 +293,10 @@ fn interpret(
             transcript.https("S:", &excerpt);
             return Err(TokenError::NotJson {
                 status,
-                reason,
-                content_type: answer.header("Content-Type").map(str::to_string),
+                reason: mask.excerpt(reason.as_bytes()),
+                content_type: answer
+                    .header("Content-Type")
+                    .map(|t| mask.excerpt(t.as_bytes())),
                 why,
                 excerpt,
             });
@@ -288,6 +341,14 @@ fn interpret(
         _ => None,
     };
     let rotation = match (&cfg.refresh_token_file, refresh, &secrets.refresh_token) {
+        // Saving an empty token, or one with a line break, would lose the
+        // only one that works: the file keeps the old one.
+        (Some(path), Some(new), Some(_)) if !usable_refresh_token(new.expose()) => {
+            Rotation::NotSaved {
+                path: path.clone(),
+                error: "the endpoint sent an empty refresh token or one with control characters; the old one is kept".into(),
+            }
+        }
         (Some(path), Some(new), Some(old)) if new.expose() != old.expose() => {
             save_refresh_token(path, &new)
         }
@@ -302,26 +363,39 @@ fn interpret(
     })
 }
 
+/// A refresh token worth saving: one line, not empty.
+fn usable_refresh_token(token: &[u8]) -> bool {
+    !token.is_empty() && !token.iter().any(|&b| b < 0x20 || b == 0x7f)
+}
+
 /// Replaces the refresh token file with `token` atomically, keeping its
-/// mode (see `output::replace_atomically`), through a symlink to the file
-/// it names. A file this process may not write is left alone even where
-/// the directory would allow the rename: its owner made it read-only.
+/// mode and owner (see `output::replace_atomically`). A file this process
+/// may not write is left alone even where the directory would allow the
+/// rename: its owner made it read-only. A symbolic link is not written
+/// through: run as root from cron, imapcheck would otherwise replace
+/// whatever file a user who can write the link's directory points it at.
 fn save_refresh_token(path: &Path, token: &Secret) -> Rotation {
     let not_saved = |error: String| Rotation::NotSaved {
         path: path.to_path_buf(),
         error,
     };
-    let target = match std::fs::canonicalize(path) {
-        Ok(t) => t,
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return not_saved(
+                "it is a symbolic link, which is not written through: name the file itself".into(),
+            );
+        }
+        Ok(_) => {}
         Err(e) => return not_saved(e.to_string()),
-    };
-    if let Err(e) = std::fs::OpenOptions::new().write(true).open(&target) {
+    }
+    let target = path;
+    if let Err(e) = std::fs::OpenOptions::new().write(true).open(target) {
         return not_saved(e.to_string());
     }
     let mut bytes = Secret::new(Vec::with_capacity(token.expose().len() + 1));
     bytes.extend(token.expose());
     bytes.extend(b"\n");
-    match crate::output::replace_atomically(&target, bytes.expose()) {
+    match crate::output::replace_atomically(target, bytes.expose()) {
         Ok(()) => Rotation::Saved(path.to_path_buf()),
         Err(e) => not_saved(e.to_string()),
     }
@@ -379,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn rotation_follows_a_symlink_and_keeps_mode_and_owner() {
+    fn rotation_keeps_mode_and_owner_and_never_writes_through_a_symlink() {
         use std::os::unix::fs::{PermissionsExt, symlink};
         let dir = std::env::temp_dir().join(format!("imapcheck-rotate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -389,17 +463,18 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         // As root (the tests' usual user) the owner is kept too.
         let owned = std::os::unix::fs::chown(&file, Some(4321), Some(4322)).is_ok();
+        // A link, as a user who can write the directory would plant it.
         let link = dir.join("link");
         symlink(&file, &link).expect("symlink");
-        let saved = save_refresh_token(&link, &Secret::new(b"new".to_vec()));
-        assert_eq!(saved, Rotation::Saved(link.clone()));
-        assert_eq!(std::fs::read_to_string(&file).expect("read"), "new\n");
+        let refused = save_refresh_token(&link, &Secret::new(b"new".to_vec()));
         assert!(
-            std::fs::symlink_metadata(&link)
-                .expect("meta")
-                .file_type()
-                .is_symlink()
+            matches!(&refused, Rotation::NotSaved { error, .. } if error.contains("symbolic link")),
+            "{refused:?}"
         );
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "old\n");
+        let saved = save_refresh_token(&file, &Secret::new(b"new".to_vec()));
+        assert_eq!(saved, Rotation::Saved(file.clone()));
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "new\n");
         let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         if owned {
@@ -413,6 +488,46 @@ mod tests {
             Rotation::NotSaved { path, .. } if path == missing
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn token_members_are_hidden_in_answers_that_do_not_parse() {
+        for (answer, shown) in [
+            (
+                "\u{feff}{\"token_type\":\"Bearer\",\"access_token\":\"ya29.SECRET\",\"expires_in\":3599}",
+                "\u{feff}{\"token_type\":\"Bearer\",\"access_token\":\"***\",\"expires_in\":3599}",
+            ),
+            (
+                "{\"refresh_token\" : \"1//R\\\"x\", \"id_token\":\"J\"} junk",
+                "{\"refresh_token\" : \"***\", \"id_token\":\"***\"} junk",
+            ),
+            (
+                "access_token=AT&refresh_token=RT&x=1",
+                "access_token=***&refresh_token=***&x=1",
+            ),
+            (
+                "cut short: access_token\":\"ABC",
+                "cut short: access_token\":\"***",
+            ),
+            ("no secret here", "no secret here"),
+            (
+                "Invalid refresh_token provided",
+                "Invalid refresh_token provided",
+            ),
+        ] {
+            assert_eq!(
+                String::from_utf8_lossy(&hide_members(answer.as_bytes())),
+                shown
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_one_line_refresh_token_is_worth_saving() {
+        assert!(usable_refresh_token(b"1//0gAbC-xyz"));
+        for bad in [&b""[..], b"a\nb", b"a\r", b"\x00"] {
+            assert!(!usable_refresh_token(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -211,15 +211,25 @@ fn serve(
     }
     request.body = String::from_utf8_lossy(&got[head_end..]).into_owned();
     log.requests.push(request);
-    match answer {
-        Answer::Bytes(bytes) => {
-            tls.write_all(bytes)
-                .map_err(|e| format!("writing the answer: {e}"))?;
+    // A client that stops reading early (an answer over its limits, whose
+    // Content-Length or headers already said so) and closes is within its
+    // rights: the rest of the answer then has nowhere to go.
+    let written = |r: std::io::Result<()>| match r {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ok(())
         }
+        other => other.map_err(|e| format!("writing the answer: {e}")),
+    };
+    match answer {
+        Answer::Bytes(bytes) => written(tls.write_all(bytes))?,
         Answer::Late(wait, bytes) => {
             thread::sleep(*wait);
-            tls.write_all(bytes)
-                .map_err(|e| format!("writing the answer: {e}"))?;
+            written(tls.write_all(bytes))?;
         }
         Answer::Drip(bytes, every) => {
             for b in bytes {

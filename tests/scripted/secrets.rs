@@ -355,10 +355,18 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
     ];
     for format in ["text", "nagios", "json", "openmetrics"] {
         for (verbosity, flags, log_env) in verbosities {
-            for ok in [true, false] {
+            // The token answered, refused with the request echoed, and
+            // answered with the tokens in text that does not parse (a
+            // byte-order mark first).
+            for (ok, unparsable) in [(true, false), (false, false), (false, true)] {
                 std::fs::write(&file, format!("{REFRESH_TOKEN}\n")).expect("token file");
                 let (answer, imap) = if ok {
                     (json_answer("200 OK", &rotated), xoauth2_check())
+                } else if unparsable {
+                    (
+                        json_answer("200 OK", &format!("\u{feff}{rotated}")),
+                        greeting_then_logout(),
+                    )
                 } else {
                     (
                         format!(
@@ -379,7 +387,9 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
                 env.extend_from_slice(log_env);
                 let grant: Vec<&str> = grant.iter().map(String::as_str).collect();
                 let run = Case::tls(imap)
-                    .named(format!("--format {format}, {verbosity}, token ok: {ok}"))
+                    .named(format!(
+                        "--format {format}, {verbosity}, token ok: {ok}, unparsable: {unparsable}"
+                    ))
                     .args(&grant)
                     .args(flags)
                     .args(&["--format", format])
@@ -404,6 +414,10 @@ fn oauth_secrets_never_shown_at_any_verbosity_in_any_format() {
                         assert!(stderr.contains("\"access_token\":\"***\""), "{}", run.ctx);
                         assert!(stderr.contains("\"id_token\":\"***\""), "{}", run.ctx);
                         assert!(stderr.contains("AUTHENTICATE XOAUTH2 ***"), "{}", run.ctx);
+                    } else if unparsable {
+                        // The answer is shown, its tokens as ***.
+                        assert!(stderr.contains("\"access_token\":\"***\""), "{}", run.ctx);
+                        assert!(stderr.contains("\"refresh_token\":\"***\""), "{}", run.ctx);
                     } else {
                         assert!(stderr.contains("client_secret=*** raw ***"), "{}", run.ctx);
                         assert!(stderr.contains("[https] S: X-Echo: bad request: grant_type=client_credentials&client_secret=*** raw ***"), "{}", run.ctx);

@@ -116,6 +116,22 @@ fn refusals() -> Vec<Refusal> {
             hint: "a web page?",
         },
         Refusal {
+            // A token in an answer that does not parse must not be shown:
+            // only the request's secrets were masked there before.
+            name: "a token behind a byte-order mark",
+            answer: json_answer(
+                "200 OK",
+                &format!(
+                    "\u{feff}{}",
+                    token_json(&format!(",\"refresh_token\":\"{NEW_REFRESH_TOKEN}\""))
+                ),
+            ),
+            refresh: false,
+            message: "the token endpoint's answer is not JSON",
+            got: "\"access_token\":\"***\"",
+            hint: "",
+        },
+        Refusal {
             name: "302 redirect",
             answer: b"HTTP/1.1 302 Found\r\nLocation: https://login.example.net/other/token\r\nContent-Length: 0\r\n\r\n".to_vec(),
             refresh: false,
@@ -207,7 +223,12 @@ fn each_refusal_is_diagnosed_and_the_imap_steps_before_login_still_run() {
                 c.ctx
             );
         }
-        for secret in [CLIENT_SECRET, REFRESH_TOKEN] {
+        for secret in [
+            CLIENT_SECRET,
+            REFRESH_TOKEN,
+            ACCESS_TOKEN,
+            NEW_REFRESH_TOKEN,
+        ] {
             assert!(
                 !c.r.stdout.contains(secret) && !c.r.stderr.contains(secret),
                 "{}",
