@@ -44,7 +44,14 @@ impl Runner<'_> {
         let addrs = match resolve(&cfg.host, cfg.port, cfg.family, deadline) {
             Ok(addrs) => addrs,
             Err(_) => {
-                return vec![self.run_check(cfg, credentials.clone(), tls.clone(), live)];
+                // One plain check, whose connect step says why, within
+                // what is left of the deadline: a resolver that took all
+                // of it must not get all of it again.
+                let mut one = cfg.clone();
+                one.timeout = cfg.timeout.saturating_sub(started.elapsed());
+                let mut report = self.run_check(&one, credentials.clone(), tls.clone(), live);
+                report.timeout_secs = cfg.timeout.as_secs_f64();
+                return vec![report];
             }
         };
         let mut addrs = dedup(addrs);

@@ -11,6 +11,7 @@
 
 use super::*;
 use std::net::TcpListener;
+use std::process::Command;
 
 /// The name the private /etc/hosts gives three addresses.
 const NAME: &str = "backends.test";
@@ -451,4 +452,49 @@ fn repeat_and_interval_usage_errors() {
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
         assert_eq!(r.stdout, "");
     }
+}
+
+#[test]
+fn a_name_that_resolves_too_slowly_costs_one_deadline_not_two() {
+    // A DNS server on loopback that never answers: the resolver waits
+    // past the deadline, and the check of the name that does not resolve
+    // must end by that one deadline, not start a second one.
+    let silent = std::net::UdpSocket::bind("127.0.2.53:53").expect("a silent DNS server (root)");
+    let dir = std::env::temp_dir().join(format!("imapcheck-slowdns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.2.53\noptions timeout:5 attempts:2\n",
+    )
+    .expect("resolv.conf");
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").expect("hosts");
+    for extra in [&[][..], &["--all-addresses"]] {
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"",
+        ])
+        .arg(&hosts)
+        .arg(&resolv)
+        .arg(env!("CARGO_BIN_EXE_imapcheck"))
+        .args(["slow.test", "-t", "1.5", "--format", "json"])
+        .args(extra);
+        let r = run_command(cmd, None, RUN_TIMEOUT);
+        assert_eq!(r.status, 2, "{extra:?}: {r:?}");
+        assert!(
+            r.elapsed < Duration::from_millis(2500),
+            "{extra:?}: took {:?}, the deadline is 1.5 s\n{r:?}",
+            r.elapsed
+        );
+        assert!(
+            r.stdout.contains("did not finish within the deadline"),
+            "{r:?}"
+        );
+    }
+    drop(silent);
+    let _ = std::fs::remove_dir_all(&dir);
 }
