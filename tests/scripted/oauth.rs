@@ -325,6 +325,25 @@ fn a_rotated_refresh_token_replaces_the_file_atomically_keeping_its_mode() {
         .modified()
         .expect("mtime");
     assert_eq!(before, after, "{}", c.ctx);
+
+    // An empty new refresh token would lose the one that works: the file
+    // keeps it, and the step warns naming the file.
+    let empty = token_json(",\"refresh_token\":\"\"");
+    let ep = TokenEndpoint::start(vec![Answer::Bytes(json_answer("200 OK", &empty))]);
+    let c = Case::tls(xoauth2_check())
+        .args(&refs(&refresh_grant(&ep, &file)))
+        .env(&[])
+        .json();
+    ep.finish();
+    c.exit(1);
+    c.detail_contains("token", &file.display().to_string());
+    c.detail_contains("token", "empty refresh token");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("token file"),
+        format!("{NEW_REFRESH_TOKEN}\n"),
+        "{}",
+        c.ctx
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
