@@ -351,14 +351,18 @@ impl Families {
         help: &'static str,
         samples: Vec<(Labels, String)>,
     ) {
-        let samples: Vec<Sample> = samples
-            .into_iter()
-            .map(|(labels, value)| {
-                let mut all = self.base.clone();
-                all.extend(labels);
-                Sample { labels: all, value }
-            })
-            .collect();
+        let mut kept: Vec<Sample> = Vec::with_capacity(samples.len());
+        for (labels, value) in samples {
+            let mut all = self.base.clone();
+            all.extend(labels);
+            // A label set twice (a server naming one quota root twice, two
+            // roots alike in their first 128 characters) would make the
+            // whole text invalid for Prometheus: the first one stands.
+            if !kept.iter().any(|k| k.labels == all) {
+                kept.push(Sample { labels: all, value });
+            }
+        }
+        let samples = kept;
         if !samples.is_empty() {
             self.list.push(Family {
                 name,
@@ -476,6 +480,27 @@ mod tests {
                 .iter()
                 .all(|(_, v)| v.chars().count() == MAX_SERVER_LABEL)
         );
+    }
+
+    #[test]
+    fn a_label_set_twice_is_one_sample() {
+        // A server naming one quota root twice must not make the text
+        // invalid for Prometheus (a duplicate series).
+        let mut r = sample();
+        let row = |used| QuotaReport {
+            root: "User quota".into(),
+            resource: "STORAGE".into(),
+            used,
+            limit: 10,
+        };
+        r.quota = Some(vec![row(1), row(2)]);
+        let text = OpenMetrics.end(&r);
+        let used: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("imapcheck_quota_storage_used_bytes{"))
+            .collect();
+        assert_eq!(used.len(), 1, "{text}");
+        assert!(used[0].ends_with("} 1024"), "the first one stands: {text}");
     }
 
     #[test]
