@@ -2,6 +2,7 @@
 //! for all of them (no crate needed), and random strings drawn from a set
 //! of bytes that makes the interesting cases likely; and a compact way to
 //! write where each of many inputs must fail.
+//! Test code only: lib.rs declares this module under #[cfg(test)].
 
 /// xorshift64 (Marsaglia): the same sequence for the same seed.
 pub struct Xorshift(u64);

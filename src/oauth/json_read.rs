@@ -74,7 +74,7 @@ impl Reader<'_> {
         }
     }
 
-    fn expect(&mut self, b: u8) -> Result<(), String> {
+    fn eat(&mut self, b: u8) -> Result<(), String> {
         if self.peek() == Some(b) {
             self.i += 1;
             Ok(())
@@ -110,7 +110,7 @@ impl Reader<'_> {
     }
 
     fn object(&mut self, depth: usize) -> Result<Json, String> {
-        self.expect(b'{')?;
+        self.eat(b'{')?;
         let mut fields = Vec::new();
         self.ws();
         if self.peek() == Some(b'}') {
@@ -124,7 +124,7 @@ impl Reader<'_> {
             }
             let key = self.string()?;
             self.ws();
-            self.expect(b':')?;
+            self.eat(b':')?;
             self.ws();
             let value = self.value(depth + 1)?;
             fields.push((key, value));
@@ -141,7 +141,7 @@ impl Reader<'_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<Json, String> {
-        self.expect(b'[')?;
+        self.eat(b'[')?;
         let mut items = Vec::new();
         self.ws();
         if self.peek() == Some(b']') {
@@ -175,7 +175,7 @@ impl Reader<'_> {
     }
 
     fn string(&mut self) -> Result<String, String> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(b) = self.peek() else {

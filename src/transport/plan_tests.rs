@@ -1,5 +1,6 @@
 //! The trust plan over a table of environment × layout, each layout built
 //! in a temporary directory; and what reading the bundle makes of it.
+//! Test code only: plan.rs includes this file under #[cfg(test)].
 
 use super::*;
 use std::os::unix::fs::symlink;
