@@ -424,3 +424,55 @@ fn run_measured(args: &[String], env: &[(&str, &str)]) -> (Run, i64) {
 
 /// Peak RSS limit for hostile-server runs, in KiB.
 const RSS_LIMIT_KIB: i64 = 32 * 1024;
+
+/// Scripted TLS servers on one port of several loopback addresses (all
+/// addresses of a name share the check's port), each playing its script,
+/// with that port also free on every address of `free` (to be refused
+/// there). Each test file keeps to addresses of its own (127.0.N.x), since
+/// tests run side by side and a port one test just probed may be taken.
+fn servers_on_one_port(live: Vec<(&str, Vec<Step>)>, free: &[&str]) -> Vec<ScriptedServer> {
+    let Some(first) = live.first().map(|(ip, _)| *ip) else {
+        return Vec::new();
+    };
+    for _ in 0..20 {
+        let probe = std::net::TcpListener::bind(format!("{first}:0")).expect("probe");
+        let port = probe.local_addr().expect("addr").port();
+        let is_free = |ip: &&str| std::net::TcpListener::bind(format!("{ip}:{port}")).is_ok();
+        let others = live.iter().skip(1).map(|(ip, _)| ip);
+        if others.chain(free).all(is_free) {
+            drop(probe);
+            return live
+                .into_iter()
+                .map(|(ip, script)| {
+                    ScriptedServer::start_on(
+                        &format!("{ip}:{port}"),
+                        Mode::Tls(Identity::Good),
+                        script,
+                    )
+                })
+                .collect();
+        }
+    }
+    panic!("no port free on all of {:?} after 20 tries", free);
+}
+
+/// A check of `name` (a private /etc/hosts gives it loopback addresses)
+/// on `port` over implicit TLS, the certificate verified as localhost
+/// (its name) with the test CA, logging in as USER.
+fn tls_check_of(name: &str, port: u16) -> Vec<String> {
+    let port = port.to_string();
+    let ca = ca();
+    strings(&[
+        name,
+        "-p",
+        &port,
+        "--security",
+        "tls",
+        "--sni",
+        "localhost",
+        "--ca-file",
+        &ca,
+        "-u",
+        USER,
+    ])
+}

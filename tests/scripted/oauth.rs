@@ -554,44 +554,23 @@ fn each_repeated_run_uses_the_refresh_token_the_run_before_left_in_the_file() {
 #[test]
 fn every_address_fetches_its_own_token_with_client_credentials() {
     // A name with two loopback addresses (a private /etc/hosts, as in
-    // rounds.rs), both Exchange-like; the endpoint stays on localhost.
-    let (a, b) = loop {
-        let probe = std::net::TcpListener::bind("127.0.0.2:0").expect("probe");
-        let port = probe.local_addr().expect("addr").port();
-        if std::net::TcpListener::bind(format!("127.0.0.3:{port}")).is_ok() {
-            drop(probe);
-            let start = |ip: &str| {
-                ScriptedServer::start_on(
-                    &format!("{ip}:{port}"),
-                    Mode::Tls(Identity::Good),
-                    xoauth2_check(),
-                )
-            };
-            break (start("127.0.0.2"), start("127.0.0.3"));
-        }
-    };
+    // rounds.rs, on 127.0.3.x of this file's own), both Exchange-like; the
+    // endpoint stays on localhost.
+    let mut servers = servers_on_one_port(
+        vec![
+            ("127.0.3.2", xoauth2_check()),
+            ("127.0.3.3", xoauth2_check()),
+        ],
+        &[],
+    );
+    let b = servers.pop().expect("two servers");
+    let a = servers.pop().expect("two servers");
     let ok = || Answer::Bytes(json_answer("200 OK", &token_json("")));
     let ep = TokenEndpoint::start(vec![ok(), ok()]);
-    let port = a.port().to_string();
-    let ca = ca();
-    let mut args = strings(&[
-        "two.test",
-        "-p",
-        &port,
-        "--security",
-        "tls",
-        "--sni",
-        "localhost",
-        "--ca-file",
-        &ca,
-        "-u",
-        USER,
-        "--all-addresses",
-        "--format",
-        "json",
-    ]);
+    let mut args = tls_check_of("two.test", a.port());
+    args.extend(strings(&["--all-addresses", "--format", "json"]));
     args.extend(client_credentials(&ep));
-    let hosts = "127.0.0.1 localhost\n127.0.0.2 two.test\n127.0.0.3 two.test\n";
+    let hosts = "127.0.0.1 localhost\n127.0.3.2 two.test\n127.0.3.3 two.test\n";
     let r = run_with_hosts(hosts, &refs(&args), &SECRET_ENV, None);
     let (la, lb) = (a.finish(), b.finish());
     let ep_log = ep.finish();

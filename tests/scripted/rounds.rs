@@ -10,7 +10,6 @@
 // side and a port one test just probed must not be taken by another.
 
 use super::*;
-use std::net::TcpListener;
 use std::process::Command;
 
 /// The name the private /etc/hosts gives three addresses.
@@ -20,28 +19,16 @@ const BAD_LOGIN_IP: &str = "127.0.2.3";
 /// Nothing listens here: connections are refused.
 const REFUSING_IP: &str = "127.0.2.4";
 
-/// A healthy and a login-refusing server on one port of two addresses.
+/// A healthy and a login-refusing server on one port of two addresses,
+/// that port refused on the third.
 fn two_backends() -> (ScriptedServer, ScriptedServer) {
-    for _ in 0..20 {
-        let probe = TcpListener::bind(format!("{OK_IP}:0")).expect("probe");
-        let port = probe.local_addr().expect("addr").port();
-        let free = |ip: &str| TcpListener::bind(format!("{ip}:{port}")).is_ok();
-        if free(BAD_LOGIN_IP) && free(REFUSING_IP) {
-            drop(probe);
-            let ok = ScriptedServer::start_on(
-                &format!("{OK_IP}:{port}"),
-                Mode::Tls(Identity::Good),
-                kb_script(),
-            );
-            let bad = ScriptedServer::start_on(
-                &format!("{BAD_LOGIN_IP}:{port}"),
-                Mode::Tls(Identity::Good),
-                login_refused(),
-            );
-            return (ok, bad);
-        }
-    }
-    panic!("no port free on all three addresses after 20 tries");
+    let mut servers = servers_on_one_port(
+        vec![(OK_IP, kb_script()), (BAD_LOGIN_IP, login_refused())],
+        &[REFUSING_IP],
+    );
+    let bad = servers.pop().expect("two servers");
+    let ok = servers.pop().expect("two servers");
+    (ok, bad)
 }
 
 const HOSTS: &str = "127.0.2.2 backends.test\n127.0.2.3 backends.test\n127.0.2.4 backends.test\n";
@@ -49,24 +36,10 @@ const HOSTS: &str = "127.0.2.2 backends.test\n127.0.2.3 backends.test\n127.0.2.4
 /// `--all-addresses` against NAME in `format`, TLS verified as localhost.
 fn check_backends(format: &str) -> (Run, u16) {
     let (ok, bad) = two_backends();
-    let port = ok.port().to_string();
-    let ca = ca();
-    let args = [
-        NAME,
-        "--all-addresses",
-        "-p",
-        &port,
-        "--security",
-        "tls",
-        "--sni",
-        "localhost",
-        "--ca-file",
-        &ca,
-        "-u",
-        USER,
-        "--format",
-        format,
-    ];
+    let port = ok.port();
+    let mut args = tls_check_of(NAME, port);
+    args.extend(strings(&["--all-addresses", "--format", format]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_with_hosts(HOSTS, &args, &PASS_ENV, None);
     let ctx = format!("{format}: {r:?}");
     for srv in [ok, bad] {
@@ -77,7 +50,7 @@ fn check_backends(format: &str) -> (Run, u16) {
             log.report()
         );
     }
-    (r, port.parse().expect("port"))
+    (r, port)
 }
 
 #[test]
@@ -174,24 +147,9 @@ fn a_name_with_one_address_has_the_plain_checks_verdict() {
     for (script, code) in [(kb_script(), 0), (login_refused(), 2)] {
         let srv =
             ScriptedServer::start_on("127.0.2.5:0", Mode::Tls(Identity::Good), script.clone());
-        let port = srv.port().to_string();
-        let ca = ca();
-        let args = [
-            "one.test",
-            "--all-addresses",
-            "--security",
-            "tls",
-            "-p",
-            &port,
-            "--sni",
-            "localhost",
-            "--ca-file",
-            &ca,
-            "-u",
-            USER,
-            "--format",
-            "json",
-        ];
+        let mut args = tls_check_of("one.test", srv.port());
+        args.extend(strings(&["--all-addresses", "--format", "json"]));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = run_with_hosts("127.0.2.5 one.test\n", &args, &PASS_ENV, None);
         srv.finish().assert_ok();
         let v = parse_json_stdout(&r);
