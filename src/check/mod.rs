@@ -156,14 +156,15 @@ pub struct Check<'a> {
 
 impl<'a> Check<'a> {
     /// A check of `cfg` whose steps, as they finish, and ALERTs go to
-    /// `on_event`.
+    /// `on_event`. `deadline` bounds all of it: the runner's, which the
+    /// checks of `--all-addresses` share with the name's resolution.
     pub fn new(
         cfg: &'a Config,
         mut credentials: Credentials,
         tls_settings: TlsSettings,
+        deadline: Deadline,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Check<'a> {
-        let deadline = Deadline::after(cfg.timeout);
         let transcript = Transcript {
             enabled: cfg.verbose,
         };

@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::time::Instant;
 
 use crate::check::{Check, Event};
 use crate::credentials::Credentials;
@@ -39,19 +38,16 @@ impl Runner<'_> {
         live: bool,
     ) -> Vec<Report> {
         let cfg = self.cfg;
+        // The one deadline: resolving, then every address's check.
         let deadline = Deadline::after(cfg.timeout);
-        let started = Instant::now();
         let addrs = match resolve(&cfg.host, cfg.port, cfg.family, deadline) {
             Ok(addrs) => addrs,
             Err(_) => {
                 // One plain check, whose connect step says why, within
                 // what is left of the deadline: a resolver that took all
                 // of it must not get all of it again.
-                let mut one = cfg.clone();
-                one.timeout = cfg.timeout.saturating_sub(started.elapsed());
-                let mut report = self.run_check(&one, credentials.clone(), tls.clone(), live);
-                report.timeout_secs = cfg.timeout.as_secs_f64();
-                return vec![report];
+                let (credentials, tls) = (credentials.clone(), tls.clone());
+                return vec![self.run_check(cfg, credentials, tls, deadline, live)];
             }
         };
         let mut addrs = dedup(addrs);
@@ -70,8 +66,6 @@ impl Runner<'_> {
             for (i, addr) in addrs.iter().enumerate() {
                 let mut one = cfg.clone();
                 one.connect_to = Some(addr.ip());
-                // What is left of the one deadline after resolving.
-                one.timeout = cfg.timeout.saturating_sub(started.elapsed());
                 let (credentials, tls, tx) = (credentials.clone(), tls.clone(), tx.clone());
                 scope.spawn(move || {
                     let mut happened = Vec::new();
@@ -81,9 +75,7 @@ impl Runner<'_> {
                             Event::Alert(a) => Happened::Alert(a.to_string()),
                         });
                     };
-                    let mut report = Check::new(&one, credentials, tls, &mut on_event).run();
-                    // The deadline as given, for perfdata's maximum.
-                    report.timeout_secs = cfg.timeout.as_secs_f64();
+                    let report = Check::new(&one, credentials, tls, deadline, &mut on_event).run();
                     let _ = tx.send((i, report, happened));
                 });
             }

@@ -18,7 +18,7 @@ use crate::output::Output;
 use crate::report::{
     Failure, JsonObject, Nagios, OpenMetrics, Renderer, Report, Round, StepStatus, Text, Verdict,
 };
-use crate::transport::{self, TlsSettings};
+use crate::transport::{self, Deadline, TlsSettings};
 
 /// The renderer for `format`.
 fn renderer(format: Format) -> Box<dyn Renderer> {
@@ -72,7 +72,8 @@ impl<'a> Runner<'a> {
             self.output.line(&self.renderer.round(&round));
             return self.deliver(round.verdict());
         }
-        let report = self.run_check(self.cfg, credentials, tls, true);
+        let deadline = Deadline::after(self.cfg.timeout);
+        let report = self.run_check(self.cfg, credentials, tls, deadline, true);
         self.finish(&report)
     }
 
@@ -83,7 +84,8 @@ impl<'a> Runner<'a> {
         let reports = if self.cfg.all_addresses {
             self.every_address(&credentials, &tls, live)
         } else {
-            vec![self.run_check(self.cfg, credentials, tls, live)]
+            let deadline = Deadline::after(self.cfg.timeout);
+            vec![self.run_check(self.cfg, credentials, tls, deadline, live)]
         };
         Round {
             host: self.cfg.host.clone(),
@@ -114,13 +116,14 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// One check of `cfg`; with `live`, each finished step and ALERT is
-    /// rendered as it happens.
+    /// One check of `cfg` within `deadline`; with `live`, each finished
+    /// step and ALERT is rendered as it happens.
     fn run_check(
         &self,
         cfg: &Config,
         credentials: Credentials,
         tls: TlsSettings,
+        deadline: Deadline,
         live: bool,
     ) -> Report {
         let renderer = &self.renderer;
@@ -137,7 +140,7 @@ impl<'a> Runner<'a> {
                 output.line(&line);
             }
         };
-        let check = Check::new(cfg, credentials, tls, &mut on_event);
+        let check = Check::new(cfg, credentials, tls, deadline, &mut on_event);
         if live && let Some(header) = renderer.start(check.report()) {
             output.line(&header);
         }
