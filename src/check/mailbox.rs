@@ -211,9 +211,9 @@ impl Check<'_> {
         let mut rows = Vec::new();
         let mut parts = Vec::new();
         let mut worst: Option<(f64, String)> = None;
-        for (root, resources) in &self.seen.quotas {
-            let root = escape_cut(root, TEXT_CUT);
-            for r in resources {
+        for seen in &self.seen.quotas {
+            let root = escape_cut(&seen.root, TEXT_CUT);
+            for r in &seen.resources {
                 let pct = if r.limit == 0 {
                     100.0
                 } else {
@@ -232,6 +232,13 @@ impl Check<'_> {
                     limit: r.limit,
                 });
             }
+            if seen.total > seen.resources.len() {
+                parts.push(format!(
+                    "({} resources, the first {} shown)",
+                    seen.total,
+                    seen.resources.len()
+                ));
+            }
         }
         self.report.quota = Some(rows);
         if parts.is_empty() {
@@ -241,7 +248,7 @@ impl Check<'_> {
             .seen
             .quotas
             .iter()
-            .map(|(r, _)| format!("\"{}\"", escape_cut(r, TEXT_CUT)))
+            .map(|q| format!("\"{}\"", escape_cut(&q.root, TEXT_CUT)))
             .collect();
         let detail = format!("{}: {}", roots.join(", "), parts.join(", "));
         let (pct, which) = worst.unwrap_or((0.0, String::new()));

@@ -32,6 +32,19 @@ const MAX_ALERTS: usize = 20;
 /// QUOTA responses kept: a mailbox has one or two quota roots in practice.
 const MAX_QUOTA_ROOTS: usize = 16;
 
+/// Resources kept of one QUOTA response: RFC 9208 defines four (STORAGE,
+/// MESSAGE, MAILBOX, ANNOTATION-STORAGE) and servers send one or two. A
+/// line of thousands would otherwise become a row, a detail part and a
+/// metric each, in every format.
+const MAX_QUOTA_RESOURCES: usize = 16;
+
+/// One QUOTA response: its root, the first resources, and how many it had.
+pub(super) struct QuotaSeen {
+    pub root: Vec<u8>,
+    pub resources: Vec<parser::QuotaResource>,
+    pub total: usize,
+}
+
 /// Responses not understood that the report keeps. A server that sends a
 /// stream of them is broken in a way the first few already show; more
 /// would only grow the report.
@@ -61,7 +74,7 @@ pub(super) struct Seen {
     pub(super) fetched: Vec<(String, Value)>,
     /// The server's RFC 2971 ID answer (empty for `ID NIL`).
     pub(super) server_id: Option<parser::IdFields>,
-    pub(super) quotas: Vec<(Vec<u8>, Vec<parser::QuotaResource>)>,
+    pub(super) quotas: Vec<QuotaSeen>,
     /// Responses not understood since the last step ended: (response,
     /// reason), at most MAX_QUIRKS in a whole run.
     pub(super) new_quirks: Vec<(String, String)>,
@@ -127,7 +140,15 @@ impl Seen {
             Untagged::Id(pairs) => self.server_id = Some(pairs.clone()),
             Untagged::Quota { root, resources } => {
                 if self.quotas.len() < MAX_QUOTA_ROOTS {
-                    self.quotas.push((root.clone(), resources.clone()));
+                    self.quotas.push(QuotaSeen {
+                        root: root.clone(),
+                        resources: resources
+                            .iter()
+                            .take(MAX_QUOTA_RESOURCES)
+                            .cloned()
+                            .collect(),
+                        total: resources.len(),
+                    });
                 }
             }
             Untagged::Unparsed { why, .. } => {

@@ -386,3 +386,28 @@ fn a_long_line_is_refused_at_the_limit_however_it_is_split() {
         c.ctx
     );
 }
+
+#[test]
+fn a_quota_answer_with_thousands_of_resources_is_cut_to_a_few() {
+    // One QUOTA line of about 50 KiB: 5,000 resources. A real server
+    // names one to four (RFC 9208); kept whole, each would become a JSON
+    // row, a part of the detail and a metric per format.
+    let resources: Vec<String> = (0..5_000).map(|i| format!("R{i} 1 100")).collect();
+    let quota = format!("STORAGE 1 100 {}", resources.join(" "));
+    for format in ["json", "openmetrics"] {
+        let case = Case::tls(super::modern::quota_script(&quota)).named(format);
+        if format == "json" {
+            let c = case.json();
+            c.exit(0);
+            let rows = c.v["quota"].as_array().map(Vec::len).unwrap_or(0);
+            assert_eq!(rows, 16, "{}", c.ctx);
+            assert_eq!(c.v["quota"][0]["resource"], "STORAGE");
+            assert!(c.detail("quota").len() < 2_000, "{}", c.ctx);
+            c.detail_contains("quota", "5001 resources, the first 16 shown");
+        } else {
+            let (ran, m) = case.openmetrics();
+            ran.status(0);
+            assert_eq!(m.all("imapcheck_quota_used", &[]).len(), 15, "{}", m.text);
+        }
+    }
+}
