@@ -14,7 +14,7 @@ use imapcheck::runner::Runner;
 use imapcheck::transport;
 use imapcheck::{cli, credentials, oauth, password};
 
-/// Writes a line to stdout, ignoring a closed pipe (see `runner::print`).
+/// Writes a line to stdout, ignoring a closed pipe (see `output::Output`).
 macro_rules! out {
     ($($arg:tt)*) => {{
         let _ = writeln!(std::io::stdout(), $($arg)*);

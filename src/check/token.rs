@@ -88,7 +88,7 @@ fn describe(cfg: &OAuthConfig, token: &Token) -> StepOutcome {
             path.display()
         )),
         Rotation::NotSaved { path, error } => warnings.push(format!(
-            "the endpoint rotated the refresh token but {} cannot be written ({error}): it still holds the old token, which the provider may revoke",
+            "the endpoint rotated the refresh token but it was not saved to {} ({error}): the file still holds the old token, which the provider may revoke",
             path.display()
         )),
     }

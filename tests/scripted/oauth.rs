@@ -389,7 +389,7 @@ fn a_refresh_token_file_that_cannot_be_written_is_a_warning_naming_it() {
     let detail = token["detail"].as_str().expect("detail");
     assert!(
         detail.contains(&format!(
-            "the endpoint rotated the refresh token but {} cannot be written (Read-only file system",
+            "the endpoint rotated the refresh token but it was not saved to {} (Read-only file system",
             file.display()
         )),
         "{detail}\n{ctx}"
