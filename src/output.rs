@@ -89,9 +89,10 @@ fn directory_of(path: &Path) -> &Path {
 
 /// Replaces `path` with `bytes`: a hidden temporary file beside it (whose
 /// name does not end in `.prom`, so the textfile collector ignores it),
-/// with the old file's permissions (and owner, where allowed) when there
-/// was one, synced, then
-/// renamed over `path`. The temporary file is removed on any failure.
+/// with the old file's permissions (and owner, where allowed) when it was
+/// a regular file, synced, then renamed over `path`. A symbolic link at
+/// `path` is itself replaced, never written through, and lends nothing
+/// of its target. The temporary file is removed on any failure.
 pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
@@ -107,7 +108,10 @@ pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<(
 
 fn write_new(tmp: &Path, replaced: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file: File = OpenOptions::new().write(true).create_new(true).open(tmp)?;
-    if let Ok(old) = fs::metadata(replaced) {
+    if let Some(old) = fs::symlink_metadata(replaced)
+        .ok()
+        .filter(|m| m.file_type().is_file())
+    {
         file.set_permissions(old.permissions())?;
         // And its owner, where this process may (root, or the owner
         // itself): a refresh token file of the monitoring user that root's
@@ -160,6 +164,26 @@ mod tests {
             left,
             vec![std::ffi::OsString::from("imap.prom")],
             "no temporary file left"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_symlink_is_replaced_and_its_target_left_alone() {
+        let dir = temp_dir("link");
+        let target = dir.join("elsewhere");
+        fs::write(&target, "keep\n").expect("target");
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let path = dir.join("imap.prom");
+        std::os::unix::fs::symlink(&target, &path).expect("symlink");
+        replace_atomically(&path, b"new\n").expect("written");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "keep\n");
+        let meta = fs::symlink_metadata(&path).expect("meta");
+        assert!(meta.file_type().is_file(), "the link itself was replaced");
+        assert_ne!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "nothing taken from the target"
         );
         let _ = fs::remove_dir_all(&dir);
     }
