@@ -170,23 +170,30 @@ fn kb_with_slow_list(delay: Duration) -> Vec<Step> {
     s
 }
 
-/// `--repeat` against one scripted server per run on one port.
-fn repeated(scripts: Vec<Vec<Step>>, args: &[&str], stdin: Option<&[u8]>) -> (Run, ServerLog) {
+/// A scripted server taking one connection per script (one per run of
+/// `--repeat`), and the check of it as USER, before any more arguments.
+fn sequence_and_check(scripts: Vec<Vec<Step>>) -> (ScriptedServer, Vec<String>) {
     let srv = ScriptedServer::start_sequence("127.0.0.1:0", Mode::Tls(Identity::Good), scripts);
     let port = srv.port().to_string();
-    let ca = ca();
-    let mut all = vec![
+    let args = strings(&[
         "localhost",
         "--security",
         "tls",
         "-p",
         &port,
         "--ca-file",
-        &ca,
+        &ca(),
         "-u",
         USER,
-    ];
-    all.extend_from_slice(args);
+    ]);
+    (srv, args)
+}
+
+/// `--repeat` against one scripted server per run on one port.
+fn repeated(scripts: Vec<Vec<Step>>, args: &[&str], stdin: Option<&[u8]>) -> (Run, ServerLog) {
+    let (srv, mut all) = sequence_and_check(scripts);
+    all.extend(strings(args));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let env: &[(&str, &str)] = if stdin.is_some() { &[] } else { &PASS_ENV };
     let r = run(&all, env, stdin);
     (r, srv.finish())
@@ -307,23 +314,13 @@ fn interrupted(
     after: Duration,
 ) -> (String, i32, Duration) {
     let n = scripts.len().to_string();
-    let srv = ScriptedServer::start_sequence("127.0.0.1:0", Mode::Tls(Identity::Good), scripts);
-    let port = srv.port().to_string();
-    let ca = ca();
+    let (srv, args) = sequence_and_check(scripts);
     let mut cmd = imapcheck();
-    cmd.args([
-        "localhost",
-        "--security",
-        "tls",
-        "-p",
-        &port,
-        "--ca-file",
-        &ca,
-    ])
-    .args(["-u", USER, "--repeat", &n, "--interval", interval])
-    .env("IMAPCHECK_PASSWORD", PASS)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(args)
+        .args(["--repeat", &n, "--interval", interval])
+        .env("IMAPCHECK_PASSWORD", PASS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn imapcheck");
     thread::sleep(after);
     // SAFETY: kill(2) on our own child's pid.
