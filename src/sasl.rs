@@ -5,6 +5,8 @@
 //! Everything built here contains a secret; callers pass it to the session
 //! as secret data, which never reaches the transcript or the logs.
 
+use crate::json::Json;
+use crate::json::read::get_str;
 use crate::password::Secret;
 
 /// `\0user\0password` (no authorization identity).
@@ -87,135 +89,24 @@ impl OAuthError {
 /// Longest JSON challenge read; real ones are under 200 bytes.
 const MAX_JSON: usize = 4096;
 
-/// Deepest nesting skipped inside the JSON challenge.
-const MAX_JSON_DEPTH: usize = 16;
-
 /// Reads the string members `status`, `schemes` and `scope` of a JSON
 /// object. Anything that is not such an object gives `None`; other members
-/// and non-string values are skipped.
+/// and non-string values are ignored. Control characters in the values
+/// become spaces: they are shown on one line.
 pub fn parse_oauth_error(json: &[u8]) -> Option<OAuthError> {
     if json.len() > MAX_JSON {
         return None;
     }
-    let mut p = JsonCursor { s: json, i: 0 };
-    p.ws();
-    p.eat(b'{')?;
-    let mut out = OAuthError::default();
-    p.ws();
-    if p.peek() == Some(b'}') {
-        return Some(out);
+    let value = crate::json::read::parse(json).ok()?;
+    if !matches!(value, Json::Obj(_)) {
+        return None;
     }
-    loop {
-        p.ws();
-        let key = p.string()?;
-        p.ws();
-        p.eat(b':')?;
-        p.ws();
-        if p.peek() == Some(b'"') {
-            let value = p.string()?;
-            match key.as_str() {
-                "status" => out.status = Some(value),
-                "schemes" => out.schemes = Some(value),
-                "scope" => out.scope = Some(value),
-                _ => {}
-            }
-        } else {
-            p.skip_value(0)?;
-        }
-        p.ws();
-        match p.peek()? {
-            b',' => p.i += 1,
-            b'}' => return Some(out),
-            _ => return None,
-        }
-    }
-}
-
-struct JsonCursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonCursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        (self.peek()? == b).then(|| self.i += 1)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        self.eat(b'"')?;
-        let mut out = Vec::new();
-        loop {
-            let b = self.peek()?;
-            self.i += 1;
-            match b {
-                b'"' => return Some(String::from_utf8_lossy(&out).into_owned()),
-                b'\\' => {
-                    let e = self.peek()?;
-                    self.i += 1;
-                    match e {
-                        b'n' | b'r' | b't' | b'b' | b'f' => out.push(b' '),
-                        b'u' => {
-                            let hex = self.s.get(self.i..self.i + 4)?;
-                            self.i += 4;
-                            let code =
-                                u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-                            let c = char::from_u32(code).unwrap_or('\u{fffd}');
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        }
-                        other => out.push(other),
-                    }
-                }
-                b if b < 0x20 => return None,
-                b => out.push(b),
-            }
-        }
-    }
-
-    fn skip_value(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_JSON_DEPTH {
-            return None;
-        }
-        match self.peek()? {
-            b'"' => self.string().map(|_| ()),
-            open @ (b'{' | b'[') => {
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.i += 1;
-                loop {
-                    self.ws();
-                    if self.peek()? == close {
-                        self.i += 1;
-                        return Some(());
-                    }
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' | b':' => self.i += 1,
-                        b if b == close => {}
-                        _ => return None,
-                    }
-                }
-            }
-            _ => {
-                let start = self.i;
-                while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                {
-                    self.i += 1;
-                }
-                (self.i > start).then_some(())
-            }
-        }
-    }
+    let text = |key: &str| get_str(&value, key).map(|v| v.replace(|c: char| c.is_control(), " "));
+    Some(OAuthError {
+        status: text("status"),
+        schemes: text("schemes"),
+        scope: text("scope"),
+    })
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! endpoint's URL and client, the grant the flags choose (client
 //! credentials, or a refresh token read from a file), the secrets that go
 //! with it, and the form the request sends. The HTTPS client is `http`
-//! (the answer's body framing `body`), the answer's JSON reader
-//! `json_read`, the request and what its answer means `token`. The
+//! (the answer's body framing `body`, its connection `wire`; the JSON is
+//! read by `json::read`), the request and what its answer means `token`. The
 //! `token` step of the check runs this on a thread of its own (see
 //! `check::token`).
 
 mod body;
 pub mod http;
-pub mod json_read;
 pub mod token;
 mod wire;
 

@@ -15,8 +15,8 @@ use crate::transcript::Transcript;
 use crate::transport::Deadline;
 
 use super::http::{self, HttpError, Response};
-use super::json_read;
 use super::{Grant, OAuthConfig, OAuthSecrets, form_pair};
+use crate::json::read as json_read;
 
 /// Members of the answer whose values are secrets.
 const SECRET_MEMBERS: [&str; 3] = ["access_token", "refresh_token", "id_token"];

@@ -2,6 +2,9 @@
 //! renders compactly on one line, object keys in insertion order. Strings are
 //! escaped so the output is also safe to paste (control characters, DEL,
 //! U+2028 and U+2029 become `\u` escapes); other non-ASCII stays UTF-8.
+//! Reading JSON into the same tree is `read`'s.
+
+pub mod read;
 
 /// A JSON value. Objects keep their fields in insertion order and are not
 /// de-duplicated: a repeated key is rendered twice.

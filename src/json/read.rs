@@ -1,10 +1,10 @@
-//! A small JSON reader for the token endpoint's answer (RFC 8259): the
-//! whole value into a [`Json`] tree, or an error saying where the text
-//! stopped being JSON. The body it reads is already bounded by the HTTP
-//! client's limit; nesting is bounded here, so a hostile `[[[[...` cannot
-//! exhaust the stack.
+//! A small JSON reader (RFC 8259) for what servers send as JSON: the
+//! token endpoint's answer and the OAuth error challenge of a SASL login.
+//! The whole value into a [`Json`] tree, or an error saying where the
+//! text stopped being JSON. The callers bound the text's size; nesting is
+//! bounded here, so a hostile `[[[[...` cannot exhaust the stack.
 
-use crate::json::Json;
+use super::Json;
 
 /// Deepest nesting of arrays and objects read. A token answer is one flat
 /// object (Azure's `error_codes` is an array inside it); 32 levels is far
