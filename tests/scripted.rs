@@ -28,6 +28,8 @@ mod modern;
 mod oauth;
 #[path = "scripted/protocol.rs"]
 mod protocol;
+#[path = "scripted/proxies.rs"]
+mod proxies;
 #[path = "scripted/quirks.rs"]
 mod quirks;
 #[path = "scripted/rounds.rs"]
