@@ -8,6 +8,8 @@
 
 mod common;
 
+#[path = "scripted/argforms.rs"]
+mod argforms;
 #[path = "scripted/case.rs"]
 mod case;
 #[path = "scripted/cloud.rs"]
