@@ -437,7 +437,9 @@ macro_rules! servers_x_cases {
     };
 }
 
-// Every case on the servers and the proxies that offer all it needs.
+// Every case on the servers and the proxies that offer all it needs (nginx
+// with `starttls on` and with `starttls only`, which announces LOGINDISABLED
+// on its cleartext port).
 servers_x_cases! {
     servers: [
         dovecot => Kind::Normal,
@@ -449,6 +451,7 @@ servers_x_cases! {
         courier_id => Kind::CourierId,
         courier_tls_required => Kind::CourierTlsRequired,
         nginx => Kind::Nginx,
+        nginx_starttls_only => Kind::NginxStarttlsOnly,
         dovecot_proxy => Kind::DovecotProxy,
     ],
     cases: [

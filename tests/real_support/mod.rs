@@ -77,6 +77,9 @@ pub enum Kind {
     /// nginx's mail proxy in front of a Dovecot: STARTTLS and implicit TLS
     /// terminated by nginx, logins answered by an auth_http endpoint.
     Nginx,
+    /// nginx with `starttls only` on the cleartext port: LOGINDISABLED
+    /// before STARTTLS.
+    NginxStarttlsOnly,
     /// up-imapproxy in front of a Dovecot: cleartext only, connection cache
     /// set to 0 s (it still reuses a session logged out a moment ago).
     Imapproxy,
@@ -329,7 +332,7 @@ pub fn maildir_flags(maildir: &Path) -> Vec<(String, String)> {
 // ---------------------------------------------------------------------------
 
 /// Every kind of instance, each started at most once per test binary.
-const KINDS: [Kind; 15] = [
+const KINDS: [Kind; 16] = [
     Kind::Normal,
     Kind::Strict,
     Kind::StdPorts,
@@ -342,6 +345,7 @@ const KINDS: [Kind; 15] = [
     Kind::CourierTlsRequired,
     Kind::CourierBrokenTls,
     Kind::Nginx,
+    Kind::NginxStarttlsOnly,
     Kind::Imapproxy,
     Kind::ImapproxyCache,
     Kind::DovecotProxy,
@@ -373,6 +377,9 @@ impl Kind {
             Kind::CourierTlsRequired => ("throwaway-courier", &["--tls-required"]),
             Kind::CourierBrokenTls => ("throwaway-courier", &["--broken-tls"]),
             Kind::Nginx => ("throwaway-proxy", &["--proxy", "nginx"]),
+            Kind::NginxStarttlsOnly => {
+                ("throwaway-proxy", &["--proxy", "nginx", "--starttls-only"])
+            }
             Kind::Imapproxy => ("throwaway-proxy", &["--proxy", "imapproxy"]),
             Kind::ImapproxyCache => (
                 "throwaway-proxy",
@@ -546,6 +553,7 @@ fn start(kind: Kind) -> Result<Instance, String> {
         | Kind::CourierTlsRequired
         | Kind::CourierBrokenTls
         | Kind::Nginx
+        | Kind::NginxStarttlsOnly
         | Kind::Imapproxy
         | Kind::ImapproxyCache
         | Kind::DovecotProxy => vec![(Ipv4Addr::new(127, 0, 0, 1).into(), None); 3],
