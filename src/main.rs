@@ -55,6 +55,8 @@ fn run() -> i32 {
             }
         }
     }
+    // getopt's forms (--port=993, -p993, '-p 993', -4v, an empty '$ARG1$').
+    let raw_args = cli::getopt::normalize(raw_args);
     let arg_refs: Vec<&str> = raw_args.iter().map(String::as_str).collect();
     let args = match cli::Args::from_args(&["imapcheck"], &arg_refs) {
         Ok(a) => a,

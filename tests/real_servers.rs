@@ -1,8 +1,11 @@
 // One suite for every real server: the same cases against Dovecot, Cyrus
-// (Debian's namespace and altnamespace) and Courier (as installed, with a
-// quota, with ID, with TLS required), each a throw-away instance on
-// loopback (tests/real_support). The table at the end makes one test per
-// server × case, named `server::case`.
+// (Debian's namespace and altnamespace), Courier (as installed, with a
+// quota, with ID, with TLS required) and three proxies in front of a
+// Dovecot (nginx's mail proxy, up-imapproxy, Dovecot as a proxy), each a
+// throw-away instance on loopback (tests/real_support). The tables at the
+// end make one test per server × case, named `server::case`; a case that
+// cannot apply to a server is left out of its row with the reason beside
+// it, and replaced by one that checks what the server does instead.
 //
 // Every result is compared with what the server really holds, read
 // independently with Python's imaplib (tests/servers/imap-truth), and the
@@ -29,14 +32,22 @@ fn check(inst: &Instance, security: &str, extra: &[&str]) -> Out {
 }
 
 /// Asserts a complete, healthy check: OK (or the cleartext warning), every
-/// step ok but what `not_ok` names, nothing not understood.
+/// step ok but what `not_ok` names, nothing not understood. In cleartext
+/// (`none`) the capability and login steps warn that the password crossed
+/// the network unencrypted.
 #[track_caller]
 fn assert_healthy(o: &Out, security: &str, open: &'static str, not_ok: &[(&str, &str)]) {
+    let cleartext: &[(&str, &str)] = if security == "none" {
+        &[("capability", "warning"), ("login", "warning")]
+    } else {
+        &[]
+    };
     let want: Vec<(String, String)> = steps(security, open)
         .into_iter()
         .map(|s| {
             let st = not_ok
                 .iter()
+                .chain(cleartext)
                 .find(|(n, _)| *n == s)
                 .map_or("ok", |(_, st)| st);
             (s, st.to_string())
@@ -45,6 +56,17 @@ fn assert_healthy(o: &Out, security: &str, open: &'static str, not_ok: &[(&str, 
     assert_eq!(o.steps(), want, "steps{}", o.ctx());
     o.eq("quirks", json!([]));
     o.eq("error", Value::Null);
+}
+
+/// The verdict of a healthy check in `security` mode: OK, or WARNING for
+/// the password sent in cleartext.
+#[track_caller]
+fn assert_healthy_verdict(o: &Out, security: &str) {
+    if security == "none" {
+        o.verdict("warning", 1);
+    } else {
+        o.verdict("ok", 0);
+    }
 }
 
 /// The truth's entry for a folder.
@@ -114,12 +136,12 @@ fn cleartext_check(inst: &Instance) {
 fn every_folder_matches_the_server(inst: &Instance) {
     let truth = &inst.truth_at_start;
     for folder in inst.folders.all() {
-        let o = check(inst, "tls", &["--folder", folder]);
-        o.verdict("ok", 0);
+        let o = check(inst, inst.secure(), &["--folder", folder]);
+        assert_healthy_verdict(&o, inst.secure());
         let t = truth_of(truth, folder);
         let exists = t["exists"].as_u64().unwrap_or(u64::MAX);
         let fetch = if exists == 0 { "skipped" } else { "ok" };
-        assert_healthy(&o, "tls", "examine", &[("fetch", fetch)]);
+        assert_healthy(&o, inst.secure(), "examine", &[("fetch", fetch)]);
         o.eq("mailbox.name", folder);
         o.eq("mailbox.exists", exists);
         o.eq("mailbox.uidvalidity", t["uidvalidity"].clone());
@@ -130,7 +152,7 @@ fn every_folder_matches_the_server(inst: &Instance) {
         }
     }
     // LIST finds the same folders imaplib does.
-    let o = check(inst, "tls", &["--no-fetch"]);
+    let o = check(inst, inst.secure(), &["--no-fetch"]);
     let mut got = o.strings("folders");
     got.sort();
     let mut want: Vec<String> = truth["folders"]
@@ -146,23 +168,23 @@ fn every_folder_matches_the_server(inst: &Instance) {
 }
 
 fn first_message_matches(inst: &Instance) {
-    let o = check(inst, "tls", &["--message", "1"]);
-    o.verdict("ok", 0);
+    let o = check(inst, inst.secure(), &["--message", "1"]);
+    assert_healthy_verdict(&o, inst.secure());
     assert_message_is(&o, &truth_of(&inst.truth_at_start, "INBOX")["messages"][0]);
 }
 
 fn select_opens_read_write(inst: &Instance) {
     let drafts = inst.folders.drafts.as_str();
-    let o = check(inst, "tls", &["--select", "--folder", drafts]);
-    o.verdict("ok", 0);
-    assert_healthy(&o, "tls", "select", &[]);
+    let o = check(inst, inst.secure(), &["--select", "--folder", drafts]);
+    assert_healthy_verdict(&o, inst.secure());
+    assert_healthy(&o, inst.secure(), "select", &[]);
     o.eq("mailbox.read_only", false);
     o.eq("mailbox.name", drafts);
 }
 
 fn body_matches_the_size(inst: &Instance) {
-    let o = check(inst, "tls", &["--body"]);
-    o.verdict("ok", 0);
+    let o = check(inst, inst.secure(), &["--body"]);
+    assert_healthy_verdict(&o, inst.secure());
     o.eq("message.body_bytes", o.u64("message.size"));
 }
 
@@ -170,9 +192,9 @@ fn wrong_password_is_critical(inst: &Instance) {
     let args = [
         inst.addr.as_str(),
         "-p",
-        &inst.tls_port.to_string(),
+        &inst.port(inst.secure()).to_string(),
         "--security",
-        "tls",
+        inst.secure(),
         "--ca-file",
         &inst.ca,
         "-u",
@@ -194,7 +216,7 @@ fn wrong_password_is_critical(inst: &Instance) {
 fn missing_folder_names_the_real_one(inst: &Instance) {
     // One letter off; the hint names the real folder, namespace prefix
     // included (INBOX.Sent on Courier and Debian's Cyrus).
-    let o = check(inst, "tls", &["--folder", "Sentt"]);
+    let o = check(inst, inst.secure(), &["--folder", "Sentt"]);
     o.verdict("critical", 2);
     o.eq("error.step", "examine");
     o.contains(
@@ -204,16 +226,17 @@ fn missing_folder_names_the_real_one(inst: &Instance) {
 }
 
 fn auth_plain_works(inst: &Instance) {
-    let o = check(inst, "tls", &["--auth", "plain"]);
-    o.verdict("ok", 0);
-    assert_healthy(&o, "tls", "examine", &[]);
+    let o = check(inst, inst.secure(), &["--auth", "plain"]);
+    assert_healthy_verdict(&o, inst.secure());
+    assert_healthy(&o, inst.secure(), "examine", &[]);
     o.contains("steps.4.detail", "via AUTHENTICATE PLAIN");
 }
 
 fn without_user_only_connection_steps_run(inst: &Instance) {
-    let o = ic(&inst.args("tls", None));
-    o.verdict("ok", 0);
-    let mut want: Vec<(String, String)> = steps("tls", "examine")
+    let security = inst.secure();
+    let o = ic(&inst.args(security, None));
+    assert_healthy_verdict(&o, security);
+    let mut want: Vec<(String, String)> = steps(security, "examine")
         .into_iter()
         .map(|s| (s, "skipped".to_string()))
         .collect();
@@ -221,25 +244,36 @@ fn without_user_only_connection_steps_run(inst: &Instance) {
         if ["connect", "tls", "greeting", "capability", "logout"].contains(&name.as_str()) {
             *st = "ok".into();
         }
+        // In cleartext: the port takes passwords unencrypted.
+        if security == "none" && name == "capability" {
+            *st = "warning".into();
+        }
     }
     assert_eq!(o.steps(), want, "steps{}", o.ctx());
 }
 
 fn nagios_line(inst: &Instance) {
-    let mut args = inst.args("tls", Some("alice"));
+    let security = inst.secure();
+    let mut args = inst.args(security, Some("alice"));
     let f = args.iter().position(|a| a == "json").unwrap_or(0);
     args[f] = "nagios".into();
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = common::run(&a, &[], None);
-    assert_eq!(r.status, 0, "{r:?}");
     let (text, perf) = r.stdout.trim_end().split_once(" | ").unwrap_or_default();
-    assert!(text.starts_with("IMAP OK - "), "{r:?}");
-    assert!(
-        text.ends_with(" has 3 messages") || inst.server == "dovecot",
-        "{r:?}"
-    );
+    if security == "none" {
+        // The summary names the warnings instead of the message count.
+        assert_eq!(r.status, 1, "{r:?}");
+        assert!(text.starts_with("IMAP WARNING - "), "{r:?}");
+        assert!(text.contains("credentials sent in cleartext"), "{r:?}");
+    } else {
+        assert_eq!(r.status, 0, "{r:?}");
+        assert!(text.starts_with("IMAP OK - "), "{r:?}");
+        let count = format!(" has {} messages", inst.inbox_exists);
+        assert!(text.ends_with(&count), "{count} in {r:?}");
+        assert!(perf.contains("tls="), "tls= in {perf:?}");
+    }
     for step in [
-        "time=", "connect=", "tls=", "login=", "examine=", "fetch=", "logout=",
+        "time=", "connect=", "login=", "examine=", "fetch=", "logout=",
     ] {
         assert!(perf.contains(step), "{step} in {perf:?}");
     }
@@ -249,10 +283,10 @@ fn nagios_line(inst: &Instance) {
 fn checks_leave_every_flag_as_it_was(inst: &Instance) {
     // Everything that opens folders or reads messages, then a fresh reading.
     for folder in inst.folders.all() {
-        check(inst, "tls", &["--folder", folder, "--body"]);
+        check(inst, inst.secure(), &["--folder", folder, "--body"]);
         check(
             inst,
-            "tls",
+            inst.secure(),
             &["--folder", folder, "--select", "--message", "1"],
         );
     }
@@ -279,6 +313,89 @@ fn checks_leave_every_flag_as_it_was(inst: &Instance) {
         "flags changed on {}",
         inst.server
     );
+}
+
+// ---------------------------------------------------------------------------
+// What a proxy does instead, where a case above cannot apply
+// ---------------------------------------------------------------------------
+
+/// imapproxy offers clients no TLS (its README.ssl: TLS only between proxy
+/// and backend) and strips STARTTLS: a STARTTLS check fails at that step,
+/// before any password is sent.
+fn starttls_is_not_offered(inst: &Instance) {
+    let o = check(inst, "starttls", &[]);
+    o.verdict("critical", 2);
+    o.eq("error.step", "starttls");
+    o.contains("error.message", "does not offer STARTTLS");
+    assert!(
+        !o.commands_sent().iter().any(|c| c == "LOGIN"),
+        "LOGIN sent{}",
+        o.ctx()
+    );
+}
+
+/// imapproxy strips AUTH=PLAIN (and SASL-IR) and refuses AUTHENTICATE
+/// PLAIN: `--auth plain` fails at login without sending the secret.
+fn auth_plain_is_not_offered(inst: &Instance) {
+    let o = check(inst, inst.secure(), &["--auth", "plain", "-v"]);
+    o.verdict("critical", 2);
+    o.eq("error.step", "login");
+    o.contains("error.message", "does not offer AUTHENTICATE PLAIN");
+    o.contains("error.message", "the secret was not sent");
+    assert!(
+        !o.commands_sent().iter().any(|c| c == "AUTHENTICATE"),
+        "AUTHENTICATE sent{}",
+        o.ctx()
+    );
+}
+
+/// The connection cache: after the backend's password changed, a check
+/// through imapproxy must not say OK. imapproxy answers the old password
+/// from a cached session (`[XPROXYREUSE]`), so the login step warns that
+/// the backend login was not tested; were the backend really asked, the
+/// login would fail.
+fn a_changed_backend_password_is_not_hidden_by_the_cache(inst: &Instance) {
+    let security = inst.secure();
+    // Logs in through the proxy and logs out: the session stays cached.
+    let first = check(inst, security, &[]);
+    assert_healthy_verdict(&first, security);
+    assert_healthy(&first, security, "examine", &[]);
+    inst.change_backend_password("alice", "changed in the backend");
+    // The change is real: the backend itself refuses the old password.
+    // Dovecot looks at its passwd-file at most once a second, so the first
+    // lookups may still see the old one.
+    let mut direct = inst.args(security, Some("alice"));
+    let p = direct.iter().position(|a| a == "-p").map_or(0, |i| i + 1);
+    direct[p] = inst.backend_plain_port.to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let direct = loop {
+        let o = ic(&direct);
+        if o.run.status == 2 || std::time::Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    direct.verdict("critical", 2);
+    direct.eq("error.step", "login");
+    // Through the proxy, the same old password.
+    let o = check(inst, security, &["-v"]);
+    assert_ne!(o.str("status"), "ok", "{}", o.ctx());
+    let login = o.step("login");
+    if login["status"] == "warning" {
+        o.verdict("warning", 1);
+        let detail = o.step_detail("login");
+        assert!(
+            detail.starts_with("the backend login was not tested"),
+            "{detail}{}",
+            o.ctx()
+        );
+        assert!(detail.contains("cache_expiration_time"), "{}", o.ctx());
+        assert!(o.run.stderr.contains("[XPROXYREUSE]"), "{}", o.ctx());
+    } else {
+        // The proxy asked the backend after all: then the login fails.
+        o.verdict("critical", 2);
+        o.eq("error.step", "login");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -320,6 +437,9 @@ macro_rules! servers_x_cases {
     };
 }
 
+// Every case on the servers and the proxies that offer all it needs (nginx
+// with `starttls on` and with `starttls only`, which announces LOGINDISABLED
+// on its cleartext port).
 servers_x_cases! {
     servers: [
         dovecot => Kind::Normal,
@@ -330,6 +450,9 @@ servers_x_cases! {
         courier_quota => Kind::CourierQuota,
         courier_id => Kind::CourierId,
         courier_tls_required => Kind::CourierTlsRequired,
+        nginx => Kind::Nginx,
+        nginx_starttls_only => Kind::NginxStarttlsOnly,
+        dovecot_proxy => Kind::DovecotProxy,
     ],
     cases: [
         starttls_full_check,
@@ -345,5 +468,48 @@ servers_x_cases! {
         without_user_only_connection_steps_run,
         nagios_line,
         checks_leave_every_flag_as_it_was,
+    ]
+}
+
+// up-imapproxy: cleartext only, so every case runs with --security none
+// (`Instance::secure`), where the healthy verdict is the cleartext WARNING.
+// Left out, with what replaces them:
+// - starttls_full_check: imapproxy strips STARTTLS and refuses it ("BAD
+//   Please login first"); starttls_is_not_offered checks the diagnosis;
+// - tls_full_check: imapproxy has no implicit TLS port for clients (TLS
+//   only towards the backend), so there is nothing to connect to;
+// - auth_plain_works: imapproxy strips AUTH=PLAIN and answers AUTHENTICATE
+//   PLAIN with NO; auth_plain_is_not_offered checks the diagnosis.
+// Its connection cache reuses sessions even at cache_expiration_time 0, so
+// the login step may also carry the reuse warning: still the cleartext
+// verdict, WARNING.
+servers_x_cases! {
+    servers: [
+        imapproxy => Kind::Imapproxy,
+    ],
+    cases: [
+        starttls_is_not_offered,
+        cleartext_check,
+        every_folder_matches_the_server,
+        first_message_matches,
+        select_opens_read_write,
+        body_matches_the_size,
+        wrong_password_is_critical,
+        missing_folder_names_the_real_one,
+        auth_plain_is_not_offered,
+        without_user_only_connection_steps_run,
+        nagios_line,
+        checks_leave_every_flag_as_it_was,
+    ]
+}
+
+// imapproxy with its shipped 300 s cache, alone: the case changes the
+// backend's password, which no other case may see.
+servers_x_cases! {
+    servers: [
+        imapproxy_cache => Kind::ImapproxyCache,
+    ],
+    cases: [
+        a_changed_backend_password_is_not_hidden_by_the_cache,
     ]
 }

@@ -8,6 +8,8 @@
 
 mod common;
 
+#[path = "scripted/argforms.rs"]
+mod argforms;
 #[path = "scripted/case.rs"]
 mod case;
 #[path = "scripted/cloud.rs"]
@@ -28,6 +30,8 @@ mod modern;
 mod oauth;
 #[path = "scripted/protocol.rs"]
 mod protocol;
+#[path = "scripted/proxies.rs"]
+mod proxies;
 #[path = "scripted/quirks.rs"]
 mod quirks;
 #[path = "scripted/rounds.rs"]

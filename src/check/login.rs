@@ -12,6 +12,7 @@ use crate::sasl;
 use crate::session::{Arg, Completion, SessionError};
 
 use super::diagnosis::{self, NO_CONNECTION, NO_PASSWORD};
+use super::proxy_reuse;
 use super::{Check, Done, StepOutcome, TEXT_CUT};
 
 /// A login's tagged answer, and what an OAuth server reported in an error
@@ -42,6 +43,7 @@ impl Check<'_> {
         }
         // Only capabilities announced by the login itself count as fresh.
         self.seen.capabilities_fresh = false;
+        self.seen.proxy_reused = false;
         // LOGIN and AUTHENTICATE always go alone: see `plan_after_login`.
         let (done, oauth_error) = match auth.mechanism() {
             None => (
@@ -79,10 +81,14 @@ impl Check<'_> {
                 self.seen.referrals.join(", ")
             ));
         }
-        if !tls {
-            return Done::warn("credentials sent in cleartext (--security none)", detail);
+        let mut warnings = Vec::new();
+        if self.seen.proxy_reused {
+            warnings.push(proxy_reuse::reuse_warning());
         }
-        Done::ok(detail)
+        if !tls {
+            warnings.push("credentials sent in cleartext (--security none)".to_string());
+        }
+        Done::ok_or_warn(warnings, detail)
     }
 
     /// AUTHENTICATE `mechanism` for `user` with `secret` (a password or an

@@ -22,6 +22,7 @@ mod greeting;
 mod login;
 mod logout;
 mod mailbox;
+mod proxy_reuse;
 mod seen;
 mod starttls;
 mod step;

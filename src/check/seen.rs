@@ -8,7 +8,7 @@ use crate::mutf7;
 use crate::parser::{self, Code, Status, Untagged, Value};
 use crate::report::{MailboxReport, escape_cut, trim_eol};
 
-use super::TEXT_CUT;
+use super::{TEXT_CUT, proxy_reuse};
 
 /// Folder names kept for the report. LIST keeps being counted beyond this,
 /// but a server (or a hostile one) with millions of folders must not make
@@ -75,6 +75,9 @@ pub(super) struct Seen {
     /// The server's RFC 2971 ID answer (empty for `ID NIL`).
     pub(super) server_id: Option<parser::IdFields>,
     pub(super) quotas: Vec<QuotaSeen>,
+    /// A proxy answered the login from a cached backend session
+    /// (`proxy_reuse`).
+    pub(super) proxy_reused: bool,
     /// Responses not understood since the last step ended: (response,
     /// reason), at most MAX_QUIRKS in a whole run.
     pub(super) new_quirks: Vec<(String, String)>,
@@ -194,6 +197,9 @@ impl Seen {
                 if name == "REFERRAL" && self.trusted && self.referrals.len() < MAX_ALERTS =>
             {
                 self.referrals.push(escape_cut(data, TEXT_CUT));
+            }
+            Code::Other { name, .. } if self.trusted && proxy_reuse::is_reuse_code(name) => {
+                self.proxy_reused = true;
             }
             _ => {}
         }

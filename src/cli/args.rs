@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(help_triggers("-h", "--help", "help"))]
 /// Check an IMAP server step by step, the way an admin does by hand with
 /// telnet: connect, TLS, greeting, CAPABILITY, STARTTLS, LOGIN, LIST,

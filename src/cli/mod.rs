@@ -5,6 +5,7 @@
 //! connection is made.
 
 mod args;
+pub mod getopt;
 mod values;
 
 pub use args::Args;

@@ -1,5 +1,6 @@
 // Support for the real-server tests (tests/real_servers.rs, tests/dovecot.rs):
-// throw-away Dovecot, Cyrus and Courier instances started through
+// throw-away Dovecot, Cyrus and Courier instances and IMAP proxies in front
+// of a Dovecot (nginx, up-imapproxy, Dovecot as a proxy) started through
 // tests/servers/throwaway-*, shared by all tests of a binary, an independent
 // reading of what each account holds (tests/servers/imap-truth, Python's
 // imaplib), plus small helpers to run imapcheck and assert on its JSON.
@@ -73,6 +74,20 @@ pub enum Kind {
     StdPorts,
     /// ::1, random ports.
     Ipv6,
+    /// nginx's mail proxy in front of a Dovecot: STARTTLS and implicit TLS
+    /// terminated by nginx, logins answered by an auth_http endpoint.
+    Nginx,
+    /// nginx with `starttls only` on the cleartext port: LOGINDISABLED
+    /// before STARTTLS.
+    NginxStarttlsOnly,
+    /// up-imapproxy in front of a Dovecot: cleartext only, connection cache
+    /// set to 0 s (it still reuses a session logged out a moment ago).
+    Imapproxy,
+    /// up-imapproxy with its shipped cache_expiration_time (300 s), for the
+    /// case that changes the backend's password: an instance of its own.
+    ImapproxyCache,
+    /// Dovecot as a proxy (passdb proxy=y) in front of a Dovecot.
+    DovecotProxy,
 }
 
 /// One running throw-away Dovecot, as the script described it.
@@ -85,9 +100,18 @@ pub struct Instance {
     pub version: String,
     pub dir: PathBuf,
     /// The listen address, as imapcheck's host argument (`::1` for IPv6).
+    /// For a proxy, the proxy's; its backend listens on the same address.
     pub addr: String,
     pub plain_port: u16,
+    /// 0 where the server offers no implicit TLS (imapproxy).
     pub tls_port: u16,
+    /// Where the truth is read over TLS: the TLS port, or a proxy's
+    /// backend's.
+    pub truth_port: u16,
+    /// A proxy's backend: its cleartext port and its passwd-file (0 and
+    /// empty for a server that is no proxy).
+    pub backend_plain_port: u16,
+    pub backend_users: String,
     pub ca: String,
     pub pid: u32,
     /// The script's own measure of its start (config, certs, mail, launch,
@@ -179,7 +203,42 @@ impl Instance {
     /// What alice's account holds now, read with Python's imaplib over
     /// implicit TLS (read-only: EXAMINE and BODY.PEEK).
     pub fn truth(&self) -> Value {
-        read_truth(&self.addr, self.tls_port, &self.ca, &self.alice_pass_file)
+        read_truth(&self.addr, self.truth_port, &self.ca, &self.alice_pass_file)
+    }
+
+    /// The security mode with TLS this server offers: implicit TLS, or none
+    /// at all where it has no TLS for clients (imapproxy).
+    pub fn secure(&self) -> &'static str {
+        if self.tls_port == 0 { "none" } else { "tls" }
+    }
+
+    /// Changes `user`'s password in a proxy's backend (the throw-away
+    /// Dovecot's passwd-file, which Dovecot re-reads when it changes); the
+    /// user's password file, and so the checks, keep the old one.
+    pub fn change_backend_password(&self, user: &str, new: &str) {
+        assert!(
+            !self.backend_users.is_empty(),
+            "{:?} has no backend",
+            self.kind
+        );
+        let text = fs::read_to_string(&self.backend_users)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", self.backend_users));
+        let prefix = format!("{user}:");
+        let mut changed = 0;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.strip_prefix(&prefix) {
+                Some(rest) => {
+                    changed += 1;
+                    let rest = rest.split_once(':').map_or("", |(_, r)| r);
+                    format!("{user}:{{PLAIN.b64}}{}:{rest}", base64(new.as_bytes()))
+                }
+                None => l.to_string(),
+            })
+            .collect();
+        assert_eq!(changed, 1, "{user} in {}", self.backend_users);
+        fs::write(&self.backend_users, lines.join("\n") + "\n")
+            .unwrap_or_else(|e| panic!("writing {}: {e}", self.backend_users));
     }
 
     pub fn inbox_maildir(&self) -> PathBuf {
@@ -273,7 +332,7 @@ pub fn maildir_flags(maildir: &Path) -> Vec<(String, String)> {
 // ---------------------------------------------------------------------------
 
 /// Every kind of instance, each started at most once per test binary.
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 16] = [
     Kind::Normal,
     Kind::Strict,
     Kind::StdPorts,
@@ -285,6 +344,11 @@ const KINDS: [Kind; 11] = [
     Kind::CourierId,
     Kind::CourierTlsRequired,
     Kind::CourierBrokenTls,
+    Kind::Nginx,
+    Kind::NginxStarttlsOnly,
+    Kind::Imapproxy,
+    Kind::ImapproxyCache,
+    Kind::DovecotProxy,
 ];
 
 type Cell = OnceLock<Result<Instance, String>>;
@@ -312,6 +376,16 @@ impl Kind {
             Kind::CourierId => ("throwaway-courier", &["--id"]),
             Kind::CourierTlsRequired => ("throwaway-courier", &["--tls-required"]),
             Kind::CourierBrokenTls => ("throwaway-courier", &["--broken-tls"]),
+            Kind::Nginx => ("throwaway-proxy", &["--proxy", "nginx"]),
+            Kind::NginxStarttlsOnly => {
+                ("throwaway-proxy", &["--proxy", "nginx", "--starttls-only"])
+            }
+            Kind::Imapproxy => ("throwaway-proxy", &["--proxy", "imapproxy"]),
+            Kind::ImapproxyCache => (
+                "throwaway-proxy",
+                &["--proxy", "imapproxy", "--cache-seconds", "300"],
+            ),
+            Kind::DovecotProxy => ("throwaway-proxy", &["--proxy", "dovecot"]),
         }
     }
 
@@ -477,7 +551,12 @@ fn start(kind: Kind) -> Result<Instance, String> {
         | Kind::CourierQuota
         | Kind::CourierId
         | Kind::CourierTlsRequired
-        | Kind::CourierBrokenTls => vec![(Ipv4Addr::new(127, 0, 0, 1).into(), None); 3],
+        | Kind::CourierBrokenTls
+        | Kind::Nginx
+        | Kind::NginxStarttlsOnly
+        | Kind::Imapproxy
+        | Kind::ImapproxyCache
+        | Kind::DovecotProxy => vec![(Ipv4Addr::new(127, 0, 0, 1).into(), None); 3],
         Kind::Strict => vec![(Ipv4Addr::new(127, 0, 0, 2).into(), None); 3],
         Kind::Ipv6 => vec![(Ipv6Addr::LOCALHOST.into(), None); 3],
         Kind::StdPorts => {
@@ -584,6 +663,12 @@ fn start_once(kind: Kind, ip: IpAddr, plain: u16, tls: u16) -> Result<Instance, 
         addr: field("addr")?,
         plain_port: num("plain_port")? as u16,
         tls_port: num("tls_port")? as u16,
+        truth_port: match kv.get("truth_port") {
+            Some(_) => num("truth_port")? as u16,
+            None => num("tls_port")? as u16,
+        },
+        backend_plain_port: optional_num("backend_plain_port") as u16,
+        backend_users: optional("backend_users"),
         ca: field("ca")?,
         pid: num("pid")? as u32,
         start_ms: num("start_ms")?,
@@ -609,7 +694,7 @@ fn start_once(kind: Kind, ip: IpAddr, plain: u16, tls: u16) -> Result<Instance, 
     let truth_at_start = if matches!(kind, Kind::CourierBrokenTls | Kind::StdPorts) {
         Value::Null
     } else {
-        read_truth(&inst.addr, inst.tls_port, &inst.ca, &inst.alice_pass_file)
+        read_truth(&inst.addr, inst.truth_port, &inst.ca, &inst.alice_pass_file)
     };
     let initial_inbox = if kind.is_dovecot() {
         maildir_flags(&inst.inbox_maildir())
