@@ -20,6 +20,8 @@ pub struct Round {
     pub reports: Vec<Report>,
     /// `--all-addresses`: the reports are the name's addresses.
     pub all_addresses: bool,
+    /// `--all-addresses`: the name's addresses beyond the cap, not checked.
+    pub left_out: usize,
 }
 
 impl Round {
@@ -49,12 +51,29 @@ impl Round {
                     self.reports.len(),
                     if self.reports.len() == 1 { "" } else { "es" }
                 );
+                if let Some(note) = self.left_out_note() {
+                    let _ = write!(s, "; {note}");
+                }
                 for r in self.reports.iter().filter(|r| r.verdict() != Verdict::Ok) {
                     let _ = write!(s, "; {} {}", address_label(r), r.outcome());
                 }
                 s
             }
         }
+    }
+
+    /// `8 more addresses left out: only the first 32 are checked`, when
+    /// the cap left any out.
+    pub fn left_out_note(&self) -> Option<String> {
+        (self.left_out > 0).then(|| {
+            format!(
+                "{} more address{} left out: only the first {} {} checked",
+                self.left_out,
+                if self.left_out == 1 { "" } else { "es" },
+                self.reports.len(),
+                if self.reports.len() == 1 { "is" } else { "are" }
+            )
+        })
     }
 }
 
@@ -251,7 +270,27 @@ mod tests {
             elapsed: ms(50),
             reports,
             all_addresses: all,
+            left_out: 0,
         }
+    }
+
+    #[test]
+    fn the_addresses_left_out_are_counted_in_the_summary() {
+        let mut a = sample();
+        a.address = Some("127.0.0.2:993".parse().expect("addr"));
+        let mut r = round(vec![a.clone(), a], true);
+        assert_eq!(r.left_out_note(), None);
+        r.left_out = 8;
+        assert_eq!(
+            r.summary(),
+            "mail.example.org: 2 of 2 addresses OK; 8 more addresses left out: only the first 2 are checked"
+        );
+        r.left_out = 1;
+        r.reports.truncate(1);
+        assert_eq!(
+            r.left_out_note().as_deref(),
+            Some("1 more address left out: only the first 1 is checked")
+        );
     }
 
     #[test]
