@@ -289,19 +289,18 @@ impl<'a> Reader<'a> {
                 });
             }
         };
-        let header_len = rest.len() - available;
-        let content = after_len.get(..len).ok_or(DerError::Truncated {
+        let truncated = DerError::Truncated {
             offset,
             claimed,
             available,
-        })?;
-        let total = header_len + len;
-        let raw = rest.get(..total).ok_or(DerError::Truncated {
-            offset,
-            claimed,
-            available,
-        })?;
-        self.pos = start + total;
+        };
+        // `after_len` is a tail of `rest`, and `len` at most its length:
+        // none of these can fail, and none is left to chance.
+        let header_len = rest.len().checked_sub(available).ok_or(truncated.clone())?;
+        let content = after_len.get(..len).ok_or(truncated.clone())?;
+        let total = header_len.checked_add(len).ok_or(truncated.clone())?;
+        let raw = rest.get(..total).ok_or(truncated.clone())?;
+        self.pos = start.checked_add(total).ok_or(truncated)?;
         Ok(Tlv {
             tag,
             offset,
@@ -788,7 +787,10 @@ pub fn unix_seconds(days: i64, hour: i64, minute: i64, second: i64) -> Option<i6
 fn digits(s: &[u8], start: usize, count: usize) -> Option<u32> {
     let end = start.checked_add(count)?;
     s.get(start..end)?.iter().try_fold(0u32, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
     })
 }
 
@@ -895,7 +897,8 @@ pub fn now_unix() -> i64 {
             let d = before.duration();
             let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
             // Round towards the past, like div_euclid.
-            -secs - i64::from(d.subsec_nanos() > 0)
+            secs.saturating_neg()
+                .saturating_sub(i64::from(d.subsec_nanos() > 0))
         }
     }
 }
@@ -2179,6 +2182,11 @@ pub(crate) mod tests {
             None
         );
         assert_eq!(unix_seconds(1, 1, 1, 1), Some(86_400 + 3600 + 60 + 1));
+        // More digits than a u32 holds: no number, no overflow.
+        assert_eq!(digits(b"4294967295", 0, 10), Some(u32::MAX));
+        assert_eq!(digits(b"4294967296", 0, 10), None);
+        assert_eq!(digits(&[b'9'; 40], 0, 40), None);
+        assert_eq!(digits(b"12", usize::MAX, 2), None);
     }
 
     #[test]
