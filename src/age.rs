@@ -224,6 +224,15 @@ mod tests {
             internal_date_unix("31-Dec-9999 23:59:59 +0000"),
             Ok(253_402_300_799)
         );
+        // The widest offsets the four digits allow, either way.
+        assert_eq!(
+            internal_date_unix("31-Dec-9999 23:59:59 -9999"),
+            Ok(253_402_300_799 + 99 * 3600 + 99 * 60)
+        );
+        assert_eq!(
+            internal_date_unix("01-Jan-1970 00:00:00 +9999"),
+            Ok(-(99 * 3600 + 99 * 60))
+        );
         for bad in [
             "",
             "17-Jux-1996 02:44:25 -0700",
@@ -239,6 +248,10 @@ mod tests {
             "17-Jul-1996-1 02:44:25 -0700",
             "999-Jul-1996 02:44:25 -0700",
             "17-Jul-10000 99:44:25 -0700",
+            "99999999999999999999-Jul-1996 02:44:25 -0700",
+            "17-Jul-1996 99999999999999999999:44:25 -0700",
+            "17-Jul-1996 02:-9223372036854775808:25 -0700",
+            "17-Jul-1996 02:44:25 -99999",
         ] {
             assert_eq!(internal_date_unix(bad), Err(BadDate::Unreadable), "{bad:?}");
         }
