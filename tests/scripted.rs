@@ -38,6 +38,8 @@ mod quirks;
 mod rounds;
 #[path = "scripted/secrets.rs"]
 mod secrets;
+#[path = "scripted/time_limits.rs"]
+mod time_limits;
 #[path = "scripted/token_errors.rs"]
 mod token_errors;
 

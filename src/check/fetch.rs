@@ -5,7 +5,7 @@
 use crate::age::{self, Age};
 use crate::der;
 use crate::parser::{self, Status, Value};
-use crate::report::{Failure, MessageReport, escape_cut};
+use crate::report::{Failure, MessageReport, Quirk, escape_cut};
 use crate::rfc2047;
 use crate::session::Arg;
 
@@ -109,29 +109,58 @@ impl Check<'_> {
                 "no readable INTERNALDATE: the message's age cannot be told",
                 detail,
             ),
+            Some(Age::ImpossibleYear(year)) => Done::warn(
+                format!(
+                    "INTERNALDATE year {year} is outside 1970-9999: the message's age cannot be told"
+                ),
+                detail,
+            ),
             _ => Done::ok(detail),
         }
     }
 
     /// The message's age by this host's clock, into the report, and what
     /// `--max-age` finds (None without it).
-    fn judge_age(&self, message: &mut MessageReport) -> Option<Age> {
+    /// A date in a year outside 1970-9999 is a quirk, not a date: no age,
+    /// and under `--max-age` a warning, as for a date that cannot be read.
+    fn judge_age(&mut self, message: &mut MessageReport) -> Option<Age> {
         let date = message
             .internal_date
             .as_deref()
-            .and_then(age::internal_date_unix);
+            .map(age::internal_date_unix);
         let now = der::now_unix();
         let (warn, crit) = match self.cfg.max_age {
             Some(limits) => limits,
             None => (u64::MAX, None),
         };
-        let found = date.map(|d| age::judge(d, now, warn, crit));
+        let found = match date {
+            Some(Ok(d)) => age::judge(d, now, warn, crit),
+            Some(Err(age::BadDate::Year(year))) => {
+                self.report.quirks.push(Quirk {
+                    step: Step::Fetch.as_str(),
+                    response: format!(
+                        "INTERNALDATE \"{}\"",
+                        escape_cut(
+                            message
+                                .internal_date
+                                .as_deref()
+                                .unwrap_or_default()
+                                .as_bytes(),
+                            TEXT_CUT
+                        )
+                    ),
+                    reason: format!("year {year} is outside 1970-9999: not a date"),
+                });
+                Age::ImpossibleYear(year)
+            }
+            Some(Err(age::BadDate::Unreadable)) | None => Age::Unknown,
+        };
         message.age_s = match &found {
-            Some(Age::Fresh(s) | Age::Warning(s) | Age::Critical(s)) => Some(*s),
+            Age::Fresh(s) | Age::Warning(s) | Age::Critical(s) => Some(*s),
             _ => None,
         };
         self.cfg.max_age?;
-        Some(found.unwrap_or(Age::Unknown))
+        Some(found)
     }
 
     /// The fetched message as the report shows it. Subjects and display

@@ -427,8 +427,9 @@ pub trait Renderer {
     /// Printed once the run is over.
     fn end(&self, report: &Report) -> String;
 
-    /// `--all-addresses`: printed once the name is resolved.
-    fn addresses(&self, _addrs: &[SocketAddr]) -> Option<String> {
+    /// `--all-addresses`: printed once the name is resolved, with how
+    /// many of its addresses the cap left out.
+    fn addresses(&self, _addrs: &[SocketAddr], _left_out: usize) -> Option<String> {
         None
     }
 

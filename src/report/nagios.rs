@@ -74,6 +74,9 @@ impl Renderer for Nagios {
             let label = format!("time {}", address_label(r));
             let _ = write!(perf, " {}", time_perf(&label, r.elapsed, Some(r)));
         }
+        if round.all_addresses {
+            let _ = write!(perf, " addresses_left_out={};;;0", round.left_out);
+        }
         let alerts: Vec<String> = round
             .reports
             .iter()

@@ -38,6 +38,23 @@ impl super::Renderer for OpenMetrics {
                 }
             }
         }
+        if round.all_addresses {
+            let mut extra = Families {
+                base: vec![
+                    label("host", round.host.as_str()),
+                    label("port", round.port.to_string()),
+                    label("security", round.security.as_str()),
+                ],
+                list: Vec::new(),
+            };
+            extra.push(
+                "imapcheck_addresses_left_out",
+                None,
+                "Addresses of the name that --all-addresses did not check, being beyond its cap.",
+                vec![(vec![], round.left_out.to_string())],
+            );
+            merged.extend(extra.list);
+        }
         render(&merged)
     }
 

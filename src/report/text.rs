@@ -57,10 +57,14 @@ impl Renderer for Text {
         format!("IMAP {} - {}", report.verdict().upper(), report.summary())
     }
 
-    fn addresses(&self, addrs: &[SocketAddr]) -> Option<String> {
+    fn addresses(&self, addrs: &[SocketAddr], left_out: usize) -> Option<String> {
         let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        let more = match left_out {
+            0 => String::new(),
+            n => format!(" ({n} more left out: at most {} are checked)", addrs.len()),
+        };
         Some(format!(
-            "checking {} address{} side by side: {}",
+            "checking {} address{} side by side: {}{more}",
             addrs.len(),
             if addrs.len() == 1 { "" } else { "es" },
             list.join(", ")
