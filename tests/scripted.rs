@@ -16,6 +16,8 @@ mod cloud;
 mod diagnosis;
 #[path = "scripted/eyeballs.rs"]
 mod eyeballs;
+#[path = "scripted/files.rs"]
+mod files;
 #[path = "scripted/happy.rs"]
 mod happy;
 #[path = "scripted/hostile.rs"]
