@@ -28,6 +28,8 @@ mod metrics_output;
 mod modern;
 #[path = "scripted/oauth.rs"]
 mod oauth;
+#[path = "scripted/prompt.rs"]
+mod prompt;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/quirks.rs"]
