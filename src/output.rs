@@ -13,8 +13,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use target::directory_of;
-pub use target::{check_replaceable as check_path, means_stdout};
+pub use target::means_stdout;
+use target::{check_replaceable, directory_of};
 
 /// Names tried for the temporary file before giving up: each is random,
 /// so a second collision means something is wrong, not bad luck.
@@ -72,6 +72,13 @@ fn print(text: &str) {
     let _ = out.flush();
 }
 
+/// Checks, before any connection, that `path` can be an `--output` file
+/// (see `target`). Whether it can be written is known only when it is
+/// (permissions, a full disk).
+pub fn check_path(path: &Path) -> Result<(), String> {
+    check_replaceable(path).map_err(|e| format!("--output {e}"))
+}
+
 /// Replaces `path` with `bytes`: a hidden temporary file beside it (whose
 /// name does not end in `.prom`, so the textfile collector ignores it),
 /// with the old file's permissions (and owner, where allowed) when it was
@@ -82,7 +89,7 @@ fn print(text: &str) {
 /// random part and is created exclusively, so it is always ours: it is
 /// removed on any failure, and nobody else's file ever is.
 pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    check_path(path).map_err(std::io::Error::other)?;
+    check_replaceable(path).map_err(std::io::Error::other)?;
     let (tmp, file) = create_temp(path, random_u64)?;
     let written = write_new(file, path, bytes).and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {

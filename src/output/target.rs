@@ -29,32 +29,30 @@ pub(crate) fn directory_of(path: &Path) -> &Path {
     }
 }
 
-/// `Err` (a message naming `path` and why) unless `path` may be replaced
-/// by a rename: its directory exists, and what is there now is nothing,
-/// a regular file that is not a mount point, or a symbolic link to a
-/// regular file or to nothing, outside /proc.
+/// `Err` (a message that starts with `path` and says why) unless `path`
+/// may be replaced by a rename: its directory exists, and what is there
+/// now is nothing, a regular file that is not a mount point, or a
+/// symbolic link to a regular file or to nothing, outside /proc.
 pub fn check_replaceable(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let dir = directory_of(path);
     if path.file_name().is_none() || path.is_dir() {
-        return Err(format!(
-            "--output takes a file name, and {shown} is a directory"
-        ));
+        return Err(format!("{shown} is a directory, not a file name"));
     }
     if !dir.is_dir() {
         return Err(format!(
-            "--output {shown}: the directory {} does not exist",
+            "{shown}: the directory {} does not exist",
             dir.display()
         ));
     }
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("--output {shown}: {e}")),
+        Err(e) => return Err(format!("{shown}: {e}")),
     };
     if in_proc(dir) {
         return Err(format!(
-            "--output {shown} is in /proc, which is not replaced (for standard output, give - or /dev/stdout)"
+            "{shown} is in /proc, which is not replaced (for --output, standard output is - or /dev/stdout)"
         ));
     }
     let kind = meta.file_type();
@@ -63,12 +61,12 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
     }
     if let Some(what) = not_regular(&meta) {
         return Err(format!(
-            "--output {shown} is {what}: only a regular file (or a name not yet taken) is replaced"
+            "{shown} is {what}: only a regular file (or a name not yet taken) is replaced"
         ));
     }
     if is_mount_point(path, &meta) {
         return Err(format!(
-            "--output {shown} is a mount point (a file mounted there): a rename cannot replace it; write to a file in a directory instead"
+            "{shown} is a mount point (a file mounted there): a rename cannot replace it; write to a file in a directory instead"
         ));
     }
     Ok(())
@@ -80,13 +78,12 @@ fn check_link(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let mut link = path.to_path_buf();
     for _ in 0..MAX_LINK_HOPS {
-        let to = fs::read_link(&link).map_err(|e| format!("--output {shown}: {e}"))?;
-        let base =
-            fs::canonicalize(directory_of(&link)).map_err(|e| format!("--output {shown}: {e}"))?;
+        let to = fs::read_link(&link).map_err(|e| format!("{shown}: {e}"))?;
+        let base = fs::canonicalize(directory_of(&link)).map_err(|e| format!("{shown}: {e}"))?;
         let next = base.join(&to);
         let Some(name) = next.file_name() else {
             return Err(format!(
-                "--output {shown} is a symbolic link to a directory ({})",
+                "{shown} is a symbolic link to a directory ({})",
                 to.display()
             ));
         };
@@ -95,33 +92,31 @@ fn check_link(path: &Path) -> Result<(), String> {
             // A link into a directory that does not exist points at
             // nothing: replacing the link loses nothing.
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(format!("--output {shown}: {e}")),
+            Err(e) => return Err(format!("{shown}: {e}")),
         };
         if in_proc(&next_dir) {
             return Err(format!(
-                "--output {shown} is a symbolic link into /proc ({}), which is not replaced (for standard output, give - or /dev/stdout)",
+                "{shown} is a symbolic link into /proc ({}), which is not replaced (for --output, standard output is - or /dev/stdout)",
                 to.display()
             ));
         }
         let next = next_dir.join(name);
         match fs::symlink_metadata(&next) {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(format!("--output {shown}: {e}")),
+            Err(e) => return Err(format!("{shown}: {e}")),
             Ok(m) if m.file_type().is_symlink() => link = next,
             Ok(m) => {
                 return match not_regular(&m) {
                     None => Ok(()),
                     Some(what) => Err(format!(
-                        "--output {shown} is a symbolic link to {}, {what}: only a link to a regular file (or to nothing) is replaced",
+                        "{shown} is a symbolic link to {}, {what}: only a link to a regular file (or to nothing) is replaced",
                         next.display()
                     )),
                 };
             }
         }
     }
-    Err(format!(
-        "--output {shown}: more than {MAX_LINK_HOPS} symbolic links"
-    ))
+    Err(format!("{shown}: more than {MAX_LINK_HOPS} symbolic links"))
 }
 
 /// What `meta` is when it is not a regular file.
