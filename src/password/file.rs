@@ -64,7 +64,7 @@ fn refuse_unless_regular(meta: &std::fs::Metadata, path: &Path, what: &str) -> R
         "not a regular file"
     };
     Err(format!(
-        "{what} {} is {is}: only a regular file is read (for a pipe, use --password-stdin or an environment variable)",
+        "{what} {} is {is}: only a regular file is read (a pipe's writer could hold the check before its deadline starts)",
         path.display()
     ))
 }
