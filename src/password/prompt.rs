@@ -7,7 +7,7 @@
 //! echo cannot be switched off gets no prompt at all: the password would
 //! show as it is typed.
 
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 
 use super::{Secret, one_line};
 
@@ -27,9 +27,23 @@ pub(super) fn read(max_line: usize) -> Result<Secret, String> {
     let mut out = &tty;
     let _ = out.write_all(b"IMAP password: ");
     let _ = out.flush();
-    let mut bytes = Secret::new(Vec::with_capacity(max_line + 2));
-    let read = std::io::Read::take(std::io::BufReader::new(&tty), max_line as u64 + 2)
-        .read_until(b'\n', &mut bytes.0);
+    // Read straight into the secret (a BufReader would keep a copy that
+    // is never wiped); in canonical mode a read returns one line at most.
+    let mut bytes = Secret::new(vec![0; max_line + 2]);
+    let mut len = 0;
+    let read = loop {
+        if len == bytes.0.len() || bytes.0[..len].contains(&b'\n') {
+            break Ok(());
+        }
+        match (&tty).read(&mut bytes.0[len..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    // Only zeros follow `len`: nothing to wipe there.
+    bytes.0.truncate(len);
     // The line end typed was not echoed either.
     let _ = out.write_all(b"\n");
     read.map_err(|e| format!("cannot read the password from the terminal: {e}"))?;
