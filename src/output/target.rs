@@ -36,6 +36,9 @@ pub(crate) fn directory_of(path: &Path) -> &Path {
 pub fn check_replaceable(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let dir = directory_of(path);
+    if path.as_os_str().is_empty() {
+        return Err("'' is not a file name".into());
+    }
     if path.file_name().is_none() || path.is_dir() {
         return Err(format!("{shown} is a directory, not a file name"));
     }
@@ -257,6 +260,7 @@ mod tests {
             (link("to-stdout", Path::new("/dev/stdout")), "into /proc"),
             (link("to-dir", &dir), "a directory"),
             (dir.clone(), "is a directory"),
+            (PathBuf::new(), "not a file name"),
         ] {
             let err = check_replaceable(&bad).expect_err(&bad.display().to_string());
             assert!(err.contains(says), "{}: {err}", bad.display());
