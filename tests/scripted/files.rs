@@ -248,6 +248,28 @@ fn password_files_that_are_refused() {
         None,
     );
     assert_eq!(r.status, 2, "read, then the connection fails: {r:?}");
+    // An access token (XOAUTH2 or OAUTHBEARER) may be longer: Microsoft's
+    // are JWTs of several KiB.
+    let jwt = file("jwt", format!("eyJ{}\n", "x".repeat(3000)).as_bytes());
+    for (auth, code) in [("xoauth2", 2), ("oauthbearer", 2), ("login", 3)] {
+        let port = closed_port().to_string();
+        let r = run(
+            &[
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-u",
+                USER,
+                "--auth",
+                auth,
+                "--password-file",
+                &jwt,
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, code, "--auth {auth}: {r:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
