@@ -108,7 +108,13 @@ fn run() -> i32 {
             }
         }
     } else if cfg.user.is_some() {
-        match password::read_password(&cfg.password_source, env_password) {
+        // With an OAuth mechanism the "password" is an access token, which
+        // may be longer than any password.
+        let max_line = match cfg.auth {
+            cli::AuthMethod::XOAuth2 | cli::AuthMethod::OAuthBearer => password::MAX_TOKEN_LINE,
+            cli::AuthMethod::Login | cli::AuthMethod::Plain => password::MAX_PASSWORD_LINE,
+        };
+        match password::read_password(&cfg.password_source, env_password, max_line) {
             Ok(p) => credentials.password = Some(p),
             Err(msg) => {
                 let hint = "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin";

@@ -18,6 +18,8 @@ mod cloud;
 mod diagnosis;
 #[path = "scripted/eyeballs.rs"]
 mod eyeballs;
+#[path = "scripted/files.rs"]
+mod files;
 #[path = "scripted/happy.rs"]
 mod happy;
 #[path = "scripted/hostile.rs"]
@@ -28,6 +30,8 @@ mod metrics_output;
 mod modern;
 #[path = "scripted/oauth.rs"]
 mod oauth;
+#[path = "scripted/prompt.rs"]
+mod prompt;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/proxies.rs"]

@@ -177,7 +177,7 @@ pub struct Args {
     pub format: Option<String>,
 
     /// write the result to this file instead of standard output, replacing
-    /// it atomically (for node_exporter's textfile collector)
+    /// it atomically (for node_exporter's textfile collector); - is stdout
     #[argh(option)]
     pub output: Option<PathBuf>,
 

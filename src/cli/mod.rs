@@ -258,7 +258,12 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         }
     };
     let (repeat, interval) = values::repetition(args.repeat, args.interval, format)?;
-    if let Some(path) = &args.output {
+    // `-` and /dev/stdout are standard output; anything else must be a
+    // file a rename may replace (no device, FIFO, /proc link, ...).
+    let output = args
+        .output
+        .filter(|path| !crate::output::means_stdout(path));
+    if let Some(path) = &output {
         crate::output::check_path(path)?;
     }
     if args.password_file.is_some() && args.password_stdin {
@@ -355,7 +360,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         messages_crit,
         max_age,
         format,
-        output: args.output,
+        output,
         verbose: args.verbose,
         warning: args.warning,
         critical: args.critical,
