@@ -24,6 +24,7 @@ pub mod rfc2047;
 pub mod runner;
 pub mod sasl;
 pub mod session;
+pub mod smtp;
 #[cfg(test)]
 mod test_input;
 pub mod transcript;
