@@ -8,6 +8,9 @@ pub mod client;
 pub mod message;
 pub mod reply;
 
+#[cfg(test)]
+mod client_tests;
+
 pub use auth::{OAuthMechanism, SmtpLogin};
 pub use client::{Delivery, Phase, Sent, SmtpError, send};
 pub use reply::{MAX_REPLY_LINE, Reply, ReplyError};
