@@ -14,10 +14,12 @@
 
 mod authenticate;
 mod encode;
+mod idle;
 mod read;
 
 use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
+pub use idle::Idling;
 
 use encode::show_arg;
 
