@@ -14,6 +14,8 @@
 //! Each phase has a file of its own; every failure's wording is in
 //! `diagnosis`.
 
+mod arrive;
+mod cleanup;
 mod cloud;
 mod connect;
 mod diagnosis;
@@ -24,6 +26,8 @@ mod logout;
 mod mailbox;
 mod proxy_reuse;
 mod seen;
+mod send;
+mod send_diagnosis;
 mod starttls;
 mod step;
 mod token;
@@ -153,6 +157,10 @@ pub struct Check<'a> {
     /// The step's failure is a threshold finding (full quota, certificate
     /// about to expire), not a broken step: the later steps still run.
     finding: bool,
+    /// The round trip's TLS settings for SMTP (`--send-via`).
+    smtp_tls: Option<TlsSettings>,
+    /// The round trip in progress, from the send step to the arrive step.
+    round_trip: Option<send::RoundTripState>,
 }
 
 impl<'a> Check<'a> {
@@ -182,6 +190,7 @@ impl<'a> Check<'a> {
         // TLS needs it right after connect, so it starts now and overlaps
         // DNS and the TCP handshake; STARTTLS starts it once connected,
         // so its CPU work never delays the first packet.
+        let smtp_tls = cfg.round_trip.as_ref().map(|_| tls_settings.clone());
         let (tls, tls_settings) = match cfg.security {
             Security::Tls => (Some(tls_settings.prepare()), None),
             Security::Starttls => (None, Some(tls_settings)),
@@ -211,6 +220,8 @@ impl<'a> Check<'a> {
             id_sent: false,
             capabilities_with_list: false,
             finding: false,
+            smtp_tls,
+            round_trip: None,
         }
     }
 
@@ -276,6 +287,8 @@ impl<'a> Check<'a> {
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),
             Step::Fetch => self.fetch(),
+            Step::Send => self.send_message(),
+            Step::Arrive => self.arrive(),
             Step::Logout => self.logout(),
         }
     }

@@ -25,6 +25,10 @@ pub enum Step {
     Select,
     Quota,
     Fetch,
+    /// The round trip's message sent by SMTP (`--send-via`).
+    Send,
+    /// The round trip's message waited for, and removed again.
+    Arrive,
     Logout,
 }
 
@@ -43,6 +47,8 @@ impl Step {
             Step::Select => "select",
             Step::Quota => "quota",
             Step::Fetch => "fetch",
+            Step::Send => "send",
+            Step::Arrive => "arrive",
             Step::Logout => "logout",
         }
     }
@@ -66,15 +72,19 @@ pub fn plan(cfg: &Config) -> Vec<Step> {
     steps.extend([
         Step::Login,
         Step::List,
-        if cfg.select {
+        // A round trip removes its message: read-write.
+        if cfg.select || cfg.round_trip.is_some() {
             Step::Select
         } else {
             Step::Examine
         },
         Step::Quota,
         Step::Fetch,
-        Step::Logout,
     ]);
+    if cfg.round_trip.is_some() {
+        steps.extend([Step::Send, Step::Arrive]);
+    }
+    steps.push(Step::Logout);
     steps
 }
 

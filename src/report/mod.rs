@@ -215,6 +215,24 @@ pub struct Report {
     /// `--quota-warn`/`--quota-crit` percent, for perfdata.
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// The round trip (`--send-via`), once the arrive step ran.
+    pub round_trip: Option<RoundTripReport>,
+}
+
+/// What a round trip measured and changed.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTripReport {
+    /// From DATA's 250 to the arrival; None when it did not arrive.
+    pub delay_secs: Option<f64>,
+    /// The folder it arrived in.
+    pub folder: Option<String>,
+    /// It arrived in a junk folder.
+    pub junk: bool,
+    /// The UIDs removed: this run's message, then leftovers.
+    pub removed: Vec<u32>,
+    /// `--arrival` thresholds.
+    pub warn_secs: Option<f64>,
+    pub crit_secs: Option<f64>,
 }
 
 impl Report {
@@ -260,6 +278,7 @@ impl Report {
             max_age: None,
             quota_warn: 0,
             quota_crit: 0,
+            round_trip: None,
         }
     }
 

@@ -35,7 +35,10 @@ impl Session {
     }
 
     /// The next response during IDLE, or None when `limit` passed first.
-    pub fn idle_next(&mut self, limit: Instant) -> Result<Option<(Response, Vec<u8>)>, SessionError> {
+    pub fn idle_next(
+        &mut self,
+        limit: Instant,
+    ) -> Result<Option<(Response, Vec<u8>)>, SessionError> {
         self.transport.set_wait_limit(Some(limit));
         let got = self.read_response();
         self.transport.set_wait_limit(None);
