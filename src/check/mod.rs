@@ -161,6 +161,9 @@ pub struct Check<'a> {
     smtp_tls: Option<TlsSettings>,
     /// The round trip in progress, from the send step to the arrive step.
     round_trip: Option<send::RoundTripState>,
+    /// The IMAP secret kept for the SMTP login of a round trip (the login
+    /// step takes and wipes its own copy).
+    smtp_secret: Option<crate::password::Secret>,
 }
 
 impl<'a> Check<'a> {
@@ -222,6 +225,7 @@ impl<'a> Check<'a> {
             finding: false,
             smtp_tls,
             round_trip: None,
+            smtp_secret: None,
         }
     }
 
@@ -282,7 +286,10 @@ impl<'a> Check<'a> {
             Step::Greeting => self.greeting(),
             Step::Capability => self.capability(),
             Step::Starttls => self.starttls(),
-            Step::Login => self.login(),
+            Step::Login => {
+                self.keep_secret_for_smtp();
+                self.login()
+            }
             Step::List => self.list(),
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),

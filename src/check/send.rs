@@ -123,8 +123,7 @@ impl Check<'_> {
         };
         let login = match &rt.secret {
             SendSecret::SameAsImap => {
-                let (Some(user), Some(secret)) = (&self.cfg.user, &self.credentials.password)
-                else {
+                let (Some(user), Some(secret)) = (&self.cfg.user, &self.smtp_secret) else {
                     return Ok(None);
                 };
                 let oauth = match self.cfg.auth {
@@ -153,6 +152,19 @@ impl Check<'_> {
             },
         };
         Ok(Some(login))
+    }
+
+    /// Before the login takes the IMAP secret: a copy for SMTP, when the
+    /// round trip logs in with it.
+    pub(super) fn keep_secret_for_smtp(&mut self) {
+        if self
+            .cfg
+            .round_trip
+            .as_ref()
+            .is_some_and(|r| r.secret == SendSecret::SameAsImap)
+        {
+            self.smtp_secret = self.credentials.password.clone();
+        }
     }
 
     /// IDLE before sending; None (and the arrive step polls) when the
