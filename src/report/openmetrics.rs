@@ -184,6 +184,7 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
     tls_families(&mut out, report);
     mailbox_families(&mut out, report);
     quota_families(&mut out, report);
+    round_trip_families(&mut out, report);
     if let Some(pairs) = &report.server_id {
         out.push(
             "imapcheck_server_info",
@@ -193,6 +194,27 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
         );
     }
     out.list
+}
+
+/// The round trip (`--send-via`): the delivery delay, labelled with the
+/// folder it arrived in, and how many messages the cleanup removed.
+fn round_trip_families(out: &mut Families, report: &Report) {
+    let Some(rt) = &report.round_trip else { return };
+    if let Some(delay) = rt.delay_secs {
+        let folder = rt.folder.clone().unwrap_or_default();
+        out.push(
+            "imapcheck_arrival_seconds",
+            Some("seconds"),
+            "The round trip's delivery delay: from the SMTP server's 250 to DATA to the message's arrival in the folder.",
+            vec![(vec![label("folder", folder)], format!("{delay:.6}"))],
+        );
+    }
+    out.push(
+        "imapcheck_round_trip_removed_messages",
+        None,
+        "Messages the round trip's cleanup removed (its own, and any left behind by earlier runs).",
+        vec![(vec![], rt.removed.len().to_string())],
+    );
 }
 
 fn tls_families(out: &mut Families, report: &Report) {
