@@ -111,8 +111,9 @@ pub fn from_flags(
                 u.escape_default()
             ));
         }
+        // As IMAPCHECK_PASSWORD before --password-file.
+        (Some(u), _) if env_set => SendSecret::Env(u),
         (Some(u), Some(path)) => SendSecret::File(u, path),
-        (Some(u), None) if env_set => SendSecret::Env(u),
         (Some(_), None) => {
             return Err(format!(
                 "--send-user needs its password: set {SEND_PASSWORD_ENV} or use --send-password-file"
