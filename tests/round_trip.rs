@@ -1,0 +1,570 @@
+// The round trip (--send-via) against real servers: Exim on loopback, run
+// from its own configuration (tests/servers/throwaway-exim), delivering
+// over LMTP into a throw-away Dovecot (throwaway-dovecot --lmtp-port).
+// Each test starts its own pair on free ports, so they run side by side.
+// An independent imaplib reading (tests/servers/imap-truth) before and
+// after each round trip proves that exactly the one message came and went,
+// and that messages the cleanup must not touch are still there. Without
+// Dovecot's LMTP or Exim the tests fail and say what is missing.
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const SERVERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers");
+
+/// A Dovecot and the Exim that delivers into it; stopped on drop.
+struct Pair {
+    dovecot: PathBuf,
+    exim: PathBuf,
+    imap_tls: u16,
+    smtp: u16,
+    ca: String,
+    pass_file: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn fresh_dir(what: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = PathBuf::from(format!("/tmp/icrt-{what}-{}-{nanos}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn script(name: &str, args: &[&str]) -> String {
+    let out = Command::new(format!("{SERVERS}/{name}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn kv<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {out}"))
+}
+
+impl Pair {
+    /// `variant`: throwaway-dovecot's --no-idle, --no-uidplus.
+    fn start(variant: &[&str]) -> Pair {
+        let pid = std::process::id().to_string();
+        let dovecot = fresh_dir("dv");
+        let exim = fresh_dir("ex");
+        let (plain, tls, lmtp, smtp) = (free_port(), free_port(), free_port(), free_port());
+        let (plain_s, tls_s, lmtp_s, smtp_s) = (
+            plain.to_string(),
+            tls.to_string(),
+            lmtp.to_string(),
+            smtp.to_string(),
+        );
+        let dv = dovecot.to_string_lossy().into_owned();
+        let mut args = vec![
+            "start",
+            &dv,
+            "--plain-port",
+            &plain_s,
+            "--tls-port",
+            &tls_s,
+            "--lmtp-port",
+            &lmtp_s,
+            "--watch-pid",
+            &pid,
+        ];
+        args.extend(variant);
+        let out = script("throwaway-dovecot", &args);
+        let ca = kv(&out, "ca").to_string();
+        let pass_file = kv(&out, "alice_pass_file").to_string();
+        let ex = exim.to_string_lossy().into_owned();
+        script(
+            "throwaway-exim",
+            &[
+                "start",
+                &ex,
+                "--port",
+                &smtp_s,
+                "--lmtp-port",
+                &lmtp_s,
+                "--user",
+                "alice",
+                "--pass-file",
+                &pass_file,
+                "--watch-pid",
+                &pid,
+                "--certs-from",
+                &dv,
+            ],
+        );
+        Pair {
+            dovecot,
+            exim,
+            imap_tls: tls,
+            smtp,
+            ca,
+            pass_file,
+        }
+    }
+
+    /// imapcheck over implicit TLS as alice, sending through Exim with
+    /// STARTTLS, and `extra`; the exit status, the JSON and stderr.
+    fn check(&self, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+        let via = format!("127.0.0.1:{}", self.smtp);
+        let port = self.imap_tls.to_string();
+        let mut args = vec![
+            "localhost",
+            "-p",
+            &port,
+            "--security",
+            "tls",
+            "--ca-file",
+            &self.ca,
+            "-u",
+            "alice",
+            "--password-file",
+            &self.pass_file,
+            "--send-from",
+            "alice@localhost",
+            "--format",
+            "json",
+            "-t",
+            "8",
+        ];
+        for (flag, default) in [
+            ("--send-to", "alice@localhost"),
+            ("--send-via", via.as_str()),
+            ("--send-security", "starttls"),
+        ] {
+            if !extra.contains(&flag) {
+                args.extend([flag, default]);
+            }
+        }
+        args.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_imapcheck"))
+            .args(&args)
+            .envs(env.iter().copied())
+            .env_remove("IMAPCHECK_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run imapcheck");
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code().unwrap_or(-1), v, stderr)
+    }
+
+    /// Every folder's messages (UID, flags, subject) as imaplib reads them.
+    fn truth(&self) -> Value {
+        let out = Command::new(format!("{SERVERS}/imap-truth"))
+            .args([
+                "127.0.0.1",
+                &self.imap_tls.to_string(),
+                &self.ca,
+                "alice",
+                &self.pass_file,
+            ])
+            .output()
+            .expect("imap-truth");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("imap-truth JSON");
+        // The mailbox's contents, not how often it was read.
+        let mut boxes = v["mailboxes"].clone();
+        if let Some(map) = boxes.as_object_mut() {
+            for mb in map.values_mut() {
+                if let Some(list) = mb["messages"].as_array_mut() {
+                    for m in list {
+                        m.as_object_mut().map(|o| o.remove("seq"));
+                    }
+                }
+            }
+        }
+        boxes
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.dovecot.join("home/alice/Maildir")
+    }
+
+    /// Creates the folder `name` (Maildir++ `.name`), as its owner.
+    fn add_folder(&self, name: &str) {
+        let md = self.inbox();
+        let owner = fs::metadata(&md).expect("maildir");
+        let top = md.join(format!(".{name}"));
+        for sub in ["", "cur", "new", "tmp"] {
+            let dir = top.join(sub);
+            fs::create_dir_all(&dir).expect("mkdir");
+            std::os::unix::fs::chown(&dir, Some(owner.uid()), Some(owner.gid())).expect("chown");
+        }
+    }
+
+    /// Puts a message straight into alice's INBOX Maildir, with maildir
+    /// `flags` and an INTERNALDATE `age_secs` ago.
+    fn seed(&self, name: &str, flags: &str, age_secs: u64, text: &str) {
+        let md = self.inbox();
+        let owner = fs::metadata(&md).expect("maildir");
+        let path = md.join(format!("cur/{name}.seed:2,{flags}"));
+        fs::write(&path, text).expect("seed");
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).expect("chown");
+        let when = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            - age_secs;
+        let ok = Command::new("touch")
+            .arg("-d")
+            .arg(format!("@{when}"))
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "touch {}", path.display());
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for (name, dir) in [
+            ("throwaway-exim", &self.exim),
+            ("throwaway-dovecot", &self.dovecot),
+        ] {
+            let _ = Command::new(format!("{SERVERS}/{name}"))
+                .arg("stop")
+                .arg(dir)
+                .stdin(Stdio::null())
+                .output();
+            if std::env::var_os("IMAPCHECK_KEEP_DOVECOT").is_none() {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+fn step<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == name))
+        .unwrap_or_else(|| panic!("no step {name} in {v}"))
+}
+
+fn detail<'a>(v: &'a Value, name: &str) -> &'a str {
+    step(v, name)["detail"].as_str().unwrap_or_default()
+}
+
+fn max_uid(truth: &Value) -> u64 {
+    truth["INBOX"]["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["uid"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The whole round trip, and what it leaves: exactly what was there.
+fn round_trip(no_idle: bool) -> f64 {
+    let pair = Pair::start(if no_idle { &["--no-idle"] } else { &[] });
+    let before = pair.truth();
+    let (code, v, stderr) = pair.check(&["--arrival", "5,7"], &[]);
+    assert_eq!(code, 0, "{v:#}\n{stderr}");
+    assert_eq!(step(&v, "send")["status"], "ok", "{v:#}");
+    let how = if no_idle { "(polling)" } else { "(IDLE)" };
+    assert!(detail(&v, "arrive").contains(how), "{v:#}");
+    assert!(
+        detail(&v, "send").contains("TLS, AUTH PLAIN, pipelined"),
+        "{v:#}"
+    );
+    let rt = &v["round_trip"];
+    assert_eq!(rt["folder"], "INBOX", "{v:#}");
+    let removed = rt["removed_uids"].as_array().expect("removed_uids");
+    assert_eq!(removed.len(), 1, "{v:#}");
+    // The one removed was new: above every UID there before.
+    assert!(removed[0].as_u64().unwrap_or(0) > max_uid(&before), "{v:#}");
+    assert_eq!(pair.truth(), before, "the mailbox is not as it was");
+    let delay = rt["arrival_s"].as_f64().expect("a delay");
+    eprintln!("round trip {how}: delivery delay {delay:.3} s");
+    delay
+}
+
+#[test]
+fn a_round_trip_with_idle_sees_the_message_come_and_go() {
+    let delay = round_trip(false);
+    assert!(delay < 5.0, "{delay}");
+}
+
+#[test]
+fn a_round_trip_without_idle_polls() {
+    let delay = round_trip(true);
+    assert!(delay < 5.0, "{delay}");
+}
+
+#[test]
+fn a_message_filed_as_spam_is_a_warning_naming_the_junk_folder() {
+    let pair = Pair::start(&[]);
+    // The folder the filing rule (Dovecot's LMTP, by the +Junk detail)
+    // delivers to, there before as on a real server.
+    pair.add_folder("Junk");
+    let before = pair.truth();
+    assert!(before["Junk"].is_object(), "{before:#}");
+    let (code, v, stderr) = pair.check(&["--send-to", "alice+Junk@localhost"], &[]);
+    assert_eq!(code, 1, "{v:#}\n{stderr}");
+    assert_eq!(step(&v, "arrive")["status"], "warning", "{v:#}");
+    assert!(detail(&v, "arrive").contains("junk folder Junk"), "{v:#}");
+    assert_eq!(v["round_trip"]["folder"], "Junk");
+    assert_eq!(v["round_trip"]["junk"], true);
+    assert_eq!(pair.truth(), before, "the mailbox is not as it was");
+}
+
+#[test]
+fn a_wrong_smtp_password_is_critical_at_send_and_never_shown() {
+    let pair = Pair::start(&[]);
+    let secret = "wrong-smtp-secret-4711";
+    let (code, v, stderr) = pair.check(
+        &["--send-user", "alice"],
+        &[("IMAPCHECK_SEND_PASSWORD", secret)],
+    );
+    assert_eq!(code, 2, "{v:#}\n{stderr}");
+    assert_eq!(v["error"]["step"], "send", "{v:#}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("login"),
+        "{v:#}"
+    );
+    assert!(
+        v["error"]["got"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("535"),
+        "{v:#}"
+    );
+    assert_eq!(step(&v, "arrive")["status"], "skipped");
+    assert!(!v.to_string().contains(secret) && !stderr.contains(secret));
+    // And with -v, the transcript shows AUTH's secret as ***.
+    let (_, _, transcript) = pair.check(
+        &["--send-user", "alice", "-v"],
+        &[("IMAPCHECK_SEND_PASSWORD", secret)],
+    );
+    assert!(
+        transcript.contains("[smtp] C: AUTH PLAIN ***"),
+        "{transcript}"
+    );
+    assert!(!transcript.contains(secret));
+}
+
+#[test]
+fn a_refused_recipient_is_critical_and_names_it() {
+    let pair = Pair::start(&[]);
+    let (code, v, stderr) = pair.check(&["--send-to", "nobody@localhost"], &[]);
+    assert_eq!(code, 2, "{v:#}\n{stderr}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("recipient nobody@localhost"), "{v:#}");
+    assert!(
+        v["error"]["got"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("550"),
+        "{v:#}"
+    );
+}
+
+const HEX: &str = "0123456789abcdef0123456789abcdef";
+
+fn message(subject: &str, token_line: &str) -> String {
+    format!(
+        "From: <carol@example.org>\nTo: <alice@example.org>\nSubject: {subject}\nMessage-ID: <{subject}@example.org>\n{token_line}\n\nseeded by the round-trip tests\n"
+    )
+}
+
+#[test]
+fn the_cleanup_touches_only_this_runs_message_and_old_leftovers() {
+    let pair = Pair::start(&[]);
+    // The user's own \Deleted message: a plain EXPUNGE or CLOSE would
+    // remove it.
+    pair.seed(
+        "deleted",
+        "T",
+        600,
+        &message("marked-deleted", "X-Other: 1"),
+    );
+    // Another run's message, inside the grace period.
+    let young = format!("X-Imapcheck-Token: imapcheck-{HEX}");
+    pair.seed("young", "", 60, &message("young-foreign-token", &young));
+    // Old, but not our token's form.
+    pair.seed(
+        "odd",
+        "",
+        7200,
+        &message("old-odd-token", "X-Imapcheck-Token: imapcheck-XYZ"),
+    );
+    // Old and of our form: a leftover, removed.
+    let old = format!("X-Imapcheck-Token: imapcheck-{}", HEX.replace('0', "f"));
+    pair.seed("old", "", 7200, &message("old-leftover", &old));
+    let before = pair.truth();
+    let subjects = |t: &Value| -> Vec<String> {
+        let mut s: Vec<String> = t["INBOX"]["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["subject"].as_str().map(String::from))
+            .collect();
+        s.sort();
+        s
+    };
+    assert!(
+        subjects(&before).contains(&"old-leftover".to_string()),
+        "{before:#}"
+    );
+    let (code, v, stderr) = pair.check(&[], &[]);
+    assert_eq!(code, 0, "{v:#}\n{stderr}");
+    let after = pair.truth();
+    let mut expected = subjects(&before);
+    expected.retain(|s| s != "old-leftover");
+    assert_eq!(subjects(&after), expected, "{v:#}");
+    assert!(
+        detail(&v, "arrive").contains("1 left behind by earlier runs"),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["round_trip"]["removed_uids"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // The \Deleted message is still \Deleted, and still there.
+    let deleted = after["INBOX"]["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["subject"] == "marked-deleted")
+        .expect("the \\Deleted message survived");
+    assert!(
+        deleted["flags"].to_string().contains("Deleted"),
+        "{deleted}"
+    );
+}
+
+#[test]
+fn keep_leaves_the_message_in_place() {
+    let pair = Pair::start(&[]);
+    let before = pair.truth();
+    let (code, v, stderr) = pair.check(&["--keep"], &[]);
+    assert_eq!(code, 0, "{v:#}\n{stderr}");
+    assert!(detail(&v, "arrive").contains("kept (--keep)"), "{v:#}");
+    let after = pair.truth();
+    assert_eq!(
+        after["INBOX"]["messages"].as_array().map(Vec::len),
+        before["INBOX"]["messages"].as_array().map(|m| m.len() + 1)
+    );
+}
+
+#[test]
+fn without_uidplus_the_message_stays_marked_seen_and_nothing_is_expunged() {
+    let pair = Pair::start(&["--no-uidplus"]);
+    let before = pair.truth();
+    let (code, v, transcript) = pair.check(&["-v"], &[]);
+    assert_eq!(code, 1, "{v:#}\n{transcript}");
+    assert!(
+        detail(&v, "arrive").contains("lacks UIDPLUS (RFC 4315)"),
+        "{v:#}"
+    );
+    let commands: Vec<&str> = transcript
+        .lines()
+        .filter(|l| l.starts_with("[tls] C: "))
+        .collect();
+    assert!(
+        commands.iter().any(|c| c.contains("UID STORE")),
+        "{transcript}"
+    );
+    for c in &commands {
+        let verb = c.split(' ').nth(3).unwrap_or_default();
+        assert!(
+            !c.contains("EXPUNGE") && verb != "CLOSE",
+            "sent {c} without UIDPLUS:\n{transcript}"
+        );
+    }
+    let after = pair.truth();
+    let inbox = after["INBOX"]["messages"].as_array().expect("INBOX");
+    assert_eq!(
+        Some(inbox.len()),
+        before["INBOX"]["messages"].as_array().map(|m| m.len() + 1)
+    );
+    let ours = inbox.iter().find(|m| {
+        m["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("imapcheck round trip imapcheck-"))
+    });
+    assert!(
+        ours.is_some_and(|m| m["flags"].to_string().contains("Seen")),
+        "{after:#}"
+    );
+}
+
+/// A scripted SMTP server that greylists: 451 to RCPT TO.
+fn greylisting_server() -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let thread = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut out = stream.try_clone().expect("clone");
+        let mut lines = BufReader::new(stream);
+        let mut seen = String::new();
+        let _ = out.write_all(b"220 grey.example ESMTP\r\n");
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&line);
+            let reply: &[u8] = match line.get(..4).unwrap_or_default() {
+                "EHLO" => b"250-grey.example\r\n250 PIPELINING\r\n",
+                "MAIL" => b"250 2.1.0 Ok\r\n",
+                "RCPT" => b"451 4.7.1 <alice@localhost>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/localhost.html\r\n",
+                "DATA" => b"554 5.5.1 Error: no valid recipients\r\n",
+                "QUIT" => b"221 Bye\r\n",
+                _ => b"502 unknown\r\n",
+            };
+            let _ = out.write_all(reply);
+            line.clear();
+        }
+        seen
+    });
+    (port, thread)
+}
+
+#[test]
+fn greylisting_is_a_warning_to_retry_not_a_failure() {
+    let pair = Pair::start(&[]);
+    let (port, server) = greylisting_server();
+    let via = format!("127.0.0.1:{port}");
+    let (code, v, stderr) = pair.check(&["--send-via", &via, "--send-security", "none"], &[]);
+    assert_eq!(code, 1, "{v:#}\n{stderr}");
+    let send = detail(&v, "send");
+    assert!(
+        send.contains("451") && send.contains("retry later"),
+        "{v:#}"
+    );
+    assert_eq!(step(&v, "arrive")["detail"], "no message was sent", "{v:#}");
+    let seen = server.join().expect("server");
+    assert!(
+        seen.contains("RCPT TO:<alice@localhost>") && seen.contains("QUIT"),
+        "{seen}"
+    );
+}
