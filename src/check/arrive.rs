@@ -85,7 +85,14 @@ impl Check<'_> {
             warn_secs: warn,
             crit_secs: crit,
         });
-        let mut detail = format!("arrived in {folder} after {delay:.3} s ({how}), UID {uid}");
+        let mut detail = if in_junk {
+            format!(
+                "found in {folder} {delay:.3} s after sending (searched once the wait in {} ended), UID {uid}",
+                self.cfg.folder
+            )
+        } else {
+            format!("arrived in {folder} after {delay:.3} s ({how}), UID {uid}")
+        };
         if !cleanup.detail.is_empty() {
             detail.push_str(&format!("; {}", cleanup.detail));
         }
@@ -128,7 +135,26 @@ impl Check<'_> {
         limit: Instant,
     ) -> Result<Option<(u32, Instant)>, Failure> {
         let mut exists = state.exists_before;
+        // A new EXISTS ends the IDLE for a search: ours, or another
+        // message (then the IDLE starts again).
+        let mut pending = false;
         loop {
+            if pending {
+                pending = false;
+                let at = Instant::now();
+                if !self.end_idle(idling) {
+                    return Err(lost("DONE"));
+                }
+                if let Some(uid) = self.search_token(&state.token)?.first() {
+                    return Ok(Some((*uid, at)));
+                }
+                idling = self.start_idle().ok_or_else(|| lost("IDLE"))?;
+                // A message that came while IDLE was restarted.
+                if self.seen.mailbox.exists > exists {
+                    exists = self.seen.mailbox.exists;
+                    pending = true;
+                }
+            }
             let got = match self.session.as_mut() {
                 Some(s) => s.idle_next(limit),
                 None => return Err(super::diagnosis::NO_CONNECTION.with(None)),
@@ -139,16 +165,9 @@ impl Check<'_> {
                     if let Untagged::Exists(n) = u
                         && n > exists
                     {
-                        let at = Instant::now();
+                        // Ours, or another message: the search says.
                         exists = n;
-                        if !self.end_idle(idling) {
-                            return Err(lost("DONE"));
-                        }
-                        if let Some(uid) = self.search_token(&state.token)?.first() {
-                            return Ok(Some((*uid, at)));
-                        }
-                        // Another message: wait on.
-                        idling = self.start_idle().ok_or_else(|| lost("IDLE"))?;
+                        pending = true;
                     }
                 }
                 Ok(Some(_)) => {}
