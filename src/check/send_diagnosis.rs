@@ -39,8 +39,11 @@ fn shown(reply: &Reply) -> String {
 pub(super) fn outcome(e: &SmtpError, rt: &RoundTrip) -> StepOutcome {
     let server = format!("{}:{}", rt.host, rt.port);
     let phase = e.phase().as_str();
-    if let SmtpError::Rejected { reply, .. } = e
+    // A refused STARTTLS fails closed whatever its code: 454 "TLS not
+    // available" is no reason to wait, and never one to go on without.
+    if let SmtpError::Rejected { reply, phase: at } = e
         && reply.is_transient()
+        && *at != Phase::Starttls
     {
         return Done::warn(
             format!(
@@ -64,6 +67,15 @@ pub(super) fn outcome(e: &SmtpError, rt: &RoundTrip) -> StepOutcome {
         }
     };
     Err(match e {
+        SmtpError::Rejected {
+            phase: Phase::Starttls,
+            reply,
+        } => failure(
+            format!("the SMTP server at {server} refused STARTTLS after announcing it; nothing more was sent in cleartext"),
+            expected,
+            Some(shown(reply)),
+            "the server's TLS setup is broken (certificate or key unreadable); its log says why",
+        ),
         SmtpError::Rejected { phase, reply } => {
             let got = Some(shown(reply));
             let (what, hint) = refusal(*phase, reply.code, rt);
