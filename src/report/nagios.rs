@@ -105,14 +105,19 @@ impl Renderer for Nagios {
 
 /// `IMAP <VERDICT> - <summary> | <perfdata>`, then ALERT lines.
 fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]) -> String {
-    // '|' starts performance data; keep it out of the human part.
+    // '|' starts performance data; keep it out of the human part, and
+    // server text (a folder name, an ALERT) on its one line, escaped.
     let mut out = format!(
         "IMAP {} - {} | {perf}",
         v.upper(),
-        summary.replace('|', "/")
+        super::terminal(summary).replace('|', "/")
     );
     for alert in alerts {
-        let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+        let _ = write!(
+            out,
+            "\n[ALERT] {}",
+            super::terminal(alert).replace('|', "/")
+        );
     }
     out
 }
