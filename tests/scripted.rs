@@ -34,6 +34,8 @@ mod quirks;
 mod rounds;
 #[path = "scripted/secrets.rs"]
 mod secrets;
+#[path = "scripted/terminal.rs"]
+mod terminal;
 #[path = "scripted/token_errors.rs"]
 mod token_errors;
 
