@@ -320,3 +320,52 @@ fn a_server_echoing_authenticate_plain_shows_no_password() {
         );
     }
 }
+
+#[test]
+fn a_server_echoing_an_xoauth2_token_shows_no_token() {
+    let token = "eyJ0eXAi.Echoed-Token_Q";
+    let b64 = base64(format!("user={USER}\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let mut steps = vec![
+        Step::Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n".into()),
+        Step::ExpectAlone(format!("AUTHENTICATE XOAUTH2 {b64}")),
+    ];
+    steps.extend(echo_refusal(&format!("{b64} = Bearer {token}")));
+    echoing_runs(
+        "AUTHENTICATE XOAUTH2",
+        steps,
+        &["--auth", "xoauth2"],
+        token,
+        &[token, &b64, "Echoed-Token"],
+    );
+}
+
+#[test]
+fn the_token_endpoints_status_line_and_headers_are_escaped_in_the_transcript() {
+    use super::oauth::{SECRET_ENV, client_credentials, greeting_then_logout, refs};
+    let answer = format!(
+        "HTTP/1.1 503 Busy {POISON}\r\nX-Evil: {POISON}\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbusy"
+    );
+    for format in ["text", "json"] {
+        let ep = TokenEndpoint::start(vec![Answer::Bytes(answer.clone().into_bytes())]);
+        let flags = client_credentials(&ep);
+        let run = Case::tls(greeting_then_logout())
+            .named(format!("--format {format}"))
+            .args(&refs(&flags))
+            .args(&["-v", "--format", format])
+            .env(&SECRET_ENV)
+            .output();
+        let _ = ep.finish();
+        run.status(2);
+        assert_terminal_safe(&run.r, &run.ctx);
+        for shown in [
+            "[https] S: HTTP/1.1 503 Busy \\x1b[31m\\x07\\x1b]52;c;ZXZpbA==",
+            "[https] S: X-Evil: \\x1b[31m",
+        ] {
+            assert!(
+                run.r.stderr.contains(shown),
+                "{shown:?} not in -v\n{}",
+                run.ctx
+            );
+        }
+    }
+}
