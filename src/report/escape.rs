@@ -91,6 +91,8 @@ pub fn escape_cut(bytes: &[u8], max: usize) -> String {
 #[derive(Default)]
 pub struct Lines {
     text: String,
+    /// A line was written (perhaps an empty one): the next needs a line end.
+    started: bool,
 }
 
 impl Lines {
@@ -100,9 +102,10 @@ impl Lines {
 
     /// Appends one line (escaped) after those so far.
     pub fn line(&mut self, line: impl std::fmt::Display) -> &mut Lines {
-        if !self.text.is_empty() {
+        if self.started {
             self.text.push('\n');
         }
+        self.started = true;
         let line = line.to_string();
         self.text.push_str(&terminal(&line));
         self
@@ -110,8 +113,7 @@ impl Lines {
 
     /// Appends an empty line.
     pub fn blank(&mut self) -> &mut Lines {
-        self.text.push('\n');
-        self
+        self.line("")
     }
 
     pub fn finish(self) -> String {
@@ -171,5 +173,8 @@ mod tests {
         l.line("INBOX\nIMAP OK - forged").line("second");
         l.blank();
         assert_eq!(l.finish(), "INBOX\\nIMAP OK - forged\nsecond\n");
+        let mut l = Lines::new();
+        l.line("").line("").blank().line("x");
+        assert_eq!(l.finish(), "\n\n\nx");
     }
 }

@@ -445,6 +445,10 @@ mod tests {
             "x\u{fffd}y\u{fffd}z\u{fffd}"
         );
         assert_eq!(escape_label("Entwürfe"), "Entwürfe");
+        assert_eq!(
+            escape_label("a\u{9b}b\u{202e}c\u{2066}"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
     }
 
     #[test]
