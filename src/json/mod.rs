@@ -135,6 +135,8 @@ fn write_str(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
+            // Printable ASCII, the bulk of any output, without the test.
+            ' '..='~' => out.push(c),
             c if crate::report::is_unsafe(c) => {
                 let code = u32::from(c);
                 out.push_str("\\u");

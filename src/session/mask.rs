@@ -139,8 +139,16 @@ impl Drop for Mask {
     }
 }
 
+/// Whether `part` (not empty) occurs in `text`. The first byte is looked
+/// for first (`[u8]::contains` is memchr): most responses, and the large
+/// literals of a LIST or a body, never hold it and are passed over at
+/// memory speed. A response is at most `parser::MAX_RESPONSE` bytes, so
+/// even one made of that byte costs one bounded scan per form.
 fn contains(text: &[u8], part: &[u8]) -> bool {
-    text.windows(part.len()).any(|w| w == part)
+    match part.first() {
+        Some(first) if text.contains(first) => text.windows(part.len()).any(|w| w == part),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
