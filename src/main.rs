@@ -47,7 +47,8 @@ fn run() -> i32 {
             let text = record.args().to_string();
             writeln!(
                 buf,
-                "[{} {}] {}",
+                "[{} {} {}] {}",
+                buf.timestamp(),
                 record.level(),
                 record.target(),
                 imapcheck::report::terminal(&text)
