@@ -31,16 +31,19 @@ fn unsafe_char(c: char) -> bool {
         )
 }
 
-fn assert_terminal_safe(r: &Run, ctx: &str) {
-    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
-        if let Some((i, c)) = text.char_indices().find(|&(_, c)| unsafe_char(c)) {
-            panic!("{c:?} reaches {name} raw at byte {i}\n{ctx}");
-        }
-        assert!(
-            !text.lines().any(|l| l.starts_with("IMAP OK - forged")),
-            "a forged line on {name}\n{ctx}"
-        );
+fn assert_stream_safe(name: &str, text: &str, ctx: &str) {
+    if let Some((i, c)) = text.char_indices().find(|&(_, c)| unsafe_char(c)) {
+        panic!("{c:?} reaches {name} raw at byte {i}\n{ctx}");
     }
+    assert!(
+        !text.lines().any(|l| l.starts_with("IMAP OK - forged")),
+        "a forged line on {name}\n{ctx}"
+    );
+}
+
+fn assert_terminal_safe(r: &Run, ctx: &str) {
+    assert_stream_safe("stdout", &r.stdout, ctx);
+    assert_stream_safe("stderr", &r.stderr, ctx);
 }
 
 /// The KB check against a server that poisons every field it sends:
@@ -356,6 +359,9 @@ fn the_token_endpoints_status_line_and_headers_are_escaped_in_the_transcript() {
             .output();
         let _ = ep.finish();
         run.status(2);
+        // The -v transcript first: the status line and headers (issue 18
+        // point 9); then the report, which quotes the status line.
+        assert_stream_safe("stderr", &run.r.stderr, &run.ctx);
         assert_terminal_safe(&run.r, &run.ctx);
         for shown in [
             "[https] S: HTTP/1.1 503 Busy \\x1b[31m\\x07\\x1b]52;c;ZXZpbA==",
