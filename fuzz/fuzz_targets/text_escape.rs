@@ -18,7 +18,10 @@ use imapcheck::report::{escape_cut, is_unsafe, terminal};
 use libfuzzer_sys::fuzz_target;
 
 fn assert_safe(what: &str, text: &str, newlines: bool) {
-    if let Some(c) = text.chars().find(|&c| is_unsafe(c) && !(newlines && c == '\n')) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| is_unsafe(c) && !(newlines && c == '\n'))
+    {
         panic!("{what}: {c:?} in {text:?}");
     }
 }
@@ -50,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let out = lines.finish();
     assert_safe("Lines", &out, true);
-    assert_eq!(out.split('\n').count(), fields.len(), "a line broke: {out:?}");
+    assert_eq!(
+        out.split('\n').count(),
+        fields.len(),
+        "a line broke: {out:?}"
+    );
 
     let field = |i: usize| fields.get(i).copied().unwrap_or("").to_string();
     let step = StepResult {
