@@ -137,8 +137,9 @@ fn hostile_text_reaches_no_terminal_raw_in_any_format() {
 
 /// Runs `script` with -v and trace logs in every format, expecting
 /// `status`, and checks that nothing reaches the terminal raw; in text,
-/// `shown` (escaped server text) must be in the report.
-fn in_every_format(name: &str, script: Vec<Step>, args: &[&str], status: i32, shown: &str) {
+/// one line of the report must hold every part of `shown` (escaped server
+/// text).
+fn in_every_format(name: &str, script: Vec<Step>, args: &[&str], status: i32, shown: &[&str]) {
     for format in ["text", "nagios", "json", "openmetrics"] {
         let run = Case::tls(script.clone())
             .named(format!("{name}, --format {format}"))
@@ -150,8 +151,11 @@ fn in_every_format(name: &str, script: Vec<Step>, args: &[&str], status: i32, sh
         assert_terminal_safe(&run.r, &run.ctx);
         if format == "text" {
             assert!(
-                run.r.stdout.contains(shown),
-                "{shown:?} not shown\n{}",
+                run.r
+                    .stdout
+                    .lines()
+                    .any(|l| shown.iter().all(|part| l.contains(part))),
+                "no line with all of {shown:?}\n{}",
                 run.ctx
             );
         }
@@ -179,7 +183,11 @@ fn hostile_failure_texts_and_hints_reach_no_terminal_raw() {
         folder,
         &["--folder", "evil"],
         2,
-        "closest folder names from LIST: ",
+        &[
+            "hint:",
+            "closest folder names from LIST: ",
+            "Evil\\r\\nIMAP OK - forged\\nfake\\x1b]52;c;ZXZpbA==\\x07",
+        ],
     );
 
     // LOGIN refused with a poisoned text, and a BYE before LOGOUT's OK.
@@ -193,11 +201,26 @@ fn hostile_failure_texts_and_hints_reach_no_terminal_raw() {
         Step::Send(format!("* BYE {POISON}\r\n{{tag}} OK {POISON}\r\n")),
         Step::ExpectEof,
     ];
-    in_every_format("LOGIN refused", login, &[], 2, "got:      ");
+    in_every_format(
+        "LOGIN refused",
+        login,
+        &[],
+        2,
+        &[
+            "got:",
+            " NO [AUTHENTICATIONFAILED] \\x1b[31m\\x07\\x1b]52;c;ZXZpbA==\\x07",
+        ],
+    );
 
     // A greeting that is a BYE.
     let bye = vec![Step::Send(format!("* BYE {POISON}\r\n")), Step::Close];
-    in_every_format("BYE greeting", bye, &[], 2, "\\x1b]52;c;ZXZpbA==\\x07");
+    in_every_format(
+        "BYE greeting",
+        bye,
+        &[],
+        2,
+        &["got:", "* BYE \\x1b[31m\\x07\\x1b]52;c;ZXZpbA==\\x07"],
+    );
 }
 
 /// Every form of `secrets` that must not show: as is, base64, and as the
