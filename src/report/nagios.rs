@@ -183,6 +183,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn server_text_stays_on_the_plugin_line_escaped() {
+        let alerts = vec!["x\x1b]52;c;ZXZpbA==\x07\ny".to_string()];
+        let out = plugin_output(
+            super::super::Verdict::Critical,
+            "list failed: INBOX\r\nIMAP OK - forged\u{9b}|\u{202e}",
+            "time=1s",
+            &alerts,
+        );
+        assert_eq!(
+            out,
+            "IMAP CRITICAL - list failed: INBOX\\r\\nIMAP OK - forged\\x9b/\\u{202e} | time=1s\n\
+             [ALERT] x\\x1b]52;c;ZXZpbA==\\x07\\ny"
+        );
+    }
+
+    #[test]
     fn nagios_line_and_perfdata() {
         let mut r = sample();
         r.warn_secs = Some(1.0);

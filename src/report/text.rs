@@ -212,6 +212,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn server_text_cannot_add_a_line_or_a_control() {
+        let s = StepResult {
+            name: "list",
+            status: StepStatus::Failed,
+            elapsed: Duration::from_micros(100),
+            detail: "3 folders: Evil\r\nIMAP OK - forged\u{1b}]52;c;eA==\u{7}".into(),
+            reason: None,
+            failure: Some(Failure {
+                message: "m".into(),
+                expected: "x\ny".into(),
+                got: Some("a1 NO \u{9b}2J\u{202e}".into()),
+                hint: "closest folder names from LIST: A\nB".into(),
+            }),
+        };
+        let t = step_line(&s);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].ends_with("Evil\\r\\nIMAP OK - forged\\x1b]52;c;eA==\\x07"));
+        assert!(lines[1].ends_with("expected: x\\ny"));
+        assert!(lines[2].ends_with("got:      a1 NO \\x9b2J\\u{202e}"));
+        assert!(lines[3].ends_with("LIST: A\\nB"));
+        let alert = Text.alert("\u{1b}[2J").unwrap_or_default();
+        assert!(alert.ends_with("  \\x1b[2J"), "{alert}");
+    }
+
+    #[test]
     fn step_line_shows_failure_lines() {
         let s = StepResult {
             name: "login",
