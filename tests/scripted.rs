@@ -42,6 +42,8 @@ mod quirks;
 mod rounds;
 #[path = "scripted/secrets.rs"]
 mod secrets;
+#[path = "scripted/terminal.rs"]
+mod terminal;
 #[path = "scripted/time_limits.rs"]
 mod time_limits;
 #[path = "scripted/token_errors.rs"]

@@ -130,6 +130,8 @@ impl Check<'_> {
             }
             sasl::oauth_failure_ack(auth == AuthMethod::OAuthBearer)
         };
+        // The secret alone too: a server may echo it decoded.
+        session.mask_secret(secret.expose());
         let result = session.authenticate(
             mechanism,
             initial.expose(),

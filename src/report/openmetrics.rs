@@ -417,8 +417,9 @@ fn render(families: &[Family]) -> String {
 }
 
 /// A label value as OpenMetrics writes it: `\`, `"` and line feed
-/// escaped. Other control characters have no escape in the format and
-/// some parsers stop at a carriage return, so they become U+FFFD.
+/// escaped. Other control characters (and the bidi marks a terminal
+/// would act on, see `escape.rs`) have no escape in the format and some
+/// parsers stop at a carriage return, so they become U+FFFD.
 fn escape_label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
@@ -426,7 +427,7 @@ fn escape_label(v: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push('\u{fffd}'),
+            c if super::is_unsafe(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -461,6 +462,10 @@ mod tests {
             "x\u{fffd}y\u{fffd}z\u{fffd}"
         );
         assert_eq!(escape_label("Entwürfe"), "Entwürfe");
+        assert_eq!(
+            escape_label("a\u{9b}b\u{202e}c\u{2066}"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
     }
 
     #[test]

@@ -14,12 +14,14 @@
 
 mod authenticate;
 mod encode;
+mod mask;
 mod read;
 
 use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
 
 use encode::show_arg;
+use mask::Mask;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -103,6 +105,8 @@ pub struct Session {
     /// A read or write failed or the server broke the protocol: nothing
     /// more can be sent on this connection.
     broken: bool,
+    /// The secrets sent so far, masked in all the server sends back.
+    mask: Mask,
 }
 
 impl Session {
@@ -118,6 +122,7 @@ impl Session {
             stream_literals_up_to: None,
             streamed: Vec::new(),
             broken: false,
+            mask: Mask::default(),
         }
     }
 
@@ -142,6 +147,21 @@ impl Session {
     /// zero: anything there was injected before the handshake.
     pub fn unparsed(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// Masks `secret` in everything the server sends from now on, as it
+    /// is (a password the caller puts inside a SASL message).
+    pub fn mask_secret(&mut self, secret: &[u8]) {
+        self.mask.raw(secret);
+    }
+
+    /// Remembers the secret arguments of `args` before they are sent.
+    fn mask_args(&mut self, args: &[Arg]) {
+        for arg in args {
+            if let Arg::Secret(b) = *arg {
+                self.mask.astring(b);
+            }
+        }
     }
 
     pub fn take_streamed(&mut self) -> Vec<u64> {
@@ -259,6 +279,7 @@ impl Session {
         on_untagged: &mut OnUntagged,
     ) -> Result<Completion, SessionError> {
         self.ensure_usable()?;
+        self.mask_args(args);
         let tag = self.next_tag();
         let mut wire = tag.clone().into_bytes();
         let mut shown = tag.clone();
@@ -322,6 +343,9 @@ impl Session {
             return Ok(answers);
         }
         self.ensure_usable()?;
+        for c in commands {
+            self.mask_args(c);
+        }
         let tags: Vec<String> = commands.iter().map(|_| self.next_tag()).collect();
         let mut wire = Vec::new();
         let mut shown = String::new();
