@@ -20,6 +20,8 @@ mod eyeballs;
 mod happy;
 #[path = "scripted/hostile.rs"]
 mod hostile;
+#[path = "scripted/labels.rs"]
+mod labels;
 #[path = "scripted/metrics.rs"]
 mod metrics_output;
 #[path = "scripted/modern.rs"]

@@ -215,6 +215,11 @@ pub struct Report {
     /// `--quota-warn`/`--quota-crit` percent, for perfdata.
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// The folder the check opens once logged in (None without `-u`):
+    /// a label of every metric, so that checks of two folders differ.
+    pub folder_label: Option<String>,
+    /// `--label name=value` pairs every metric carries.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Report {
@@ -260,6 +265,8 @@ impl Report {
             max_age: None,
             quota_warn: 0,
             quota_crit: 0,
+            folder_label: None,
+            labels: Vec::new(),
         }
     }
 

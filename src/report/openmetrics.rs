@@ -2,7 +2,8 @@
 //! Prometheus (node_exporter's textfile collector, or a scrape of a file
 //! written with `--output`). Every family is a gauge with `# TYPE`,
 //! `# HELP` and, where it has one, `# UNIT`; units are in the names; every
-//! sample carries `host`, `port` and `security`; the text ends with
+//! sample carries `host`, `port` and `security`, the `folder` of a check
+//! that logs in, and the `--label` pairs; the text ends with
 //! `# EOF`. Only gauges are used, so Prometheus's own text parser
 //! (promtool, the textfile collector) reads it as well as an OpenMetrics
 //! parser does; the server's identity is therefore a gauge named `_info`
@@ -85,6 +86,8 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
         label("security", report.security.as_str()),
     ];
     base.extend(address.map(|a| label("address", a)));
+    base.extend(report.folder_label.clone().map(|f| label("folder", f)));
+    base.extend(report.labels.iter().cloned());
     let mut out = Families {
         base,
         list: Vec::new(),
@@ -213,7 +216,13 @@ fn mailbox_families(out: &mut Families, report: &Report) {
         );
     }
     let Some(mb) = &report.mailbox else { return };
-    let folder = || vec![label("folder", mb.name.clone())];
+    // The folder is a label of every sample of a check that logs in (the
+    // base labels); one opened without it is not possible, but would
+    // still say which folder it is.
+    let folder = || match report.folder_label {
+        Some(_) => vec![],
+        None => vec![label("folder", mb.name.clone())],
+    };
     out.push(
         "imapcheck_mailbox_messages",
         None,
@@ -501,6 +510,30 @@ mod tests {
             .collect();
         assert_eq!(used.len(), 1, "{text}");
         assert!(used[0].ends_with("} 1024"), "the first one stands: {text}");
+    }
+
+    #[test]
+    fn folder_and_given_labels_are_on_every_sample() {
+        let mut r = sample();
+        r.folder_label = Some("Sent".into());
+        r.labels = vec![label("check", "a\"b"), label("team", "mail")];
+        r.mailbox = Some(super::super::MailboxReport {
+            name: "Sent".into(),
+            exists: 3,
+            ..Default::default()
+        });
+        r.server_id = Some(vec![("team".into(), Some("server's".into()))]);
+        let text = OpenMetrics.end(&r);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 10, "{text}");
+        for s in samples {
+            assert!(
+                s.contains(",folder=\"Sent\",check=\"a\\\"b\",team=\"mail\""),
+                "{s}"
+            );
+            assert_eq!(s.matches("folder=").count(), 1, "{s}");
+            assert_eq!(s.matches("team=").count(), 1, "ID does not override: {s}");
+        }
     }
 
     #[test]
