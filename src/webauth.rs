@@ -241,9 +241,14 @@ impl Sha512Crypt {
             );
         }
         let Some(rest) = text.strip_prefix("$6$") else {
+            // Only a scheme's `$id$` is shown: what stands there may be a
+            // password written in by mistake, and errors end up in logs.
+            let scheme = match text.split('$').nth(1) {
+                Some(id) if text.starts_with('$') && id.len() <= 2 => format!("${id}$ hashes"),
+                _ => "a field that is no crypt hash".into(),
+            };
             return Err(format!(
-                "the hash must be SHA-512 crypt ($6$...), as `openssl passwd -6` prints, not '{}'",
-                cut(text)
+                "the hash must be SHA-512 crypt ($6$...), as `openssl passwd -6` prints, not {scheme}"
             ));
         };
         let (rounds, rest) = match rest.strip_prefix("rounds=") {
