@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Format;
+use crate::report::BUILT_IN_LABELS;
 
 /// The longest `--timeout` accepted: a check that needs more than an hour
 /// is not a check; the cap also keeps Duration arithmetic far from overflow.
@@ -96,12 +97,6 @@ pub(super) fn cert_days(
     }
     Ok((i64::from(warn), crit.map(i64::from)))
 }
-
-/// Label names imapcheck's OpenMetrics output sets itself: a `--label`
-/// of one of these would give a sample one name twice.
-pub const BUILT_IN_LABELS: [&str; 10] = [
-    "host", "port", "security", "address", "folder", "step", "status", "sni", "root", "resource",
-];
 
 /// `--label name=value`, each checked: a Prometheus label name
 /// (`[a-zA-Z_][a-zA-Z0-9_]*`), not `__`-prefixed (Prometheus's own), not

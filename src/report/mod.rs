@@ -12,7 +12,7 @@ mod text;
 
 pub use json::JsonObject;
 pub use nagios::Nagios;
-pub use openmetrics::OpenMetrics;
+pub use openmetrics::{BUILT_IN_LABELS, OpenMetrics};
 pub use rounds::{Repeated, Round, Series, StepStats, address_label};
 pub use text::Text;
 

@@ -53,6 +53,12 @@ impl super::Renderer for OpenMetrics {
     }
 }
 
+/// The label names the families here set themselves: a `--label` of one
+/// of these would give a sample one name twice, so the CLI refuses them.
+pub const BUILT_IN_LABELS: [&str; 10] = [
+    "host", "port", "security", "address", "folder", "step", "status", "sni", "root", "resource",
+];
+
 /// Longest label value taken from what a server sent (ID fields, quota
 /// root names): RFC 2971 allows 1024-byte ID values, and a label that long
 /// only bloats every time series that carries it.
@@ -533,6 +539,45 @@ mod tests {
             );
             assert_eq!(s.matches("folder=").count(), 1, "{s}");
             assert_eq!(s.matches("team=").count(), 1, "ID does not override: {s}");
+        }
+    }
+
+    #[test]
+    fn every_label_name_set_here_is_built_in() {
+        // --label refuses BUILT_IN_LABELS; a family with a label name not
+        // in the list would let a --label clash with it.
+        let mut r = sample();
+        r.folder_label = Some("INBOX".into());
+        r.mailbox = Some(super::super::MailboxReport {
+            name: "INBOX".into(),
+            exists: 1,
+            ..Default::default()
+        });
+        r.tls = Some(super::super::TlsReport {
+            name: "mail.example.org".into(),
+            verified: true,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            not_after_unix: Some(1),
+            days_left: None,
+        });
+        r.quota = Some(vec![QuotaReport {
+            root: "r".into(),
+            resource: "MESSAGE".into(),
+            used: 1,
+            limit: 2,
+        }]);
+        let mut names: Vec<String> = families(&r, Some("192.0.2.1:993".into()))
+            .iter()
+            .flat_map(|f| f.samples.iter())
+            .flat_map(|s| s.labels.iter().map(|(k, _)| k.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BUILT_IN_LABELS.len(), "{names:?}");
+        for name in names {
+            assert!(BUILT_IN_LABELS.contains(&name.as_str()), "{name}");
         }
     }
 
