@@ -312,3 +312,26 @@ fn debug_shows_no_hashes() {
     let shown = format!("{:?}", users(&line));
     assert_eq!(shown, "Users(1 users)");
 }
+
+#[test]
+fn users_are_shared_by_request_threads() {
+    // The exporter checks each request on a thread of its own, against
+    // one Users loaded at start (and replaced on reload).
+    fn shared<T: Send + Sync>(_: &T) {}
+    let u = std::sync::Arc::new(users(&openssl_line("alice", "saltsalt", "s3cret")));
+    shared(&u);
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let u = std::sync::Arc::clone(&u);
+            std::thread::spawn(move || {
+                let pw = if i % 2 == 0 { "s3cret" } else { "wrong" };
+                u.allows(Some(&basic(&format!("alice:{pw}"))))
+            })
+        })
+        .collect();
+    let results: Vec<bool> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    assert_eq!(results, [true, false, true, false]);
+}
