@@ -24,6 +24,8 @@ mod files;
 mod happy;
 #[path = "scripted/hostile.rs"]
 mod hostile;
+#[path = "scripted/labels.rs"]
+mod labels;
 #[path = "scripted/metrics.rs"]
 mod metrics_output;
 #[path = "scripted/modern.rs"]

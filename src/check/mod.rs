@@ -481,6 +481,8 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.max_age = cfg.max_age;
     report.quota_warn = cfg.quota_warn;
     report.quota_crit = cfg.quota_crit;
+    report.folder_label = cfg.user.is_some().then(|| cfg.folder.clone());
+    report.labels = cfg.labels.clone();
     report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }

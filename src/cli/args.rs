@@ -181,6 +181,11 @@ pub struct Args {
     #[argh(option)]
     pub output: Option<PathBuf>,
 
+    /// add the label name=value to every sample of --format openmetrics
+    /// (repeatable), so that two checks of one server differ
+    #[argh(option)]
+    pub label: Vec<String>,
+
     /// print the protocol transcript on stderr (secrets shown as ***)
     #[argh(switch, short = 'v')]
     pub verbose: bool,

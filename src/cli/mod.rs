@@ -116,6 +116,9 @@ pub struct Config {
     pub format: Format,
     /// `--output`: the file the result replaces, instead of stdout.
     pub output: Option<PathBuf>,
+    /// `--label name=value`, in the order given: labels every
+    /// OpenMetrics sample carries.
+    pub labels: Vec<(String, String)>,
     pub verbose: bool,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
@@ -258,6 +261,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         }
     };
     let (repeat, interval) = values::repetition(args.repeat, args.interval, format)?;
+    let labels = values::labels(&args.label)?;
     // `-` and /dev/stdout are standard output; anything else must be a
     // file a rename may replace (no device, FIFO, /proc link, ...).
     let output = args
@@ -361,6 +365,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         max_age,
         format,
         output,
+        labels,
         verbose: args.verbose,
         warning: args.warning,
         critical: args.critical,
@@ -481,6 +486,37 @@ mod tests {
         ] {
             assert!(config(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let c =
+            config(&["h", "--label", "check=a=b", "--label", "_team=Mail Ops"]).expect("labels");
+        assert_eq!(
+            c.labels,
+            vec![
+                ("check".to_string(), "a=b".to_string()),
+                ("_team".to_string(), "Mail Ops".to_string())
+            ]
+        );
+        assert!(config(&["h"]).expect("none").labels.is_empty());
+        for (bad, why) in [
+            ("check", "name=value"),
+            ("=x", "letters, digits"),
+            ("9x=1", "letters, digits"),
+            ("a-b=1", "letters, digits"),
+            ("ä=1", "letters, digits"),
+            ("__name__=x", "reserved"),
+            ("host=x", "itself"),
+            ("folder=x", "itself"),
+            ("status=x", "itself"),
+            ("check=", "empty"),
+        ] {
+            let e = config(&["h", "--label", bad]).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = config(&["h", "--label", "a=1", "--label", "a=2"]).expect_err("twice");
+        assert!(e.contains("twice"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod text;
 pub use escape::{Lines, escape_cut, is_unsafe, terminal};
 pub use json::JsonObject;
 pub use nagios::Nagios;
-pub use openmetrics::OpenMetrics;
+pub use openmetrics::{BUILT_IN_LABELS, OpenMetrics};
 pub use rounds::{Repeated, Round, Series, StepStats, address_label};
 pub use text::Text;
 
@@ -217,6 +217,11 @@ pub struct Report {
     /// `--quota-warn`/`--quota-crit` percent, for perfdata.
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// The folder the check opens once logged in (None without `-u`):
+    /// a label of every metric, so that checks of two folders differ.
+    pub folder_label: Option<String>,
+    /// `--label name=value` pairs every metric carries.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Report {
@@ -262,6 +267,8 @@ impl Report {
             max_age: None,
             quota_warn: 0,
             quota_crit: 0,
+            folder_label: None,
+            labels: Vec::new(),
         }
     }
 
