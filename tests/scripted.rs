@@ -276,6 +276,21 @@ fn kb_after_login() -> Vec<Step> {
     kb_script_after_greeting().split_off(2)
 }
 
+/// `kb_after_login` with GETQUOTAROOT INBOX, pipelined after EXAMINE,
+/// answered with `quota` (sent when the login's answer carried no
+/// capabilities, or they include QUOTA).
+fn kb_after_login_with_quota(quota: &str) -> Vec<Step> {
+    let mut steps = kb_after_login();
+    steps.splice(
+        4..4,
+        [
+            Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+            Step::Send(quota.into()),
+        ],
+    );
+    steps
+}
+
 /// The AUTHENTICATE PLAIN message for USER and PASS, base64.
 fn plain_b64() -> String {
     base64(format!("\0{USER}\0{PASS}").as_bytes())

@@ -7,9 +7,10 @@ use crate::der;
 use crate::parser::{self, Status, Value};
 use crate::report::{Failure, MessageReport, escape_cut};
 use crate::rfc2047;
-use crate::session::Arg;
+use crate::session::SessionError;
 
 use super::diagnosis;
+use super::pipeline::Cmd;
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT, cut_text};
 
 /// A `--body` literal may exceed RFC822.SIZE by this much before it is a
@@ -24,8 +25,26 @@ impl Check<'_> {
         if !self.opened {
             return Done::skip("no folder open");
         }
+        // A pipelined FETCH names `*` (the newest) or --message N; its
+        // answer comes after EXAMINE's, so EXISTS is known when it is read.
+        // EXISTS as EXAMINE left it: the folder the FETCH was sent for.
         let exists = self.seen.mailbox.exists;
-        if exists == 0 && self.cfg.message.is_none() {
+        self.seen.fetch_seq = self.cfg.message.or(Some(exists));
+        self.seen.fetched.clear();
+        let answer = if self.pipelined(Cmd::Fetch) {
+            // A message delivered meanwhile is announced (EXISTS) before
+            // its data: `*` is then that one.
+            self.seen.fetch_newest = self.cfg.message.is_none();
+            let answer = self.answer(Cmd::Fetch, Step::Fetch, None, fetch_io_failure);
+            self.seen.fetch_newest = false;
+            Some(answer?)
+        } else {
+            None
+        };
+        let seq = self.seen.fetch_seq.unwrap_or(exists);
+        if seq == 0 {
+            // `FETCH *` in an empty folder: some servers answer NO or BAD,
+            // which here only means there is no message.
             if self.cfg.max_age.is_some() {
                 // Under --max-age an empty folder is the worst age there is.
                 self.finding = true;
@@ -33,20 +52,14 @@ impl Check<'_> {
             }
             return Done::skip("the folder is empty");
         }
-        let seq = self.cfg.message.unwrap_or(exists);
-        if seq > exists {
+        // (`*` may have found a message delivered since: seq > exists.)
+        if self.cfg.message.is_some_and(|n| n > exists) {
             return Err(diagnosis::no_such_message(seq, exists));
         }
-        self.seen.fetch_seq = Some(seq);
-        self.seen.fetched.clear();
-        let seq_s = seq.to_string();
-        let done = self
-            .run_command(&[
-                Arg::Raw("FETCH"),
-                Arg::Raw(&seq_s),
-                Arg::Raw("(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"),
-            ])
-            .map_err(|e| diagnosis::io_failure(&e, Step::Fetch, "a tagged response to FETCH"))?;
+        let done = match answer {
+            Some(done) => done,
+            None => self.answer(Cmd::Fetch, Step::Fetch, Some(seq), fetch_io_failure)?,
+        };
         if done.status != Status::Ok {
             return Err(diagnosis::fetch_refused(&done, seq));
         }
@@ -89,15 +102,23 @@ impl Check<'_> {
             detail.push_str(&format!("; {} old", age::human(secs)));
         }
         self.report.message = Some(message);
+        // With --message N, the age is message N's, not the newest's.
+        let which = match self.cfg.message {
+            Some(n) => format!("message {n}"),
+            None => "newest message".to_string(),
+        };
         match age {
             Some(Age::Critical(secs)) => {
                 self.finding = true;
-                Err(diagnosis::message_too_old(secs, self.cfg.max_age))
+                let mut f = diagnosis::message_too_old(secs, self.cfg.max_age);
+                if let Some(rest) = f.message.strip_prefix("newest message") {
+                    f.message = format!("{which}{rest}");
+                }
+                Err(f)
             }
-            Some(Age::Warning(secs)) => Done::warn(
-                format!("newest message is {} old", age::human(secs)),
-                detail,
-            ),
+            Some(Age::Warning(secs)) => {
+                Done::warn(format!("{which} is {} old", age::human(secs)), detail)
+            }
             Some(Age::Skew(secs)) => Done::warn(
                 format!(
                     "INTERNALDATE is {} in the future: the clocks differ",
@@ -196,14 +217,13 @@ impl Check<'_> {
         let session = self.session()?;
         session.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
         session.take_streamed();
-        let seq_s = seq.to_string();
-        let result =
-            self.run_command(&[Arg::Raw("FETCH"), Arg::Raw(&seq_s), Arg::Raw("BODY.PEEK[]")]);
+        let result = self.answer(Cmd::Body, Step::Fetch, Some(seq), |e| {
+            diagnosis::io_failure(e, Step::Fetch, "the message body")
+        });
         let session = self.session()?;
         session.stream_literals_up_to = None;
         let streamed = session.take_streamed();
-        let done =
-            result.map_err(|e| diagnosis::io_failure(&e, Step::Fetch, "the message body"))?;
+        let done = result?;
         if done.status != Status::Ok {
             return Err(diagnosis::body_refused(&done, seq));
         }
@@ -217,4 +237,9 @@ impl Check<'_> {
             _ => Err(diagnosis::no_body(&done, seq)),
         }
     }
+}
+
+/// No answer to the fetch step's FETCH.
+fn fetch_io_failure(e: &SessionError) -> Failure {
+    diagnosis::io_failure(e, Step::Fetch, "a tagged response to FETCH")
 }
