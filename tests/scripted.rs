@@ -26,6 +26,8 @@ mod metrics_output;
 mod modern;
 #[path = "scripted/oauth.rs"]
 mod oauth;
+#[path = "scripted/pipelining.rs"]
+mod pipelining;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/quirks.rs"]

@@ -71,6 +71,9 @@ impl Check<'_> {
             {
                 f.got = Some(escape_cut(trim_eol(last), TEXT_CUT));
                 f.message.push_str(" after its last words (see got)");
+                if matches!(e, SessionError::Io(_)) && !e.timed_out() {
+                    f.hint = "the server said this and closed: a proxy in front of the mail server (nginx) does so when its backend is down or unreachable; check the backend and the proxy's error log".to_string();
+                }
             }
             f
         })?;
