@@ -31,6 +31,16 @@ impl Check<'_> {
         let exists = self.seen.mailbox.exists;
         self.seen.fetch_seq = self.cfg.message.or(Some(exists));
         self.seen.fetched.clear();
+        if self.pipelined(Cmd::Body) {
+            // The body's data may arrive before the first FETCH's tagged
+            // answer, when its size is not known yet: any literal too
+            // large to keep is counted, not kept (memory stays bounded;
+            // the deadline bounds the time), and the size is compared
+            // once known.
+            let session = self.session()?;
+            session.stream_literals_up_to = Some(u64::MAX);
+            session.take_streamed();
+        }
         let answer = if self.pipelined(Cmd::Fetch) {
             // A message delivered meanwhile is announced (EXISTS) before
             // its data: `*` is then that one.
@@ -213,10 +223,19 @@ impl Check<'_> {
 
     /// `FETCH n BODY.PEEK[]`, streamed; returns the body's length.
     fn fetch_body(&mut self, seq: u32, size: u64) -> Result<u64, Failure> {
-        self.seen.fetched.clear();
-        let session = self.session()?;
-        session.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
-        session.take_streamed();
+        // A pipelined body may have come already, with the answer to the
+        // first FETCH (Dovecot runs both at once): keep what came.
+        let pipelined = self.pipelined(Cmd::Body);
+        let body_came = pipelined && self.seen.fetched_item("BODY[]").is_some();
+        if !pipelined {
+            self.seen.fetched.clear();
+            self.session()?.take_streamed();
+        }
+        if !body_came {
+            // Still to come: now that the size is known, a literal beyond
+            // it (and the slack) is a protocol error.
+            self.session()?.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
+        }
         let result = self.answer(Cmd::Body, Step::Fetch, Some(seq), |e| {
             diagnosis::io_failure(e, Step::Fetch, "the message body")
         });

@@ -87,10 +87,11 @@ impl Check<'_> {
         } else {
             "EXAMINE"
         };
-        self.seen.mailbox = MailboxReport {
-            name: self.cfg.folder.clone(),
-            ..MailboxReport::default()
-        };
+        // A pipelined EXAMINE's data may come with earlier answers: the
+        // batch reset it when it went out (`send_pipeline`).
+        if !self.pipelined(Cmd::Open) {
+            self.reset_mailbox();
+        }
         let with_quota = self.pipelined(Cmd::Quota);
         let done = self.answer(Cmd::Open, step, None, |e| {
             diagnosis::open_io_failure(e, step, verb, with_quota)
@@ -149,6 +150,14 @@ impl Check<'_> {
         Done::ok(detail)
     }
 
+    /// What is known of the folder, before it is opened.
+    pub(super) fn reset_mailbox(&mut self) {
+        self.seen.mailbox = MailboxReport {
+            name: self.cfg.folder.clone(),
+            ..MailboxReport::default()
+        };
+    }
+
     /// RFC 9208 GETQUOTAROOT for the open folder: usage against limits.
     pub(super) fn quota(&mut self) -> StepOutcome {
         if !self.opened {
@@ -157,7 +166,9 @@ impl Check<'_> {
         if !self.seen.has_cap("QUOTA") {
             return Done::skip("the server does not announce QUOTA");
         }
-        self.seen.quotas.clear();
+        if !self.pipelined(Cmd::Quota) {
+            self.seen.quotas.clear();
+        }
         let done = self.answer(Cmd::Quota, Step::Quota, None, |e| {
             diagnosis::io_failure(e, Step::Quota, "a tagged response to GETQUOTAROOT")
         })?;

@@ -132,6 +132,10 @@ impl Check<'_> {
             .map(|w| w.iter().map(Word::arg).collect())
             .collect();
         let refs: Vec<&[Arg]> = args.iter().map(Vec::as_slice).collect();
+        // Answers may come sooner than the steps that read them (a server
+        // may run commands at once): what they fill starts empty now.
+        self.reset_mailbox();
+        self.seen.quotas.clear();
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };

@@ -209,24 +209,39 @@ fn the_body_rides_in_the_batch() {
         &format!("RFC822.SIZE {KB_SIZE} "),
         &format!("RFC822.SIZE {} ", body.len()),
     );
-    let s = script(vec![
-        kb_examined(kb_examine_reply()),
-        vec![
-            Step::ExpectQueued(KB_FETCH_NEWEST.into()),
-            Step::ExpectQueued("FETCH * BODY.PEEK[]".into()),
-            Step::ExpectQueued("LOGOUT".into()),
-            Step::Send(fetch.replace("{tag}", "{prevtag2}")),
-            Step::Send(format!(
-                "* 3 FETCH (BODY[] {})\r\n{{prevtag}} OK Fetch completed.\r\n",
-                literal(body)
-            )),
-            Step::Send(KB_LOGOUT_REPLY.into()),
-            Step::ExpectEof,
-        ],
-    ]);
-    let c = Case::tls(s).args(&["--body"]).json();
-    c.exit(0);
-    assert_eq!(c.v["message"]["body_bytes"], body.len(), "{}", c.ctx);
+    let (envelope, fetch_ok) = fetch
+        .split_once("{tag}")
+        .map(|(data, ok)| (data.to_string(), format!("{{prevtag2}}{ok}")))
+        .expect("a tagged line");
+    let body_data = format!("* 3 FETCH (BODY[] {})\r\n", literal(body));
+    let body_ok = "{prevtag} OK Fetch completed.\r\n";
+    // In turn; and as Dovecot does, running both FETCHes at once: the
+    // body's data before the first FETCH's tagged OK.
+    for (name, answers) in [
+        (
+            "in turn",
+            format!("{envelope}{fetch_ok}{body_data}{body_ok}"),
+        ),
+        (
+            "at once",
+            format!("{envelope}{body_data}{fetch_ok}{body_ok}"),
+        ),
+    ] {
+        let s = script(vec![
+            kb_examined(kb_examine_reply()),
+            vec![
+                Step::ExpectQueued(KB_FETCH_NEWEST.into()),
+                Step::ExpectQueued("FETCH * BODY.PEEK[]".into()),
+                Step::ExpectQueued("LOGOUT".into()),
+                Step::Send(answers),
+                Step::Send(KB_LOGOUT_REPLY.into()),
+                Step::ExpectEof,
+            ],
+        ]);
+        let c = Case::tls(s).named(name).args(&["--body"]).json();
+        c.exit(0);
+        assert_eq!(c.v["message"]["body_bytes"], body.len(), "{}", c.ctx);
+    }
 }
 
 #[test]
