@@ -1,6 +1,8 @@
 //! The fetch step: one message's flags, date, size and envelope (subject
 //! and sender decoded for display), and with `--body` the whole message,
-//! streamed and counted, against the size the server announced.
+//! streamed and counted, against the size the server announced. In the
+//! batch after login the message is `*`, the newest, asked for before
+//! EXISTS is known; an empty folder's NO or BAD to it means no message.
 
 use crate::age::{self, Age};
 use crate::der;
@@ -25,26 +27,20 @@ impl Check<'_> {
         if !self.opened {
             return Done::skip("no folder open");
         }
-        // A pipelined FETCH names `*` (the newest) or --message N; its
-        // answer comes after EXAMINE's, so EXISTS is known when it is read.
         // EXISTS as EXAMINE left it: the folder the FETCH was sent for.
         let exists = self.seen.mailbox.exists;
-        self.seen.fetch_seq = self.cfg.message.or(Some(exists));
-        self.seen.fetched.clear();
-        if self.pipelined(Cmd::Body) {
-            // The body's data may arrive before the first FETCH's tagged
-            // answer, when its size is not known yet: any literal too
-            // large to keep is counted, not kept (memory stays bounded;
-            // the deadline bounds the time), and the size is compared
-            // once known.
-            let session = self.session()?;
-            session.stream_literals_up_to = Some(u64::MAX);
-            session.take_streamed();
+        let pipelined = self.pipelined(Cmd::Fetch);
+        if !pipelined {
+            self.seen.fetched.clear();
+            self.seen.fetch_seq = None;
         }
-        let answer = if self.pipelined(Cmd::Fetch) {
-            // A message delivered meanwhile is announced (EXISTS) before
-            // its data: `*` is then that one.
-            self.seen.fetch_newest = self.cfg.message.is_none();
+        // Pipelined, the batch set what to take when it went out, as the
+        // data may have come with the answers before it (`send_pipeline`);
+        // if it has not, it is that of the message EXAMINE counted last.
+        if self.seen.fetch_seq.is_none() {
+            self.seen.fetch_seq = self.cfg.message.or((exists > 0).then_some(exists));
+        }
+        let answer = if pipelined {
             let answer = self.answer(Cmd::Fetch, Step::Fetch, None, fetch_io_failure);
             self.seen.fetch_newest = false;
             Some(answer?)

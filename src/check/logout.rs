@@ -2,7 +2,10 @@
 //! shows; still sent after a failed step while the connection can carry
 //! it, never after the server has ended the session. An answer short of
 //! that (no BYE, no tagged OK, or the server just hanging up) is a warning:
-//! the session ended, which is what LOGOUT asks for.
+//! the session ended, which is what LOGOUT asks for. LOGOUT usually went
+//! out with the batch after login (see `pipeline`); the wording says
+//! whether the server closed before LOGOUT was sent, before answering the
+//! commands ahead of it, or in answer to it.
 
 use crate::parser::Status;
 use crate::report::escape_cut;

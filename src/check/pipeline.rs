@@ -139,9 +139,24 @@ impl Check<'_> {
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };
-        if let Some(tags) = session.send_batch(&refs)? {
-            self.pipeline = cmds.into_iter().zip(tags).collect();
+        let Some(tags) = session.send_batch(&refs)? else {
+            return Ok(());
+        };
+        if cmds.contains(&Cmd::Body) {
+            // The body's data may come before the first FETCH's answer,
+            // its size still unknown: a literal too large to keep is
+            // counted, not kept (memory stays bounded, the deadline bounds
+            // the time), and compared with the size once that is known.
+            session.stream_literals_up_to = Some(u64::MAX);
+            session.take_streamed();
         }
+        // The message's data: --message N's, or for `*` that of the
+        // message numbered EXISTS when it comes (a message delivered
+        // meanwhile is announced before its data).
+        self.seen.fetched.clear();
+        self.seen.fetch_seq = self.cfg.message;
+        self.seen.fetch_newest = self.cfg.message.is_none();
+        self.pipeline = cmds.into_iter().zip(tags).collect();
         Ok(())
     }
 

@@ -95,6 +95,42 @@ fn the_batch_after_login_goes_in_one_write_in_every_mode() {
 }
 
 #[test]
+fn completions_out_of_order_go_to_their_own_steps() {
+    // A server may complete commands it ran at once in any order: LIST's
+    // OK before ID's, the FETCH's before GETQUOTAROOT's.
+    let mut s = vec![Step::Send(format!(
+        "* OK [CAPABILITY {FULL_CAPS}] ready\r\n"
+    ))];
+    s.extend([
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send(format!("{{tag}} OK [CAPABILITY {FULL_CAPS}] Logged in\r\n")),
+        Step::Expect("ID (\"name\" \"imapcheck\" *)".into()),
+        Step::ExpectQueued("LIST \"\" \"*\"".into()),
+        Step::Send(format!(
+            "* ID (\"name\" \"Dovecot\")\r\n{}{{prevtag}} OK ID completed.\r\n",
+            kb_list_reply()
+        )),
+        Step::ExpectQueued("EXAMINE INBOX".into()),
+        Step::Send(kb_examine_reply()),
+        Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+        Step::ExpectQueued(KB_FETCH_NEWEST.into()),
+        Step::Send(format!(
+            "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 10 1000)\r\n{}{{prevtag}} OK Getquotaroot completed.\r\n",
+            kb_fetch_reply()
+        )),
+        Step::ExpectQueued("LOGOUT".into()),
+        Step::Send(KB_LOGOUT_REPLY.into()),
+        Step::ExpectEof,
+    ]);
+    let c = Case::tls(s).json();
+    c.exit(0);
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok");
+    c.detail_ends_with("list", "; server ID: Dovecot");
+    c.detail_contains("quota", "STORAGE 10 of 1000 KiB (1.0%)");
+    assert_eq!(c.v["message"]["subject"], KB_SUBJECT, "{}", c.ctx);
+}
+
+#[test]
 fn no_pipelining_sends_one_command_at_a_time() {
     // Each command alone: a command sent before the last one's answer
     // would be dropped (ExpectAlone), and FETCH names message 3.
