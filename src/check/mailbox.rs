@@ -20,12 +20,20 @@ impl Check<'_> {
         // its write (see `pipeline`).
         let with_caps = std::mem::take(&mut self.capabilities_with_list);
         let with_id = std::mem::take(&mut self.id_with_list);
+        // Reset before the write: a server running the batch at once may
+        // send ID's data with CAPABILITY's answer.
+        if with_caps {
+            self.seen.capabilities_fresh = false;
+        }
+        if with_id {
+            self.seen.server_id = None;
+            self.id_sent = true;
+        }
         self.send_pipeline(with_caps, with_id).map_err(|e| {
             diagnosis::io_failure(&e, Step::List, "to send the commands after login")
         })?;
         let mut caps_after_login = None;
         if with_caps {
-            self.seen.capabilities_fresh = false;
             let done = self.answer(Cmd::Capability, Step::List, None, |e| {
                 diagnosis::io_failure(e, Step::List, "the CAPABILITY response")
             })?;
@@ -34,8 +42,6 @@ impl Check<'_> {
         }
         let mut id = None;
         if with_id {
-            self.seen.server_id = None;
-            self.id_sent = true;
             let done = self.answer(Cmd::Id, Step::List, None, |e| {
                 diagnosis::io_failure(e, Step::List, "a tagged response to ID")
             })?;

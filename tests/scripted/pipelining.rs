@@ -131,6 +131,37 @@ fn completions_out_of_order_go_to_their_own_steps() {
 }
 
 #[test]
+fn id_data_that_comes_with_capability_s_answer_is_kept() {
+    // A bare login OK: CAPABILITY leads the batch, then ID; the server
+    // sends ID's data before CAPABILITY's completion.
+    let s = vec![
+        Step::Send(format!("* OK [CAPABILITY {FULL_CAPS}] ready\r\n")),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send("{tag} OK Logged in\r\n".into()),
+        Step::Expect("CAPABILITY".into()),
+        Step::ExpectQueued("ID (\"name\" \"imapcheck\" *)".into()),
+        Step::Send(format!(
+            "* CAPABILITY {FULL_CAPS}\r\n* ID (\"name\" \"Dovecot\")\r\n{{prevtag}} OK Capability completed.\r\n{{tag}} OK ID completed.\r\n"
+        )),
+        Step::ExpectQueued("LIST \"\" \"*\"".into()),
+        Step::Send(kb_list_reply()),
+        Step::ExpectQueued("EXAMINE INBOX".into()),
+        Step::Send(kb_examine_reply()),
+        Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+        Step::Send("{tag} OK Getquotaroot completed.\r\n".into()),
+        Step::ExpectQueued(KB_FETCH_NEWEST.into()),
+        Step::Send(kb_fetch_reply()),
+        Step::ExpectQueued("LOGOUT".into()),
+        Step::Send(KB_LOGOUT_REPLY.into()),
+        Step::ExpectEof,
+    ];
+    let c = Case::tls(s).json();
+    c.exit(0);
+    c.detail_ends_with("list", "; server ID: Dovecot");
+    assert_eq!(c.v["server_id"]["name"], "Dovecot", "{}", c.ctx);
+}
+
+#[test]
 fn no_pipelining_sends_one_command_at_a_time() {
     // Each command alone: a command sent before the last one's answer
     // would be dropped (ExpectAlone), and FETCH names message 3.
