@@ -347,6 +347,36 @@ fn after_ximapproxy_logout_goes_alone_after_the_answers() {
     );
 }
 
+#[test]
+fn after_ximapproxy_and_a_failed_examine_the_unread_answers_come_before_logout() {
+    // The fetch step is skipped, yet its FETCH went out: its answer is
+    // read before LOGOUT goes, alone.
+    let caps = "IMAP4rev1 LITERAL+ AUTH=LOGIN XIMAPPROXY";
+    let s = vec![
+        Step::Send(format!("* OK [CAPABILITY {caps}] ready.\r\n")),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send(format!(
+            "{{tag}} OK [CAPABILITY {POSTLOGIN_CAPS}] User logged in\r\n"
+        )),
+        Step::Expect("LIST \"\" \"*\"".into()),
+        Step::Send(kb_list_reply()),
+        Step::ExpectQueued("EXAMINE INBOX".into()),
+        Step::Send("{tag} NO Mailbox doesn't exist: INBOX\r\n".into()),
+        Step::ExpectAlone(KB_FETCH_NEWEST.into()),
+        Step::Send("{tag} BAD No mailbox selected\r\n".into()),
+        Step::Expect("LOGOUT".into()),
+        Step::Send("* BYE LOGOUT received\r\n{tag} OK Completed\r\n".into()),
+        Step::ExpectEof,
+    ];
+    let c = Case::cleartext(s).json();
+    c.failed_at("examine");
+    c.steps(
+        NONE_STEPS,
+        "ok ok warning warning ok failed skipped skipped ok",
+    );
+    assert_eq!(c.detail("logout"), "* BYE LOGOUT received", "{}", c.ctx);
+}
+
 // ---------- the small untruths ----------
 
 #[test]
