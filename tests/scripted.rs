@@ -32,6 +32,8 @@ mod metrics_output;
 mod modern;
 #[path = "scripted/oauth.rs"]
 mod oauth;
+#[path = "scripted/pipelining.rs"]
+mod pipelining;
 #[path = "scripted/prompt.rs"]
 mod prompt;
 #[path = "scripted/protocol.rs"]
@@ -288,6 +290,21 @@ fn login_steps() -> Vec<Step> {
 /// `kb_script_after_greeting` without its LOGIN exchange.
 fn kb_after_login() -> Vec<Step> {
     kb_script_after_greeting().split_off(2)
+}
+
+/// `kb_after_login` with GETQUOTAROOT INBOX, pipelined after EXAMINE,
+/// answered with `quota` (sent when the login's answer carried no
+/// capabilities, or they include QUOTA).
+fn kb_after_login_with_quota(quota: &str) -> Vec<Step> {
+    let mut steps = kb_after_login();
+    steps.splice(
+        4..4,
+        [
+            Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+            Step::Send(quota.into()),
+        ],
+    );
+    steps
 }
 
 /// The AUTHENTICATE PLAIN message for USER and PASS, base64.

@@ -172,6 +172,11 @@ pub struct Args {
     #[argh(switch)]
     pub body: bool,
 
+    /// send one command at a time after login, for a server that does not
+    /// answer commands sent together in one write
+    #[argh(switch)]
+    pub no_pipelining: bool,
+
     /// output format: text (default), nagios, json or openmetrics
     #[argh(option)]
     pub format: Option<String>,

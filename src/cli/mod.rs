@@ -106,6 +106,8 @@ pub struct Config {
     pub message: Option<u32>,
     pub no_fetch: bool,
     pub body: bool,
+    /// `--no-pipelining`: after login, one command per write.
+    pub no_pipelining: bool,
     pub quota_warn: u32,
     pub quota_crit: u32,
     /// `--messages`: ranges on EXISTS that warn and are critical.
@@ -358,6 +360,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         message: args.message,
         no_fetch: args.no_fetch,
         body: args.body,
+        no_pipelining: args.no_pipelining,
         quota_warn: args.quota_warn,
         quota_crit: args.quota_crit,
         messages_warn,

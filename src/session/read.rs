@@ -126,6 +126,7 @@ impl Session {
         let mut chunk = [0u8; READ_CHUNK];
         let n = self.transport.read(&mut chunk)?;
         if n == 0 {
+            self.peer_closed = true;
             return Err(SessionError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the server closed the connection",
@@ -159,6 +160,7 @@ impl Session {
         while remaining > 0 {
             let n = self.transport.read(&mut chunk)?;
             if n == 0 {
+                self.peer_closed = true;
                 return Err(SessionError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection in the middle of a literal",

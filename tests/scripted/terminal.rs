@@ -176,7 +176,7 @@ fn hostile_failure_texts_and_hints_reach_no_terminal_raw() {
             "EXAMINE evil",
             format!("{{tag}} NO [NONEXISTENT] no {POISON}\r\n"),
         ),
-        logout_steps(),
+        batch_refused(&[KB_FETCH_NEWEST]),
     ]);
     in_every_format(
         "closest folder names",
