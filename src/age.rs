@@ -4,9 +4,10 @@
 
 use crate::der;
 
-/// The longest `--max-age` accepted: ten years is no heartbeat, and the cap
-/// keeps the seconds far from overflowing any arithmetic on them.
-const MAX_AGE_SECS: u64 = 10 * 366 * 86_400;
+/// The longest `--max-age` accepted: an age is the difference of two
+/// signed Unix times, so none is longer. Any shorter duration is taken:
+/// a refusal would be exit 3, UNKNOWN to the monitoring.
+const MAX_AGE_SECS: u64 = i64::MAX as u64;
 
 /// How far in the future an INTERNALDATE may be before it is clock skew
 /// rather than a message just delivered between two clocks a little apart.
@@ -22,10 +23,10 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     };
     let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => text.split_at(i),
-        None => (text, "s"),
+        None => (text, ""),
     };
     let factor = match unit {
-        "s" => 1,
+        "s" | "" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -34,7 +35,12 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     let n: u64 = digits.parse().map_err(|_| bad())?;
     match n.checked_mul(factor) {
         Some(secs) if secs <= MAX_AGE_SECS => Ok(secs),
-        _ => Err(format!("--max-age: at most {MAX_AGE_SECS} seconds")),
+        // Said in the unit the user wrote.
+        _ => Err(format!(
+            "--max-age: '{text}' is too long: at most {}{}",
+            MAX_AGE_SECS / factor,
+            if unit.is_empty() { " seconds" } else { unit }
+        )),
     }
 }
 
@@ -197,12 +203,36 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(1800));
         assert_eq!(parse_duration("2h"), Ok(7200));
         assert_eq!(parse_duration("1d"), Ok(86_400));
-        for bad in ["", "s", "1w", "-1", "1.5h", "1 h", "99999999999d"] {
+        for bad in ["", "s", "1w", "-1", "1.5h", "1 h", "999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(parse_pair("30m,2h"), Ok((1800, Some(7200))));
         assert_eq!(parse_pair("1d"), Ok((86_400, None)));
         assert!(parse_pair("2h,30m").is_err());
+    }
+
+    #[test]
+    fn long_durations_are_taken_and_limits_use_the_units_given() {
+        assert_eq!(parse_duration("3650d"), Ok(3650 * 86_400));
+        assert_eq!(parse_duration("36500d"), Ok(36_500 * 86_400));
+        assert_eq!(parse_duration("876000h"), Ok(876_000 * 3600));
+        let max_days = i64::MAX as u64 / 86_400;
+        assert_eq!(
+            parse_duration(&format!("{max_days}d")),
+            Ok(max_days * 86_400)
+        );
+        let too_long = parse_duration(&format!("{}d", max_days + 1)).unwrap_err();
+        assert!(
+            too_long.contains(&format!("at most {max_days}d")),
+            "{too_long}"
+        );
+        let too_long = parse_duration("99999999999999999999").unwrap_err();
+        assert!(!too_long.contains("at most"), "not a number: {too_long}");
+        let too_long = parse_duration(&format!("{}", i64::MAX as u64 + 1)).unwrap_err();
+        assert!(
+            too_long.contains(&format!("at most {} seconds", i64::MAX)),
+            "{too_long}"
+        );
     }
 
     #[test]

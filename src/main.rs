@@ -39,9 +39,21 @@ fn run() -> i32 {
     let trust = unsafe { transport::adopt_trust_plan() };
 
     // Logs go to stderr and are off unless RUST_LOG asks; the transcript
-    // lines they carry are already redacted.
+    // lines they carry are already redacted. Every message is escaped like
+    // the rest of the output, whoever logged it.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .target(env_logger::Target::Stderr)
+        .format(|buf, record| {
+            let text = record.args().to_string();
+            writeln!(
+                buf,
+                "[{} {} {}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                imapcheck::report::terminal(&text)
+            )
+        })
         .init();
     log::debug!("system CAs: {}", trust.plan.describe());
 

@@ -58,6 +58,15 @@ impl Check<'_> {
             hint: "check that getrandom(2) or /dev/urandom is available to this process".into(),
         })?;
         let login = self.smtp_login(&rt)?;
+        // Answers to the batch after login that no step read (a fetch
+        // skipped on an empty folder) come before IDLE's.
+        self.drain_pipeline().map_err(|e| {
+            super::diagnosis::io_failure(
+                &e,
+                super::Step::Send,
+                "the answers to the commands sent after login",
+            )
+        })?;
         let domain = rt.from.rsplit_once('@').map_or("localhost", |(_, d)| d);
         let body = message::build(&token, &rt.from, &rt.to, domain);
         let mut state = RoundTripState {

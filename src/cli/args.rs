@@ -172,6 +172,10 @@ pub struct Args {
     #[argh(switch)]
     pub body: bool,
 
+    /// send one command at a time after login, for a server that does not
+    /// answer commands sent together in one write
+    #[argh(switch)]
+    pub no_pipelining: bool,
     /// turn the check into a round trip: send a test message by SMTP
     /// through <host>[:<port>] (default port 587, 465 with tls), wait for
     /// it in the folder, then remove exactly that message
@@ -218,6 +222,11 @@ pub struct Args {
     /// it atomically (for node_exporter's textfile collector); - is stdout
     #[argh(option)]
     pub output: Option<PathBuf>,
+
+    /// add the label name=value to every sample of --format openmetrics
+    /// (repeatable), so that two checks of one server differ
+    #[argh(option)]
+    pub label: Vec<String>,
 
     /// print the protocol transcript on stderr (secrets shown as ***)
     #[argh(switch, short = 'v')]

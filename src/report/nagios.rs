@@ -119,14 +119,19 @@ impl Renderer for Nagios {
 
 /// `IMAP <VERDICT> - <summary> | <perfdata>`, then ALERT lines.
 fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]) -> String {
-    // '|' starts performance data; keep it out of the human part.
+    // '|' starts performance data; keep it out of the human part, and
+    // server text (a folder name, an ALERT) on its one line, escaped.
     let mut out = format!(
         "IMAP {} - {} | {perf}",
         v.upper(),
-        summary.replace('|', "/")
+        super::terminal(summary).replace('|', "/")
     );
     for alert in alerts {
-        let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+        let _ = write!(
+            out,
+            "\n[ALERT] {}",
+            super::terminal(alert).replace('|', "/")
+        );
     }
     out
 }
@@ -190,6 +195,22 @@ mod tests {
     use super::super::tests::sample;
     use super::super::{Failure, StepStatus};
     use super::*;
+
+    #[test]
+    fn server_text_stays_on_the_plugin_line_escaped() {
+        let alerts = vec!["x\x1b]52;c;ZXZpbA==\x07\ny".to_string()];
+        let out = plugin_output(
+            super::super::Verdict::Critical,
+            "list failed: INBOX\r\nIMAP OK - forged\u{9b}|\u{202e}",
+            "time=1s",
+            &alerts,
+        );
+        assert_eq!(
+            out,
+            "IMAP CRITICAL - list failed: INBOX\\r\\nIMAP OK - forged\\x9b/\\u{202e} | time=1s\n\
+             [ALERT] x\\x1b]52;c;ZXZpbA==\\x07\\ny"
+        );
+    }
 
     #[test]
     fn nagios_line_and_perfdata() {

@@ -113,7 +113,11 @@ impl<'a> Runner<'a> {
         match self.output.finish() {
             Ok(()) => verdict,
             Err(msg) => {
-                let _ = writeln!(std::io::stderr(), "imapcheck: {msg}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "imapcheck: {}",
+                    crate::report::terminal(&msg)
+                );
                 Verdict::Unknown
             }
         }
