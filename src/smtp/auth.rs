@@ -66,8 +66,13 @@ pub fn authenticate(
         )),
         _ => None,
     };
+    smtp.mask_in_replies(login.secret.clone());
+    smtp.mask_in_replies(Secret::new(
+        base64::encode(login.secret.expose()).into_bytes(),
+    ));
     let reply = match initial {
         Some(message) => {
+            smtp.mask_in_replies(Secret::new(base64::encode(message.expose()).into_bytes()));
             let wire = command_with_secret(&format!("AUTH {mechanism} "), message.expose());
             smtp.send_secret(&wire, &format!("AUTH {mechanism} ***"))?;
             smtp.reply(Phase::Auth)?

@@ -153,6 +153,35 @@ pub struct Smtp {
     transport: Transport,
     reader: ReplyReader,
     transcript: Transcript,
+    /// What a reply must not show, should the server echo it (the
+    /// password, its base64, the SASL message's base64).
+    masked: Vec<Secret>,
+}
+
+/// The shortest secret masked: shorter ones would hide ordinary words.
+const MIN_MASKED: usize = 4;
+
+/// `bytes` with every occurrence of each of `secrets` as `***`.
+fn mask(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for secret in secrets.iter().map(Secret::expose) {
+        if secret.len() < MIN_MASKED {
+            continue;
+        }
+        let mut masked = Vec::with_capacity(out.len());
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            if rest.starts_with(secret) {
+                masked.extend_from_slice(b"***");
+                rest = &rest[secret.len()..];
+            } else {
+                masked.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        out = masked;
+    }
+    out
 }
 
 impl Smtp {
@@ -174,14 +203,28 @@ impl Smtp {
         self.send(wire.expose(), shown)
     }
 
-    /// The next reply, read for `phase`.
+    /// Secrets that no reply may show from now on.
+    pub fn mask_in_replies(&mut self, secret: Secret) {
+        self.masked.push(secret);
+    }
+
+    /// The next reply, read for `phase`, with any echoed secret masked.
     pub fn reply(&mut self, phase: Phase) -> Result<Reply, SmtpError> {
         let (transcript, tls) = (self.transcript, self.transport.is_tls());
-        self.reader
+        let masked = &self.masked;
+        let mut reply = self
+            .reader
             .read_reply(&mut self.transport, &mut |line| {
-                transcript.line(tls, "[smtp] S:", &escape_cut(line, SHOWN_CUT));
+                let shown = mask(line, masked);
+                transcript.line(tls, "[smtp] S:", &escape_cut(&shown, SHOWN_CUT));
             })
-            .map_err(|error| SmtpError::Read { phase, error })
+            .map_err(|error| SmtpError::Read { phase, error })?;
+        if !masked.is_empty() {
+            for line in &mut reply.lines {
+                *line = String::from_utf8_lossy(&mask(line.as_bytes(), masked)).into_owned();
+            }
+        }
+        Ok(reply)
     }
 
     /// The next reply, which must be one `phase` allows.
@@ -286,6 +329,7 @@ pub fn send(
         transport,
         reader: ReplyReader::new(),
         transcript,
+        masked: Vec::new(),
     };
     let result = session(&mut smtp, delivery, connector);
     // Where TLS was asked for and is not up, not even QUIT goes out in
@@ -409,6 +453,20 @@ fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_secrets_are_masked() {
+        let secrets = [
+            Secret::new(b"s3cret".to_vec()),
+            Secret::new(b"abc".to_vec()),
+        ];
+        assert_eq!(
+            mask(b"535 bad s3cret, s3cret!", &secrets),
+            b"535 bad ***, ***!"
+        );
+        // Too short to mask without hiding ordinary text.
+        assert_eq!(mask(b"abc", &secrets), b"abc");
+    }
 
     #[test]
     fn data_is_dot_stuffed_and_ended() {

@@ -362,3 +362,29 @@ fn a_wrong_password_is_refused_at_auth() {
     }
     assert!(!server.received().contains("MAIL FROM"));
 }
+
+#[test]
+fn a_server_that_echoes_the_password_has_it_masked_in_the_refusal() {
+    let server = serve(vec![
+        Say(b"220 mx\r\n"),
+        Await("EHLO"),
+        Say(EHLO_PIPELINING),
+        Await("AUTH"),
+        Say(b"535-5.7.8 bad password s3cret-pw\r\n535 5.7.8 for AG1vbml0b3JAZXhhbXBsZS5vcmcAczNjcmV0LXB3\r\n"),
+    ]);
+    match run(&server, Security::None, 5000) {
+        Err(SmtpError::Rejected { reply, .. }) => {
+            let text = reply.one_line();
+            assert!(
+                !text.contains("s3cret") && !text.contains("czNjcmV0"),
+                "{text}"
+            );
+            assert!(
+                text.contains("bad password ***") && text.contains("for ***"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    server.received();
+}
