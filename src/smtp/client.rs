@@ -164,7 +164,11 @@ const MIN_MASKED: usize = 4;
 /// `bytes` with every occurrence of each of `secrets` as `***`.
 fn mask(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    for secret in secrets.iter().map(Secret::expose) {
+    // Longest first: a secret inside a longer one (the password's base64
+    // inside the SASL message's) must not break the longer one's match.
+    let mut by_length: Vec<&[u8]> = secrets.iter().map(Secret::expose).collect();
+    by_length.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in by_length {
         if secret.len() < MIN_MASKED {
             continue;
         }
