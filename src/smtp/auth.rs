@@ -8,7 +8,8 @@ use crate::base64;
 use crate::password::Secret;
 use crate::sasl;
 
-use super::client::{Phase, Smtp, SmtpError};
+use super::client::Smtp;
+use super::error::{Phase, SmtpError};
 use super::reply::Reply;
 
 /// What the SMTP login is made of.

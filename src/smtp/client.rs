@@ -17,107 +17,15 @@ use crate::cli::Security;
 use crate::password::Secret;
 use crate::report::escape_cut;
 use crate::transcript::Transcript;
-use crate::transport::{ConnectError, Deadline, Family, TlsError, Transport, resolve};
+use crate::transport::{Deadline, Family, TlsError, Transport, resolve};
 
 use super::auth::{self, SmtpLogin};
-use super::reply::{Reply, ReplyError, ReplyReader};
+use super::error::{Phase, SmtpError};
+use super::mask::mask;
+use super::reply::{Reply, ReplyReader};
 
 /// How much of a server line the transcript shows.
 const SHOWN_CUT: usize = 600;
-
-/// The phases of an SMTP session, as errors and the transcript name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Connect,
-    Tls,
-    Greeting,
-    Ehlo,
-    Starttls,
-    Auth,
-    MailFrom,
-    RcptTo,
-    Data,
-    /// The message and its final dot: the `250` that means "queued".
-    DataEnd,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Connect => "connect",
-            Phase::Tls => "TLS",
-            Phase::Greeting => "greeting",
-            Phase::Ehlo => "EHLO",
-            Phase::Starttls => "STARTTLS",
-            Phase::Auth => "AUTH",
-            Phase::MailFrom => "MAIL FROM",
-            Phase::RcptTo => "RCPT TO",
-            Phase::Data => "DATA",
-            Phase::DataEnd => "the end of DATA",
-        }
-    }
-
-    /// The reply codes that let the session go on after this phase.
-    pub fn expects(self) -> &'static [u16] {
-        match self {
-            Phase::Connect | Phase::Tls => &[],
-            Phase::Greeting | Phase::Starttls => &[220],
-            Phase::Ehlo | Phase::MailFrom | Phase::DataEnd => &[250],
-            Phase::Auth => &[235],
-            // 251: "user not local; will forward" is an acceptance too.
-            Phase::RcptTo => &[250, 251],
-            Phase::Data => &[354],
-        }
-    }
-}
-
-/// Why the message was not sent.
-#[derive(Debug)]
-pub enum SmtpError {
-    Connect(ConnectError),
-    Tls(TlsError),
-    /// Reading a reply failed (deadline, close, framing, a limit).
-    Read {
-        phase: Phase,
-        error: ReplyError,
-    },
-    /// Writing failed.
-    Write {
-        phase: Phase,
-        error: std::io::Error,
-    },
-    /// A reply the phase does not allow.
-    Rejected {
-        phase: Phase,
-        reply: Reply,
-    },
-    /// `--send-security starttls` and EHLO did not announce STARTTLS.
-    NoStarttls {
-        ehlo: Reply,
-    },
-    /// Bytes after STARTTLS's 220, before the handshake: injected.
-    Injected(Vec<u8>),
-    /// The login's mechanism is not among those offered.
-    NoMechanism {
-        wanted: String,
-        offered: String,
-    },
-}
-
-impl SmtpError {
-    /// The phase the session ended in.
-    pub fn phase(&self) -> Phase {
-        match self {
-            SmtpError::Connect(_) => Phase::Connect,
-            SmtpError::Tls(_) => Phase::Tls,
-            SmtpError::Read { phase, .. }
-            | SmtpError::Write { phase, .. }
-            | SmtpError::Rejected { phase, .. } => *phase,
-            SmtpError::NoStarttls { .. } | SmtpError::Injected(_) => Phase::Starttls,
-            SmtpError::NoMechanism { .. } => Phase::Auth,
-        }
-    }
-}
 
 /// Where and how to send, and what.
 pub struct Delivery<'a> {
@@ -156,36 +64,6 @@ pub struct Smtp {
     /// What a reply must not show, should the server echo it (the
     /// password, its base64, the SASL message's base64).
     masked: Vec<Secret>,
-}
-
-/// The shortest secret masked: shorter ones would hide ordinary words.
-const MIN_MASKED: usize = 4;
-
-/// `bytes` with every occurrence of each of `secrets` as `***`.
-fn mask(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    // Longest first: a secret inside a longer one (the password's base64
-    // inside the SASL message's) must not break the longer one's match.
-    let mut by_length: Vec<&[u8]> = secrets.iter().map(Secret::expose).collect();
-    by_length.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in by_length {
-        if secret.len() < MIN_MASKED {
-            continue;
-        }
-        let mut masked = Vec::with_capacity(out.len());
-        let mut rest = &out[..];
-        while !rest.is_empty() {
-            if rest.starts_with(secret) {
-                masked.extend_from_slice(b"***");
-                rest = &rest[secret.len()..];
-            } else {
-                masked.push(rest[0]);
-                rest = &rest[1..];
-            }
-        }
-        out = masked;
-    }
-    out
 }
 
 impl Smtp {
@@ -457,20 +335,6 @@ fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn echoed_secrets_are_masked() {
-        let secrets = [
-            Secret::new(b"s3cret".to_vec()),
-            Secret::new(b"abc".to_vec()),
-        ];
-        assert_eq!(
-            mask(b"535 bad s3cret, s3cret!", &secrets),
-            b"535 bad ***, ***!"
-        );
-        // Too short to mask without hiding ordinary text.
-        assert_eq!(mask(b"abc", &secrets), b"abc");
-    }
 
     #[test]
     fn data_is_dot_stuffed_and_ended() {

@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::auth::SmtpLogin;
-use super::client::{Delivery, Phase, SmtpError, send};
+use super::client::{Delivery, send};
+use super::error::{Phase, SmtpError};
 use super::reply::ReplyError;
 use crate::cli::Security;
 use crate::password::Secret;
