@@ -182,3 +182,87 @@ fn refusal(phase: Phase, code: u16, rt: &RoundTrip) -> (String, String) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::round_trip::{Flags, from_flags};
+    use crate::report::StepStatus;
+
+    fn rt() -> RoundTrip {
+        let flags = Flags {
+            send_via: Some("mx.example.org".into()),
+            send_security: None,
+            send_user: None,
+            send_password_file: None,
+            send_from: None,
+            send_to: None,
+            keep: false,
+            arrival: None,
+        };
+        from_flags(flags, Some("m@example.org"), false)
+            .ok()
+            .flatten()
+            .expect("a round trip")
+    }
+
+    fn rejected(phase: Phase, code: u16, text: &str) -> SmtpError {
+        SmtpError::Rejected {
+            phase,
+            reply: Reply {
+                code,
+                lines: vec![text.to_string()],
+            },
+        }
+    }
+
+    #[test]
+    fn temporary_refusals_warn_and_say_to_retry() {
+        for (phase, code) in [
+            (Phase::Greeting, 421),
+            (Phase::RcptTo, 450),
+            (Phase::RcptTo, 451),
+            (Phase::DataEnd, 452),
+        ] {
+            let done = outcome(&rejected(phase, code, "try later"), &rt()).expect("a warning");
+            assert_eq!(done.status, StepStatus::Warning);
+            assert!(done.detail.contains("retry later"), "{}", done.detail);
+        }
+    }
+
+    #[test]
+    fn permanent_refusals_name_their_cause() {
+        for (phase, code, says) in [
+            (Phase::Auth, 535, "the login"),
+            (Phase::MailFrom, 530, "the login"),
+            (Phase::RcptTo, 550, "relay denied or no such mailbox"),
+            (Phase::RcptTo, 554, "relay denied"),
+            (Phase::MailFrom, 553, "the sender"),
+            (Phase::DataEnd, 554, "the message"),
+            // A 454 to STARTTLS fails closed: no waiting for it.
+            (Phase::Starttls, 454, "refused STARTTLS"),
+        ] {
+            let Err(f) = outcome(&rejected(phase, code, "no"), &rt()) else {
+                panic!("{code} at {phase:?} is not a failure");
+            };
+            assert!(f.message.contains(says), "{code}: {}", f.message);
+            assert!(
+                f.got
+                    .as_deref()
+                    .is_some_and(|g| g.starts_with(&code.to_string()))
+            );
+        }
+        let ehlo = Reply {
+            code: 250,
+            lines: vec!["mx".into(), "AUTH PLAIN".into()],
+        };
+        let Err(f) = outcome(&SmtpError::NoStarttls { ehlo }, &rt()) else {
+            panic!("no STARTTLS is a failure");
+        };
+        assert!(
+            f.message.contains("does not offer STARTTLS"),
+            "{}",
+            f.message
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::auth::SmtpLogin;
+use super::auth::{OAuthMechanism, SmtpLogin};
 use super::client::{Delivery, send};
 use super::error::{Phase, SmtpError};
 use super::reply::ReplyError;
@@ -108,7 +108,15 @@ fn login() -> SmtpLogin {
 }
 
 fn run(server: &Server, security: Security, budget_ms: u64) -> Result<super::Sent, SmtpError> {
-    let login = login();
+    run_as(server, security, budget_ms, login())
+}
+
+fn run_as(
+    server: &Server,
+    security: Security,
+    budget_ms: u64,
+    login: SmtpLogin,
+) -> Result<super::Sent, SmtpError> {
     let delivery = Delivery {
         host: "127.0.0.1",
         port: server.port,
@@ -388,4 +396,37 @@ fn a_server_that_echoes_the_password_has_it_masked_in_the_refusal() {
         other => panic!("{other:?}"),
     }
     server.received();
+}
+
+#[test]
+fn an_oauth_token_goes_as_xoauth2_and_its_error_challenge_is_answered() {
+    let server = serve(vec![
+        Say(b"220 mx\r\n"),
+        Await("EHLO"),
+        Say(b"250-mx\r\n250 AUTH LOGIN PLAIN XOAUTH2 OAUTHBEARER\r\n"),
+        Await("AUTH XOAUTH2"),
+        // {"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}
+        Say(b"334 eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n"),
+        Await(""),
+        Say(b"535 5.7.8 Username and Password not accepted\r\n"),
+    ]);
+    let token = SmtpLogin {
+        user: "monitor@example.org".into(),
+        secret: Secret::new(b"ya29.token".to_vec()),
+        oauth: Some(OAuthMechanism::XOAuth2),
+    };
+    match run_as(&server, Security::None, 5000, token) {
+        Err(SmtpError::Rejected {
+            phase: Phase::Auth,
+            reply,
+        }) => assert_eq!(reply.code, 535),
+        other => panic!("{other:?}"),
+    }
+    let got = server.received();
+    // user=monitor@example.org^Aauth=Bearer ya29.token^A^A, then the empty
+    // answer to the error challenge.
+    assert!(
+        got.starts_with("EHLO client.example.org\r\nAUTH XOAUTH2 dXNlcj1tb25pdG9yQGV4YW1wbGUub3JnAWF1dGg9QmVhcmVyIHlhMjkudG9rZW4BAQ==\r\n\r\n"),
+        "{got}"
+    );
 }
