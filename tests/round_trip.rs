@@ -129,7 +129,8 @@ impl Pair {
     }
 
     /// imapcheck over implicit TLS as alice, sending through Exim with
-    /// STARTTLS, and `extra`; the exit status, the JSON and stderr.
+    /// STARTTLS, and `extra`; the exit status, the JSON (with another
+    /// `--format` in `extra`, the output as a string) and stderr.
     fn check(&self, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
         let via = format!("127.0.0.1:{}", self.smtp);
         let port = self.imap_tls.to_string();
@@ -147,10 +148,9 @@ impl Pair {
             &self.pass_file,
             "--send-from",
             "alice@localhost",
-            "--format",
-            "json",
         ];
         for (flag, default) in [
+            ("--format", "json"),
             ("--send-to", "alice@localhost"),
             ("--send-via", via.as_str()),
             ("--send-security", "starttls"),
@@ -168,8 +168,12 @@ impl Pair {
             .stdin(Stdio::null())
             .output()
             .expect("run imapcheck");
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: Value = if extra.contains(&"--format") {
+            Value::String(stdout.into_owned())
+        } else {
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        };
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (out.status.code().unwrap_or(-1), v, stderr)
     }
@@ -683,5 +687,41 @@ fn starttls_refused_after_ehlo_announced_it_sends_nothing_more_in_cleartext() {
     assert!(
         seen.starts_with("EHLO ") && seen.ends_with("STARTTLS\r\n"),
         "{seen}"
+    );
+}
+
+#[test]
+fn perfdata_and_openmetrics_carry_the_delay() {
+    let pair = Pair::start(&[]);
+    let (code, out, stderr) = pair.check(&["--format", "nagios", "--arrival", "5,7"], &[]);
+    assert_eq!(code, 0, "{out}\n{stderr}");
+    let line = out.as_str().unwrap_or_default();
+    let perf = line.split_once(" | ").map_or("", |(_, p)| p);
+    let arrival = perf
+        .split(' ')
+        .find(|p| p.starts_with("arrival="))
+        .unwrap_or_else(|| panic!("no arrival perfdata: {line}"));
+    assert!(arrival.ends_with("s;5;7;0"), "{arrival}");
+    assert!(
+        perf.contains(" send=") && perf.contains(" arrive="),
+        "{perf}"
+    );
+    let (code, out, stderr) = pair.check(&["--format", "openmetrics"], &[]);
+    assert_eq!(code, 0, "{out}\n{stderr}");
+    let text = out.as_str().unwrap_or_default();
+    let sample = text
+        .lines()
+        .find(|l| l.starts_with("imapcheck_arrival_seconds{"))
+        .unwrap_or_else(|| panic!("no imapcheck_arrival_seconds: {text}"));
+    assert!(sample.contains("arrived_in=\"INBOX\""), "{sample}");
+    let value: f64 = sample
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    assert!(value > 0.0 && value < 5.0, "{sample}");
+    assert!(
+        text.contains("imapcheck_round_trip_removed_messages{"),
+        "{text}"
     );
 }

@@ -72,8 +72,18 @@ impl super::Renderer for OpenMetrics {
 
 /// The label names the families here set themselves: a `--label` of one
 /// of these would give a sample one name twice, so the CLI refuses them.
-pub const BUILT_IN_LABELS: [&str; 10] = [
-    "host", "port", "security", "address", "folder", "step", "status", "sni", "root", "resource",
+pub const BUILT_IN_LABELS: [&str; 11] = [
+    "host",
+    "port",
+    "security",
+    "address",
+    "folder",
+    "step",
+    "status",
+    "sni",
+    "root",
+    "resource",
+    "arrived_in",
 ];
 
 /// Longest label value taken from what a server sent (ID fields, quota
@@ -206,7 +216,9 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
 }
 
 /// The round trip (`--send-via`): the delivery delay, labelled with the
-/// folder it arrived in, and how many messages the cleanup removed.
+/// folder it arrived in (`arrived_in`: the checked folder, or a junk
+/// folder; `folder` is the checked one on every sample), and how many
+/// messages the cleanup removed.
 fn round_trip_families(out: &mut Families, report: &Report) {
     let Some(rt) = &report.round_trip else { return };
     if let Some(delay) = rt.delay_secs {
@@ -215,7 +227,7 @@ fn round_trip_families(out: &mut Families, report: &Report) {
             "imapcheck_arrival_seconds",
             Some("seconds"),
             "The round trip's delivery delay: from the SMTP server's 250 to DATA to the message's arrival in the folder.",
-            vec![(vec![label("folder", folder)], format!("{delay:.6}"))],
+            vec![(vec![label("arrived_in", folder)], format!("{delay:.6}"))],
         );
     }
     out.push(
@@ -612,6 +624,11 @@ mod tests {
             used: 1,
             limit: 2,
         }]);
+        r.round_trip = Some(super::super::RoundTripReport {
+            delay_secs: Some(0.5),
+            folder: Some("Junk".into()),
+            ..Default::default()
+        });
         let mut names: Vec<String> = families(&r, Some("192.0.2.1:993".into()))
             .iter()
             .flat_map(|f| f.samples.iter())
