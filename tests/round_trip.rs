@@ -709,6 +709,9 @@ fn perfdata_and_openmetrics_carry_the_delay() {
     let (code, out, stderr) = pair.check(&["--format", "openmetrics"], &[]);
     assert_eq!(code, 0, "{out}\n{stderr}");
     let text = out.as_str().unwrap_or_default();
+    // Both strict parsers (promtool and prometheus_client) accept it.
+    let metrics = common::metrics::read(text);
+    assert!(metrics.get("imapcheck_arrival_seconds", &[("arrived_in", "INBOX")]) > 0.0);
     let sample = text
         .lines()
         .find(|l| l.starts_with("imapcheck_arrival_seconds{"))
