@@ -34,6 +34,10 @@ const MARGIN_SHARE: u32 = 4;
 /// last part of each folder's name.
 const JUNK_NAMES: [&str; 3] = ["Junk", "Spam", "Junk E-mail"];
 
+/// The most junk folders searched: each is a SELECT and a search, and a
+/// server with many folders of those names is not asked about them all.
+const MAX_JUNK_FOLDERS: usize = 4;
+
 impl Check<'_> {
     pub(super) fn arrive(&mut self) -> StepOutcome {
         let Some(mut state) = self.round_trip.take() else {
@@ -238,6 +242,7 @@ impl Check<'_> {
             }
         }
         by_use.extend(by_name);
+        by_use.truncate(MAX_JUNK_FOLDERS);
         Ok(by_use)
     }
 }

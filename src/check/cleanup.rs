@@ -23,9 +23,13 @@ use super::{Check, no_session};
 /// (from another monitoring host, say) is never taken for a leftover.
 pub const LEFTOVER_GRACE_SECS: i64 = 3600;
 
-/// The most leftovers removed in one run: each costs three round trips,
+/// The most leftovers removed in one run: each costs two round trips,
 /// and the next run takes the rest.
 const MAX_LEFTOVERS_PER_RUN: usize = 10;
+
+/// The most messages with a token-like header looked at in one run (one
+/// UID FETCH for all of them).
+const MAX_CANDIDATES: usize = 50;
 
 /// The most UIDs a search keeps: ours is one; the leftovers are bounded.
 const MAX_UIDS_KEPT: usize = 100;
@@ -237,18 +241,16 @@ impl Check<'_> {
     /// Messages of earlier runs: token header of exactly our form, other
     /// than `own`, INTERNALDATE older than the grace period.
     fn remove_leftovers(&mut self, own: &str) -> Vec<u32> {
-        let Ok(candidates) = self.search_token(TOKEN_PREFIX) else {
+        let Ok(mut candidates) = self.search_token(TOKEN_PREFIX) else {
             return Vec::new();
         };
+        candidates.truncate(MAX_CANDIDATES);
         let now = now_unix();
         let mut removed = Vec::new();
-        for uid in candidates {
+        for (uid, token, date) in self.tokens_and_dates(&candidates) {
             if removed.len() >= MAX_LEFTOVERS_PER_RUN {
                 break;
             }
-            let Some((token, date)) = self.token_and_date(uid) else {
-                continue;
-            };
             let old = internal_date_unix(&date).is_ok_and(|d| now - d > LEFTOVER_GRACE_SECS);
             if token != own && is_token(&token) && old && self.remove(uid).is_ok() {
                 removed.push(uid);
@@ -257,45 +259,51 @@ impl Check<'_> {
         removed
     }
 
-    /// The token header and INTERNALDATE of `uid`.
-    fn token_and_date(&mut self, uid: u32) -> Option<(String, String)> {
-        let set = uid.to_string();
-        let item = format!("(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS ({TOKEN_HEADER})])");
-        let mut found: Option<(Option<String>, Option<String>)> = None;
-        let done = self
-            .run_capture(
-                &[Arg::Raw("UID FETCH"), Arg::Raw(&set), Arg::Raw(&item)],
-                &mut |u, _| {
-                    if let Untagged::Fetch { items, .. } = u {
-                        let value = |name: &str| {
-                            items
-                                .iter()
-                                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                                .map(|(_, v)| v)
-                        };
-                        if value("UID").and_then(Value::as_number) == Some(u64::from(uid)) {
-                            let date = value("INTERNALDATE")
-                                .and_then(Value::as_bytes)
-                                .map(|b| String::from_utf8_lossy(b).into_owned());
-                            let token = items
-                                .iter()
-                                .find(|(n, _)| n.to_ascii_uppercase().starts_with("BODY["))
-                                .and_then(|(_, v)| v.as_bytes())
-                                .and_then(header_token);
-                            found = Some((token, date));
-                        }
-                        return false;
-                    }
-                    true
-                },
-            )
-            .ok()?;
-        if done.status != Status::Ok {
-            return None;
+    /// The token header and INTERNALDATE of each of `uids`, in one
+    /// command; UIDs the answer does not carry are left out.
+    fn tokens_and_dates(&mut self, uids: &[u32]) -> Vec<(u32, String, String)> {
+        if uids.is_empty() {
+            return Vec::new();
         }
-        match found {
-            Some((Some(token), Some(date))) => Some((token, date)),
-            _ => None,
+        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let set = set.join(",");
+        let item = format!("(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS ({TOKEN_HEADER})])");
+        let mut found = Vec::new();
+        let done = self.run_capture(
+            &[Arg::Raw("UID FETCH"), Arg::Raw(&set), Arg::Raw(&item)],
+            &mut |u, _| {
+                let Untagged::Fetch { items, .. } = u else {
+                    return true;
+                };
+                let value = |name: &str| {
+                    items
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                };
+                let uid = value("UID")
+                    .and_then(Value::as_number)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| uids.contains(n));
+                let date = value("INTERNALDATE")
+                    .and_then(Value::as_bytes)
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                let token = items
+                    .iter()
+                    .find(|(n, _)| n.to_ascii_uppercase().starts_with("BODY["))
+                    .and_then(|(_, v)| v.as_bytes())
+                    .and_then(header_token);
+                if let (Some(uid), Some(token), Some(date)) = (uid, token, date)
+                    && found.len() < MAX_CANDIDATES
+                {
+                    found.push((uid, token, date));
+                }
+                false
+            },
+        );
+        match done {
+            Ok(d) if d.status == Status::Ok => found,
+            _ => Vec::new(),
         }
     }
 }
