@@ -330,7 +330,10 @@ fn a_message_filed_as_spam_is_a_warning_naming_the_junk_folder() {
     // The folder the filing rule (Dovecot's LMTP, by the +Junk detail)
     // delivers to, there before as on a real server.
     pair.add_folder("Junk");
+    // Leaving INBOX for the junk search must not expunge this one.
+    pair.seed("deleted", "T", 600, &message("marked-deleted", "X-Other: 1"));
     let before = pair.truth();
+    assert!(before.to_string().contains("marked-deleted"));
     assert!(before["Junk"].is_object(), "{before:#}");
     let (code, v, stderr) = pair.check(&["--send-to", "alice+Junk@localhost"], &[]);
     assert_eq!(code, 1, "{v:#}\n{stderr}");

@@ -211,10 +211,19 @@ impl Check<'_> {
     /// the checked one, each SELECTed and searched; the first holding the
     /// token stays selected, for the cleanup.
     fn search_junk(&mut self, token: &str) -> Result<Option<(String, u32)>, Failure> {
+        let mut left_checked = false;
         for folder in self.junk_folders()? {
             if folder.eq_ignore_ascii_case(&self.cfg.folder) {
                 continue;
             }
+            // Leaving the checked folder: UNSELECT (RFC 3691) where
+            // announced says outright that nothing is expunged; a SELECT
+            // of another folder deselects without expunging too (RFC 9051
+            // 6.3.2). Never CLOSE.
+            if !left_checked && self.seen.has_cap("UNSELECT") {
+                self.unselect();
+            }
+            left_checked = true;
             if !self.select_other(&folder)? {
                 continue;
             }

@@ -166,6 +166,11 @@ impl Check<'_> {
         Ok(done.status == Status::Ok)
     }
 
+    /// UNSELECT: leaves the folder, expunging nothing.
+    pub(super) fn unselect(&mut self) {
+        let _ = self.run_capture(&[Arg::Raw("UNSELECT")], &mut |_, _| true);
+    }
+
     /// Removes this run's message (UID `uid`), then what earlier runs
     /// left behind, as the flags and the server allow.
     pub(super) fn clean_up(&mut self, uid: u32, token: &str) -> Cleanup {
