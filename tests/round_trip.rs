@@ -335,7 +335,7 @@ fn a_message_filed_as_spam_is_a_warning_naming_the_junk_folder() {
     let before = pair.truth();
     assert!(before.to_string().contains("marked-deleted"));
     assert!(before["Junk"].is_object(), "{before:#}");
-    let (code, v, stderr) = pair.check(&["--send-to", "alice+Junk@localhost"], &[]);
+    let (code, v, stderr) = pair.check(&["--send-to", "alice+Junk@localhost", "-t", "4"], &[]);
     assert_eq!(code, 1, "{v:#}\n{stderr}");
     assert_eq!(step(&v, "arrive")["status"], "warning", "{v:#}");
     assert!(detail(&v, "arrive").contains("junk folder Junk"), "{v:#}");
