@@ -331,7 +331,12 @@ fn a_message_filed_as_spam_is_a_warning_naming_the_junk_folder() {
     // delivers to, there before as on a real server.
     pair.add_folder("Junk");
     // Leaving INBOX for the junk search must not expunge this one.
-    pair.seed("deleted", "T", 600, &message("marked-deleted", "X-Other: 1"));
+    pair.seed(
+        "deleted",
+        "T",
+        600,
+        &message("marked-deleted", "X-Other: 1"),
+    );
     let before = pair.truth();
     assert!(before.to_string().contains("marked-deleted"));
     assert!(before["Junk"].is_object(), "{before:#}");

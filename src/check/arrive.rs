@@ -21,6 +21,11 @@ use super::{Check, Done, StepOutcome};
 /// one small command.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long an IDLE goes without a search of our own: a server whose IDLE
+/// misses a delivery (no EXISTS) still has the message found, this much
+/// late at most.
+const IDLE_RECHECK: Duration = Duration::from_secs(5);
+
 /// Time kept back from the wait for the junk-folder search, the cleanup
 /// and LOGOUT: a few round trips to a slow server.
 const ARRIVAL_MARGIN: Duration = Duration::from_secs(2);
@@ -142,9 +147,11 @@ impl Check<'_> {
         // A new EXISTS ends the IDLE for a search: ours, or another
         // message (then the IDLE starts again).
         let mut pending = false;
+        let mut next_look = Instant::now() + IDLE_RECHECK;
         loop {
             if pending {
                 pending = false;
+                next_look = Instant::now() + IDLE_RECHECK;
                 let at = Instant::now();
                 if !self.end_idle(idling) {
                     return Err(lost("DONE"));
@@ -160,7 +167,7 @@ impl Check<'_> {
                 }
             }
             let got = match self.session.as_mut() {
-                Some(s) => s.idle_next(limit),
+                Some(s) => s.idle_next(limit.min(next_look)),
                 None => return Err(super::diagnosis::NO_CONNECTION.with(None)),
             };
             match got {
@@ -175,6 +182,8 @@ impl Check<'_> {
                     }
                 }
                 Ok(Some(_)) => {}
+                // Time for a look of our own.
+                Ok(None) if Instant::now() < limit => pending = true,
                 Ok(None) => {
                     if !self.end_idle(idling) {
                         return Err(lost("DONE"));
