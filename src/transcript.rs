@@ -1,15 +1,23 @@
 //! The `-v` transcript: every line sent and received, IMAP and the token
 //! request's HTTPS alike, on stderr and in the trace log, with secrets
 //! already replaced by whoever writes the line (the session, the token
-//! request).
+//! request). With a capture (`serve`'s `debug=true`), the lines go to
+//! that probe's own buffer instead of stderr (see `capture`).
+
+mod capture;
 
 use std::io::Write;
 
-/// Writes the `-v` transcript (stderr) and the same lines to the trace log.
-/// Lines sent after TLS is up are marked `[tls]`.
+pub use capture::{Capture, CaptureId};
+
+/// Writes the `-v` transcript (stderr, or the check's capture) and the
+/// same lines to the trace log. Lines sent after TLS is up are marked
+/// `[tls]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Transcript {
     pub enabled: bool,
+    /// Where the lines go instead of stderr.
+    pub capture: Option<CaptureId>,
 }
 
 impl Transcript {
@@ -17,8 +25,18 @@ impl Transcript {
         let mark = if tls { "[tls] " } else { "" };
         log::trace!("{mark}{who} {text}");
         if self.enabled {
-            // A closed stderr must not panic the check (see main's out!).
-            let _ = writeln!(std::io::stderr(), "{mark}{who} {text}");
+            self.write(format_args!("{mark}{who} {text}"));
+        }
+    }
+
+    /// A transcript line to the capture, or stderr; a closed stderr must
+    /// not panic the check (see main's out!).
+    fn write(&self, line: std::fmt::Arguments<'_>) {
+        match self.capture {
+            Some(id) => capture::append(id, line),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
         }
     }
 
@@ -27,7 +45,7 @@ impl Transcript {
     pub fn https(&self, who: &str, text: &str) {
         log::trace!("[https] {who} {text}");
         if self.enabled {
-            let _ = writeln!(std::io::stderr(), "[https] {who} {text}");
+            self.write(format_args!("[https] {who} {text}"));
         }
     }
 
@@ -35,7 +53,7 @@ impl Transcript {
     pub fn note(&self, text: &str) {
         log::debug!("{text}");
         if self.enabled {
-            let _ = writeln!(std::io::stderr(), "-- {text}");
+            self.write(format_args!("-- {text}"));
         }
     }
 }

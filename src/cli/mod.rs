@@ -116,6 +116,9 @@ pub struct Config {
     /// `--output`: the file the result replaces, instead of stdout.
     pub output: Option<PathBuf>,
     pub verbose: bool,
+    /// With `verbose`: the transcript goes to this capture, not stderr
+    /// (`serve`'s `debug=true`); never set from the command line.
+    pub capture: Option<crate::transcript::CaptureId>,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
 }
@@ -356,6 +359,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         format,
         output: args.output,
         verbose: args.verbose,
+        capture: None,
         warning: args.warning,
         critical: args.critical,
     })
