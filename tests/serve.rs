@@ -68,6 +68,19 @@ impl Exporter {
     /// Starts serve; `Err` is its log when it exits or says nothing of
     /// listening within 10 s.
     pub fn try_start(dir: &Path, extra: &[&str]) -> Result<Exporter, String> {
+        Exporter::try_start_env(dir, extra, &[])
+    }
+
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Exporter {
+        Exporter::try_start_env(dir, extra, env)
+            .unwrap_or_else(|log| panic!("serve did not start:\n{log}"))
+    }
+
+    pub fn try_start_env(
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Exporter, String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_imapcheck"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--modules"])
             .arg(dir)
@@ -77,6 +90,9 @@ impl Exporter {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let mut child = cmd.spawn().expect("spawn serve");
         let log = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().expect("stderr");
