@@ -88,9 +88,12 @@ pub fn probe(state: &Arc<State>, req: &Request) -> Answer {
         false
     };
     let budget = match req.scrape_timeout {
-        Some(s) => cfg
-            .timeout
-            .min(Duration::from_secs_f64(s).saturating_sub(SCRAPE_OFFSET)),
+        // try_: a header of 1e300 seconds must not panic the conversion.
+        Some(s) => cfg.timeout.min(
+            Duration::try_from_secs_f64(s)
+                .unwrap_or(Duration::MAX)
+                .saturating_sub(SCRAPE_OFFSET),
+        ),
         None => cfg.timeout,
     }
     .max(MIN_DEADLINE);

@@ -157,6 +157,16 @@ fn scrape_timeout_shorter_than_the_module_timeout_wins() {
         took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
         "answered after {took:?}"
     );
+    // A timeout too large for any clock is the module's -t, not a panic.
+    let a = serve.request(&format!(
+        "GET {} HTTP/1.1\r\nX-Prometheus-Scrape-Timeout-Seconds: 1e300\r\nConnection: close\r\n\r\n",
+        probe_path("slow", closed_port())
+    ));
+    assert_eq!(
+        (a.status, sample(&a.body, "probe_success")),
+        (200, Some(0.0)),
+        "{a:?}"
+    );
 }
 
 #[test]
