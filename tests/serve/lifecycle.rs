@@ -112,3 +112,28 @@ fn sigterm_during_a_probe_exits_0_within_seconds() {
         drop(server);
     }
 }
+
+#[test]
+fn serve_is_a_word_only_in_first_place() {
+    // A host named serve is checked with -H serve (here: a name that does
+    // not resolve, so the check is CRITICAL at connect, not a usage error).
+    let r = run(&["-H", "serve", "-p", "1", "-t", "2"], &[], None);
+    assert_eq!(r.status, 2, "{r:?}");
+    assert!(r.stdout.contains("connect"), "{r:?}");
+    let r = run(&["serve", "--help"], &[], None);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("--modules") && r.stdout.contains("--max-probes"),
+        "{r:?}"
+    );
+    let r = run(&["serve"], &[], None);
+    assert_eq!(r.status, 3, "--modules is required: {r:?}");
+    let dir = modules_dir(&[]);
+    let d = dir.to_string_lossy().into_owned();
+    for bad in [&["--listen", "nowhere"][..], &["--max-probes", "0"]] {
+        let mut args = vec!["serve", "--modules", &d];
+        args.extend_from_slice(bad);
+        let r = run(&args, &[], None);
+        assert_eq!(r.status, 3, "{bad:?}: {r:?}");
+    }
+}
