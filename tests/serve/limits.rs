@@ -306,3 +306,46 @@ fn malformed_and_oversized_requests_are_refused_and_closed() {
     // Still serving.
     assert_eq!(serve.get("/-/healthy").status, 200);
 }
+
+#[test]
+fn connections_beyond_the_limit_are_closed_at_once() {
+    let dir = modules_dir(&[("plain.conf", "--security none\n")]);
+    let serve = Exporter::start(&dir, &[]);
+    // The limit (256) in idle connections, each seen by the server.
+    let mut held = Vec::new();
+    for _ in 0..256 {
+        held.push(TcpStream::connect(serve.addr).expect("connect"));
+    }
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut extra = loop {
+        let mut t = TcpStream::connect(serve.addr).expect("connect");
+        t.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let _ = t.write_all(b"GET /-/healthy HTTP/1.1\r\n\r\n");
+        let mut buf = [0u8; 64];
+        match t.read(&mut buf) {
+            Ok(0) | Err(_) => break t,
+            // Answered: some held connection was not counted yet.
+            Ok(_) => assert!(Instant::now() < end, "never refused"),
+        }
+    };
+    let mut rest = Vec::new();
+    assert!(extra.read_to_end(&mut rest).map_or(true, |n| n == 0));
+    drop(held);
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut t) = TcpStream::connect(serve.addr) {
+            t.set_read_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            let _ = t.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+            let mut got = String::new();
+            let _ = t.read_to_string(&mut got);
+            if got.starts_with("HTTP/1.1 200") {
+                assert!(!got.contains("reason=\"too_many_connections\"} 0"), "{got}");
+                break;
+            }
+        }
+        assert!(Instant::now() < end, "the held connections never went away");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
