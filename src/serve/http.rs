@@ -88,6 +88,11 @@ pub fn parse(buf: &[u8]) -> Parsed {
     if head_len > MAX_HEAD {
         return Parsed::Refused(refuse(431, "the request head is larger than 8 KiB"));
     }
+    // The whole head with its CRLF CRLF: a CR just before it is a bare CR
+    // too (as it is when the bytes come one at a time).
+    if let Err(r) = check_bytes(&buf[..head_len]) {
+        return Parsed::Refused(r);
+    }
     match parse_head(&buf[..end]) {
         Ok(req) => Parsed::Complete(req, head_len),
         Err(r) => Parsed::Refused(r),
@@ -111,7 +116,6 @@ fn check_bytes(buf: &[u8]) -> Result<(), Refusal> {
 }
 
 fn parse_head(head: &[u8]) -> Result<Request, Refusal> {
-    check_bytes(head)?;
     let mut lines = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -378,6 +382,10 @@ mod tests {
             status(b"GET / HTTP/1.1\r\nX-Prometheus-Scrape-Timeout-Seconds: -1\r\n\r\n"),
             400
         );
+        // A bare CR right before the blank line (found by fuzzing: it
+        // was accepted whole and refused when it came byte by byte).
+        assert_eq!(status(b"GET / HTTP/1.1\r\nA: b\r\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\r\n\r\n"), 400);
         // Refused before the head is complete.
         assert_eq!(status(b"GET /\0"), 400);
         assert_eq!(status(b"GET / HTTP/1.1\rX"), 400);
