@@ -239,7 +239,7 @@ def main():
     mib = lambda k: f"{k / 1024:.1f} MiB"
     lines.append("## imapcheck serve (bench/serve_bench.py)")
     lines.append("")
-    lines.append(f"Dovecot {tls} (implicit TLS, full check as alice), release build, "
+    lines.append("Throw-away Dovecot on loopback (implicit TLS, the full check as alice), release build, "
                  f"{os.cpu_count()} cores; exporter started with --max-probes 64.")
     lines.append("")
     lines.append("| measure | value | target |")
