@@ -90,8 +90,9 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<Module>, Vec<String>), String> {
     }
     let mut modules = Vec::new();
     let mut warnings = Vec::new();
+    let mut contexts = TlsContexts::default();
     for path in files {
-        let module = load_file(dir, &path)?;
+        let module = load_file(dir, &path, &mut contexts)?;
         if module.sends_credentials() && module.allow.is_empty() {
             warnings.push(format!(
                 "{}: the module logs in (-u) and has no --allow-target: it refuses every target with 403",
@@ -103,8 +104,9 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<Module>, Vec<String>), String> {
     Ok((modules, warnings))
 }
 
-/// Loads one module file.
-pub fn load_file(dir: &Path, path: &Path) -> Result<Module, String> {
+/// Loads one module file; `contexts` holds the TLS contexts built so far,
+/// for modules that trust the same.
+pub fn load_file(dir: &Path, path: &Path, contexts: &mut TlsContexts) -> Result<Module, String> {
     let shown = path.display();
     let name = path
         .file_stem()
@@ -163,7 +165,7 @@ pub fn load_file(dir: &Path, path: &Path) -> Result<Module, String> {
             "{shown}: -u needs --password-file in the module (or IMAPCHECK_PASSWORD in the exporter's environment)"
         ));
     }
-    let tls = shared_tls(&config).map_err(|e| format!("{shown}: {e}"))?;
+    let tls = contexts.get(&config).map_err(|e| format!("{shown}: {e}"))?;
     Ok(Module {
         name,
         words,
@@ -242,17 +244,33 @@ fn read_small(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// The module's TLS settings, with the context built now, once.
-fn shared_tls(config: &Config) -> Result<TlsSettings, String> {
-    let roots = match &config.ca_file {
-        Some(path) => transport::load_ca_file(path)?,
-        None => Vec::new(),
-    };
-    let settings = TlsSettings::new(roots, config.insecure);
-    let connector: TlsConnector = settings
-        .connector()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?;
-    Ok(settings.shared(connector))
+/// The TLS contexts of one load, by what they trust (`--ca-file`,
+/// `--insecure`): modules that trust the same share one context and its
+/// CA store, so memory does not grow with every module.
+#[derive(Default)]
+pub struct TlsContexts {
+    built: Vec<((Option<std::path::PathBuf>, bool), TlsSettings)>,
+}
+
+impl TlsContexts {
+    /// The settings for `config`, with the context built now, once.
+    fn get(&mut self, config: &Config) -> Result<TlsSettings, String> {
+        let key = (config.ca_file.clone(), config.insecure);
+        if let Some((_, settings)) = self.built.iter().find(|(k, _)| *k == key) {
+            return Ok(settings.clone());
+        }
+        let roots = match &config.ca_file {
+            Some(path) => transport::load_ca_file(path)?,
+            None => Vec::new(),
+        };
+        let settings = TlsSettings::new(roots, config.insecure);
+        let connector: TlsConnector = settings
+            .connector()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        let settings = settings.shared(connector);
+        self.built.push((key, settings.clone()));
+        Ok(settings)
+    }
 }
 
 #[cfg(test)]
@@ -298,7 +316,7 @@ mod tests {
             "login.conf",
             "# a comment\n\n--security=none\n-u alice\n--password-file pw\n--allow-target 127.0.0.0/8\n-t 3\n",
         );
-        let m = load_file(&dir, &p).expect("loads");
+        let m = load_file(&dir, &p, &mut TlsContexts::default()).expect("loads");
         assert_eq!(m.name, "login");
         assert!(m.sends_credentials());
         assert_eq!(m.config.timeout, std::time::Duration::from_secs(3));
@@ -319,14 +337,19 @@ mod tests {
             ("-t\n", 1),
         ] {
             let p = write(&dir, "bad.conf", text);
-            let err = load_file(&dir, &p).err().expect(text);
+            let err = load_file(&dir, &p, &mut TlsContexts::default())
+                .err()
+                .expect(text);
             assert!(
                 err.contains(&format!("bad.conf:{line}:")),
                 "{text:?}: {err}"
             );
         }
         let p = write(&dir, "nopw.conf", "-u bob\n");
-        assert!(load_file(&dir, &p).is_err(), "-u without a password source");
+        assert!(
+            load_file(&dir, &p, &mut TlsContexts::default()).is_err(),
+            "-u without a password source"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

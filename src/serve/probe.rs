@@ -182,6 +182,12 @@ fn finish(
 ) -> Answer {
     let success = round.is_some_and(|r| r.verdict() <= Verdict::Warning);
     state.stats.probe_done(module, success);
+    log::debug!(
+        "probe module={module} target={}: {} in {:.3} s",
+        target.escape_default(),
+        if success { "success" } else { "failure" },
+        elapsed.as_secs_f64()
+    );
     let metrics = metrics(round, success, elapsed, format);
     let answer = if debug {
         Answer::text(
