@@ -25,7 +25,7 @@ use super::signals;
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// The whole request head must arrive within this, from its first byte
-/// (and the TLS handshake within this from the connection), so a client
+/// (and the whole TLS handshake within this from the connection), so a client
 /// that trickles bytes (slowloris) cannot hold a connection for long.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -143,12 +143,69 @@ fn connection(state: &Arc<State>, tcp: TcpStream, tls: Option<&TlsAcceptor>) {
     match tls {
         None => requests(state, tcp, &control),
         Some(acceptor) => {
-            let _ = control.set_read_timeout(Some(HEAD_TIMEOUT));
-            match acceptor.accept(tcp) {
-                Ok(stream) => requests(state, stream, &control),
+            let bounded = Bounded {
+                tcp,
+                until: Some(Instant::now() + HEAD_TIMEOUT),
+            };
+            match acceptor.accept(bounded) {
+                Ok(mut stream) => {
+                    // From here on the request loop sets the timeouts.
+                    stream.get_mut().until = None;
+                    requests(state, stream, &control);
+                }
                 Err(e) => log::debug!("TLS handshake failed: {e}"),
             }
         }
+    }
+}
+
+/// The TCP stream under TLS: while `until` is set (the handshake), every
+/// read and write ends by then, so a client that trickles its handshake
+/// cannot hold the connection longer than a slow request head.
+#[derive(Debug)]
+struct Bounded {
+    tcp: TcpStream,
+    until: Option<Instant>,
+}
+
+impl Bounded {
+    fn left(&self) -> io::Result<Option<Duration>> {
+        match self.until {
+            None => Ok(None),
+            Some(end) => {
+                let left = end.saturating_duration_since(Instant::now());
+                if left < Duration::from_millis(1) {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the TLS handshake took too long",
+                    ))
+                } else {
+                    Ok(Some(left))
+                }
+            }
+        }
+    }
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = self.left()? {
+            self.tcp.set_read_timeout(Some(left))?;
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(left) = self.left()? {
+            self.tcp.set_write_timeout(Some(left.min(WRITE_TIMEOUT)))?;
+        }
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
     }
 }
 

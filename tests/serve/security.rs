@@ -186,3 +186,42 @@ fn web_tls_flags_go_together_and_must_load() {
         .expect("a certificate is no key");
     assert!(log.contains("--web-tls-key"), "{log}");
 }
+
+#[test]
+fn a_trickled_tls_handshake_is_cut_after_ten_seconds() {
+    let dir = modules_dir(&[("plain.conf", "--security none\n")]);
+    let pair = certs().pair(Identity::Good);
+    let cert = pair.cert_pem.to_string_lossy().into_owned();
+    let key = pair.key_pem.to_string_lossy().into_owned();
+    let serve = Exporter::start(&dir, &["--web-tls-cert", &cert, "--web-tls-key", &key]);
+    let mut tcp = TcpStream::connect(serve.addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    // A TLS handshake record header announcing 16 KiB, then a byte a
+    // second: each read gets something, the handshake never ends.
+    let started = Instant::now();
+    let mut closed = false;
+    for (i, b) in [0x16u8, 0x03, 0x01, 0x40, 0x00]
+        .into_iter()
+        .chain(std::iter::repeat(0x01))
+        .enumerate()
+    {
+        if i > 0 {
+            thread::sleep(Duration::from_millis(900));
+        }
+        let mut buf = [0u8; 512];
+        if tcp.write_all(&[b]).is_err() || matches!(tcp.read(&mut buf), Ok(0)) {
+            closed = true;
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(13),
+        "closed after {took:?}"
+    );
+}
