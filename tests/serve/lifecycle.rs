@@ -23,6 +23,7 @@ fn a_broken_module_stops_the_start_with_file_and_line() {
             .unwrap_or_else(|| panic!("{text:?} started"));
         let at = format!("broken.conf:{line}:");
         assert!(log.contains(&at) && log.contains(what), "{text:?}: {log}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -136,4 +137,5 @@ fn serve_is_a_word_only_in_first_place() {
         let r = run(&args, &[], None);
         assert_eq!(r.status, 3, "{bad:?}: {r:?}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

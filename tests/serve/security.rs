@@ -185,6 +185,7 @@ fn web_tls_flags_go_together_and_must_load() {
         .err()
         .expect("a certificate is no key");
     assert!(log.contains("--web-tls-key"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
