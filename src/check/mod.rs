@@ -181,6 +181,7 @@ impl<'a> Check<'a> {
     ) -> Check<'a> {
         let transcript = Transcript {
             enabled: cfg.verbose,
+            capture: cfg.capture,
         };
         // First of all, so the token request overlaps everything up to
         // the login.

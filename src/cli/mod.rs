@@ -53,6 +53,17 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// The longest first line a secret file (or standard input, or the
+    /// prompt) may give for this method: with an OAuth mechanism the
+    /// "password" is an access token, which may be longer than any
+    /// password.
+    pub fn secret_line_limit(self) -> usize {
+        match self {
+            AuthMethod::XOAuth2 | AuthMethod::OAuthBearer => crate::password::MAX_TOKEN_LINE,
+            AuthMethod::Login | AuthMethod::Plain => crate::password::MAX_PASSWORD_LINE,
+        }
+    }
+
     /// The SASL mechanism name, for AUTHENTICATE (None for LOGIN).
     pub fn mechanism(self) -> Option<&'static str> {
         match self {
@@ -122,6 +133,9 @@ pub struct Config {
     /// OpenMetrics sample carries.
     pub labels: Vec<(String, String)>,
     pub verbose: bool,
+    /// With `verbose`: the transcript goes to this capture, not stderr
+    /// (`serve`'s `debug=true`); never set from the command line.
+    pub capture: Option<crate::transcript::CaptureId>,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
 }
@@ -370,6 +384,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         output,
         labels,
         verbose: args.verbose,
+        capture: None,
         warning: args.warning,
         critical: args.critical,
     })

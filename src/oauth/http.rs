@@ -213,7 +213,14 @@ mod tests {
             at: 0,
             size,
         });
-        read_response(&mut conn, Transcript { enabled: false }, &|b| b.to_vec())
+        read_response(
+            &mut conn,
+            Transcript {
+                enabled: false,
+                capture: None,
+            },
+            &|b| b.to_vec(),
+        )
     }
 
     /// The framing and body, the same whether read 1, 3 or 8192 bytes at a

@@ -24,6 +24,9 @@ pub struct TlsSettings {
     /// The system bundle's PEM text when the trust plan is Once: parsed on
     /// the TLS thread, its roots added like `extra_roots`.
     pub system_bundle: Option<&'static [u8]>,
+    /// A context built once and shared (`serve`: one per module, for all
+    /// its probes); `prepare` hands out this one instead of building.
+    pub prebuilt: Option<TlsConnector>,
 }
 
 impl TlsSettings {
@@ -33,7 +36,16 @@ impl TlsSettings {
             extra_roots,
             insecure,
             system_bundle: PLAN.get().and_then(|p| p.bundle_pem.as_deref()),
+            prebuilt: None,
         }
+    }
+
+    /// These settings, with `connector` (built from them once) handed to
+    /// every check instead of a context built per check. Cloning a
+    /// connector shares its context and CA store; it copies neither.
+    pub fn shared(mut self, connector: TlsConnector) -> TlsSettings {
+        self.prebuilt = Some(connector);
+        self
     }
 
     /// The TLS context these settings make, built on the calling thread.
@@ -60,6 +72,12 @@ impl TlsSettings {
     /// connect and the cleartext steps wait for the network, that cost
     /// shows up as server latency only where the network is faster.
     pub fn prepare(self) -> PreparedTls {
+        if let Some(connector) = self.prebuilt {
+            return PreparedTls {
+                pending: None,
+                ready: Some(Ok(connector)),
+            };
+        }
         let started = Instant::now();
         let handle = std::thread::spawn(move || {
             let result = self
