@@ -30,7 +30,18 @@ fn exchange_online() -> Vec<Step> {
             kb_list_reply()
         )),
     ];
-    steps.extend(kb_script_after_greeting().split_off(4));
+    // The rest of the batch: EXAMINE, then GETQUOTAROOT (sent because the
+    // login's answer carried no capabilities; Exchange refuses it), FETCH
+    // and LOGOUT.
+    let mut rest = kb_script_after_greeting().split_off(4);
+    rest.splice(
+        2..2,
+        [
+            Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+            Step::Send("{tag} BAD Command Error. 12\r\n".into()),
+        ],
+    );
+    steps.extend(rest);
     steps
 }
 
