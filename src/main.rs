@@ -119,20 +119,8 @@ fn run() -> i32 {
 
 /// Which TLS library this binary uses, and its version.
 fn tls_library() -> String {
-    unsafe extern "C" {
-        // OpenSSL >= 1.1.0; native-tls links libssl/libcrypto on Linux.
-        fn OpenSSL_version(kind: std::ffi::c_int) -> *const std::ffi::c_char;
-    }
-    // SAFETY: OpenSSL_version(OPENSSL_VERSION = 0) returns a pointer to a
-    // static NUL-terminated string owned by the library.
-    let version = unsafe {
-        let p = OpenSSL_version(0);
-        if p.is_null() {
-            String::from("OpenSSL (unknown version)")
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
+    // A static string; asking for it does not initialise OpenSSL.
+    let version = openssl::version::version();
     if cfg!(feature = "vendored") {
         format!("{version}, vendored (statically linked into this binary)")
     } else {

@@ -26,6 +26,7 @@ mod seen;
 mod starttls;
 mod step;
 mod token;
+mod tls_session;
 mod token_diagnosis;
 
 pub use step::{Step, plan, tls_step};

@@ -71,6 +71,15 @@ pub enum Format {
     OpenMetrics,
 }
 
+/// `--min-tls`: TLS versions as on the wire (0x0303 is TLS 1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFloor {
+    /// Below this: WARNING.
+    pub warn: u16,
+    /// Below this: CRITICAL.
+    pub crit: Option<u16>,
+}
+
 /// The checked configuration of one run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -91,6 +100,8 @@ pub struct Config {
     pub sni: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
+    /// `--min-tls`: the lowest TLS version that is not a finding.
+    pub min_tls: Option<TlsFloor>,
     pub cert_warn_days: i64,
     /// CRITICAL below this many days left; None: off.
     pub cert_crit_days: Option<i64>,
@@ -213,6 +224,10 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         {
             return Err(format!("{flag} must be a number of seconds, 0 or more"));
         }
+    }
+    let min_tls = args.min_tls.as_deref().map(values::min_tls).transpose()?;
+    if min_tls.is_some() && security == Security::None {
+        return Err("--min-tls needs TLS: it excludes --security none".into());
     }
     let (cert_warn_days, cert_crit_days) = values::cert_days(
         args.certificate.as_deref(),
@@ -337,6 +352,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         sni: args.sni,
         ca_file: args.ca_file,
         insecure: args.insecure,
+        min_tls,
         cert_warn_days,
         cert_crit_days,
         user: args.user,

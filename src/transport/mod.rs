@@ -7,17 +7,23 @@
 //! not into a per-read timeout that restarts with every byte. Name
 //! resolution is in `resolve`; the race of a name's addresses to connect
 //! in `connect`; where the system's CAs come from (the trust plan) in
-//! `plan`; what TLS trusts, and the TLS context built from it, in `trust`.
+//! `plan`; what TLS trusts, and the TLS context built from it, in `trust`;
+//! the context builder and what a handshake negotiated in `tls`; the chain
+//! as sent in `chain`.
 
 mod bundle;
+pub mod chain;
 mod connect;
 pub mod plan;
 mod resolve;
+pub mod tls;
 mod trust;
 
 pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
 pub use plan::{CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS};
 pub use resolve::{ConnectError, Family, resolve};
+pub use chain::Chain;
+pub use tls::{Negotiated, TlsContext};
 pub use trust::{
     PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan, load_ca_file, read_bundle,
     trust_store_sources,
@@ -29,7 +35,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use native_tls::{TlsConnector, TlsStream};
+use openssl::ssl::{HandshakeError, SslRef, SslStream};
+use openssl::x509::{X509, X509VerifyResult};
 
 /// The check's one deadline: DNS, connect, TLS, every read and write.
 #[derive(Debug, Clone, Copy)]
@@ -217,7 +224,7 @@ pub fn describe_io(e: &io::Error) -> String {
 
 enum Stream {
     Plain(TimedTcp),
-    Tls(Box<TlsStream<TimedTcp>>),
+    Tls(Box<SslStream<TimedTcp>>),
     /// After a failed handshake the stream is gone.
     Closed,
 }
@@ -266,6 +273,45 @@ pub struct TlsError {
     /// The first bytes the server sent during the handshake (at most
     /// HANDSHAKE_KEPT): cleartext here means it never started TLS.
     pub received: Vec<u8>,
+    /// The chain the server sent before the handshake failed (a
+    /// certificate that did not verify), when it got that far.
+    pub chain: Option<Chain>,
+}
+
+impl TlsError {
+    /// The protocol version of the server's ServerHello, when it sent one
+    /// (a TLS 1.0-only server answers with 0x0301, which we refuse).
+    pub fn server_version(&self) -> Option<u16> {
+        tls::server_hello(&self.received).map(|(v, _)| v)
+    }
+}
+
+/// What a finished handshake showed.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    pub negotiated: Negotiated,
+    pub chain: Chain,
+    /// Why the certificate would not verify, when `--insecure` let the
+    /// handshake go on anyway; None when it verified.
+    pub unverified: Option<String>,
+    /// The server's leaf certificate, DER.
+    pub leaf: Option<Vec<u8>>,
+}
+
+/// The chain `ssl` holds (as sent, and the verified path when there is
+/// one), read by `chain::read`.
+fn chain_of(ssl: &SslRef) -> Chain {
+    let sent: Vec<X509> = ssl
+        .peer_cert_chain()
+        .map(|s| s.iter().map(|c| c.to_owned()).collect())
+        .unwrap_or_default();
+    let result = ssl.verify_result();
+    let verified: Option<Vec<X509>> = (result == X509VerifyResult::OK)
+        .then(|| ssl.verified_chain())
+        .flatten()
+        .map(|s| s.iter().map(|c| c.to_owned()).collect());
+    let error = (result != X509VerifyResult::OK).then(|| result.as_raw());
+    chain::read(&sent, verified.as_deref(), error)
 }
 
 /// One connection to the server.
@@ -308,22 +354,31 @@ impl Transport {
     /// STARTTLS). `server_name` is used for SNI and verification.
     pub fn start_tls(
         &mut self,
-        connector: &TlsConnector,
+        context: &TlsContext,
         server_name: &str,
-    ) -> Result<(), TlsError> {
+    ) -> Result<Handshake, TlsError> {
+        let failed = |message: String, timed_out: bool, received: Vec<u8>| TlsError {
+            message,
+            timed_out,
+            received,
+            chain: None,
+        };
         let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
-            return Err(TlsError {
-                message: "TLS is already active or the connection is closed".into(),
-                timed_out: false,
-                received: Vec::new(),
-            });
+            return Err(failed(
+                "TLS is already active or the connection is closed".into(),
+                false,
+                Vec::new(),
+            ));
         };
         let kept = Arc::new(Mutex::new(Vec::new()));
         tcp.handshake_bytes = Some(Arc::clone(&kept));
         // A second handle, to read the rest of a cleartext line after a
         // failure (the stream itself is gone with the handshake's error).
         let spare = tcp.tcp.try_clone().ok();
-        let result = connector.connect(server_name, tcp);
+        let result = match context.ssl() {
+            Ok(config) => config.connect(server_name, tcp),
+            Err(e) => return Err(failed(format!("cannot set up TLS: {e}"), false, Vec::new())),
+        };
         let mut received = kept.lock().map(|k| k.clone()).unwrap_or_default();
         if result.is_err()
             && let Some(spare) = spare
@@ -333,25 +388,44 @@ impl Transport {
         match result {
             Ok(mut tls) => {
                 tls.get_mut().handshake_bytes = None;
+                let retry = tls::server_hello(&received).is_some_and(|(_, retry)| retry);
+                let ssl = tls.ssl();
+                let result = ssl.verify_result();
+                let handshake = Handshake {
+                    negotiated: tls::negotiated(ssl, retry),
+                    chain: chain_of(ssl),
+                    unverified: (result != X509VerifyResult::OK)
+                        .then(|| result.error_string().to_string()),
+                    leaf: ssl.peer_certificate().and_then(|c| c.to_der().ok()),
+                };
                 self.stream = Stream::Tls(Box::new(tls));
-                Ok(())
+                Ok(handshake)
             }
-            Err(native_tls::HandshakeError::Failure(e)) => {
-                let message = e.to_string();
+            Err(HandshakeError::Failure(mid)) => {
+                let result = mid.ssl().verify_result();
+                let chain = (result != X509VerifyResult::OK).then(|| chain_of(mid.ssl()));
+                // As native-tls said it: OpenSSL's error, and why the
+                // certificate did not verify.
+                let mut message = mid.error().to_string();
+                if result != X509VerifyResult::OK {
+                    message.push_str(&format!(" ({})", result.error_string()));
+                }
                 let timed_out = self.deadline.remaining().is_err()
                     || message.contains("timed out")
                     || message.contains("Resource temporarily unavailable");
                 Err(TlsError {
-                    message,
-                    timed_out,
-                    received,
+                    chain,
+                    ..failed(message, timed_out, received)
                 })
             }
-            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(TlsError {
-                message: "the TLS handshake did not finish before the deadline".into(),
-                timed_out: true,
+            Err(HandshakeError::SetupFailure(e)) => {
+                Err(failed(format!("cannot set up TLS: {e}"), false, received))
+            }
+            Err(HandshakeError::WouldBlock(_)) => Err(failed(
+                "the TLS handshake did not finish before the deadline".into(),
+                true,
                 received,
-            }),
+            )),
         }
     }
 
@@ -385,11 +459,7 @@ impl Transport {
     /// The server's leaf certificate in DER, when TLS is active.
     pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
         match &self.stream {
-            Stream::Tls(tls) => tls
-                .peer_certificate()
-                .ok()
-                .flatten()
-                .and_then(|c| c.to_der().ok()),
+            Stream::Tls(tls) => tls.ssl().peer_certificate().and_then(|c| c.to_der().ok()),
             _ => None,
         }
     }

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use native_tls::{Certificate, TlsConnector};
+use openssl::x509::X509;
+
+use super::tls::TlsContext;
 
 pub use super::bundle::load_ca_file;
 
@@ -37,21 +39,15 @@ impl TlsSettings {
     }
 
     /// The TLS context these settings make, built on the calling thread.
-    pub fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
-        let mut builder = TlsConnector::builder();
+    pub fn connector(&self) -> Result<TlsContext, String> {
+        let mut roots = Vec::new();
         if let Some(pem) = self.system_bundle {
-            for cert in system_roots(pem) {
-                builder.add_root_certificate(cert);
-            }
+            roots.extend(system_roots(pem));
         }
         for der in &self.extra_roots {
-            builder.add_root_certificate(Certificate::from_der(der)?);
+            roots.push(X509::from_der(der).map_err(|e| e.to_string())?);
         }
-        if self.insecure {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        builder.build()
+        TlsContext::build(roots, self.insecure).map_err(|e| e.to_string())
     }
 
     /// Builds the TLS context on a helper thread. Where the trust plan is
@@ -74,17 +70,17 @@ impl TlsSettings {
     }
 }
 
-type ConnectorJob = std::thread::JoinHandle<(Result<TlsConnector, String>, Duration)>;
+type ConnectorJob = std::thread::JoinHandle<(Result<TlsContext, String>, Duration)>;
 
 /// A TLS context being built, or built.
 pub struct PreparedTls {
     pending: Option<ConnectorJob>,
-    ready: Option<Result<TlsConnector, String>>,
+    ready: Option<Result<TlsContext, String>>,
 }
 
 impl PreparedTls {
     /// Waits for the context; also says how long building it took.
-    pub fn get(&mut self) -> (Result<&TlsConnector, String>, Option<Duration>) {
+    pub fn get(&mut self) -> (Result<&TlsContext, String>, Option<Duration>) {
         let mut took = None;
         if let Some(job) = self.pending.take() {
             let (result, elapsed) = job.join().unwrap_or_else(|_| {
