@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::der;
 use crate::report::TlsReport;
 use crate::session::Session;
-use crate::transport::{Transport, resolve};
+use crate::transport::{Transport, probe_old_version, resolve};
 
 use super::diagnosis::{self, NO_CONNECTION, NO_TLS_CONTEXT};
 use super::tls_session;
@@ -82,8 +82,14 @@ impl Check<'_> {
             .ok_or_else(|| NO_CONNECTION.with(None))?;
         let shook = match session.transport_mut().start_tls(connector, &host) {
             Ok(shook) => shook,
-            Err(e) => {
+            Err(mut e) => {
                 session.mark_broken();
+                if e.refused_version().is_some_and(|v| v >= 0x0303) {
+                    // The alert names no version: ask on a second connection.
+                    let peer = session.transport().peer;
+                    let starttls = step == Step::Starttls;
+                    e.old_version = probe_old_version(peer, &host, starttls, self.deadline);
+                }
                 return Err(diagnosis::tls_failure(&e, step, self.cfg));
             }
         };
@@ -151,7 +157,10 @@ impl Check<'_> {
         self.report.tls = Some(tls);
         if let Some((floor, true)) = below_floor {
             self.finding = true;
-            return Err(diagnosis::tls_version_below(&shook.negotiated.version, &floor));
+            return Err(diagnosis::tls_version_below(
+                &shook.negotiated.version,
+                &floor,
+            ));
         }
         if let Some((days, crit)) = crit {
             // A finding about the certificate, not a broken session: the

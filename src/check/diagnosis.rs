@@ -759,6 +759,56 @@ pub(super) fn io_failure(e: &SessionError, step: Step, expected: &str) -> Failur
     }
 }
 
+/// A handshake that failed for a reason the chain as sent or the
+/// server's version names: an issuer nobody sent, TLS 1.0 or 1.1 only.
+fn tls_chain_or_version(e: &TlsError) -> Option<Failure> {
+    let message = e.message.as_bytes();
+    if let Some(v) = e.refused_version() {
+        let version = match v {
+            0x0300..0x0303 => crate::transport::tls::version_name(v),
+            _ => "TLS versions older than 1.2".to_string(),
+        };
+        return Some(failure(
+            format!(
+                "this server offers only {version}; current clients and this OpenSSL refuse it"
+            ),
+            "a TLS 1.2 or 1.3 handshake",
+            Some(message),
+            "enable TLS 1.2 and 1.3 on the server: RFC 8996 retired TLS 1.0 and 1.1, and Microsoft 365, Apple and Mozilla clients no longer speak them",
+        ));
+    }
+    let chain = e.chain.as_ref()?;
+    let (issuer, url) = chain.missing_issuer.as_ref()?;
+    let sent = match chain.sent.len() {
+        1 => format!("only its own certificate, and its issuer {issuer} is not trusted here"),
+        n => format!(
+            "{n} certificates, and the last one's issuer {issuer} is neither sent nor trusted here"
+        ),
+    };
+    let fetch = url
+        .as_ref()
+        .map(|u| format!(" (the certificate says it is at {u})"))
+        .unwrap_or_default();
+    Some(failure(
+        format!("the server certificate is not issued by a trusted CA: the server sent {sent}"),
+        "a certificate chain that reaches a trusted root",
+        Some(message),
+        format!(
+            "the server must send the intermediate certificate {issuer}{fetch} after its own; if {issuer} is a private root CA instead, pass it with --ca-file"
+        ),
+    ))
+}
+
+/// `--min-tls`'s critical floor: the negotiated version is below it.
+pub(super) fn tls_version_below(version: &str, floor: &str) -> Failure {
+    failure(
+        format!("the server negotiated {version}, below the critical --min-tls {floor}"),
+        format!("{floor} or later"),
+        None,
+        "enable TLS 1.3 (and 1.2) on the server; RFC 8996 retired TLS 1.0 and 1.1",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -789,45 +839,4 @@ mod tests {
         assert!(not_imap_hint(b"SSH-2.0-OpenSSH", Security::None).contains("SSH"));
         assert!(not_imap_hint(b"\x16\x03\x01", Security::Starttls).contains("--security tls"));
     }
-}
-
-/// A handshake that failed for a reason the chain as sent or the
-/// server's version names: an issuer nobody sent, TLS 1.0 or 1.1 only.
-fn tls_chain_or_version(e: &TlsError) -> Option<Failure> {
-    let message = e.message.as_bytes();
-    if let Some(v) = e.server_version().filter(|&v| v < 0x0303) {
-        let version = crate::transport::tls::version_name(v);
-        return Some(failure(
-            format!("this server offers only {version}; current clients and this OpenSSL refuse it"),
-            "a TLS 1.2 or 1.3 handshake",
-            Some(message),
-            format!("enable TLS 1.2 and 1.3 on the server: RFC 8996 retired {version}, and Microsoft 365, Apple and Mozilla clients no longer speak it"),
-        ));
-    }
-    let chain = e.chain.as_ref()?;
-    let (issuer, url) = chain.missing_issuer.as_ref()?;
-    let sent = match chain.sent.len() {
-        1 => format!("only its own certificate, and its issuer {issuer} is not trusted here"),
-        n => format!("{n} certificates, and the last one's issuer {issuer} is neither sent nor trusted here"),
-    };
-    let fetch = url
-        .as_ref()
-        .map(|u| format!(" (the certificate says it is at {u})"))
-        .unwrap_or_default();
-    Some(failure(
-        format!("the server certificate is not issued by a trusted CA: the server sent {sent}"),
-        "a certificate chain that reaches a trusted root",
-        Some(message),
-        format!("the server must send the intermediate certificate {issuer}{fetch} after its own; if {issuer} is a private root CA instead, pass it with --ca-file"),
-    ))
-}
-
-/// `--min-tls`'s critical floor: the negotiated version is below it.
-pub(super) fn tls_version_below(version: &str, floor: &str) -> Failure {
-    failure(
-        format!("the server negotiated {version}, below the critical --min-tls {floor}"),
-        format!("{floor} or later"),
-        None,
-        "enable TLS 1.3 (and 1.2) on the server; RFC 8996 retired TLS 1.0 and 1.1",
-    )
 }

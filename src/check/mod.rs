@@ -25,8 +25,8 @@ mod mailbox;
 mod seen;
 mod starttls;
 mod step;
-mod token;
 mod tls_session;
+mod token;
 mod token_diagnosis;
 
 pub use step::{Step, plan, tls_step};

@@ -63,7 +63,10 @@ pub(super) fn describe(shook: &Handshake) -> (Vec<String>, Vec<String>) {
         ));
     }
     if chain.wrong_order {
-        detail.push("note: the chain is not sent leaf first, each certificate followed by its issuer".into());
+        detail.push(
+            "note: the chain is not sent leaf first, each certificate followed by its issuer"
+                .into(),
+        );
     }
     if !chain.extra.is_empty() {
         detail.push(format!(

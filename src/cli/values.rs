@@ -111,7 +111,9 @@ pub fn min_tls(text: &str) -> Result<super::TlsFloor, String> {
         None => (version(text)?, None),
     };
     if crit.is_some_and(|c| c > warn) {
-        return Err("--min-tls <warn>,<crit>: the critical floor cannot be above the warning floor".into());
+        return Err(
+            "--min-tls <warn>,<crit>: the critical floor cannot be above the warning floor".into(),
+        );
     }
     Ok(super::TlsFloor { warn, crit })
 }

@@ -14,15 +14,17 @@
 mod bundle;
 pub mod chain;
 mod connect;
+mod old_tls;
 pub mod plan;
 mod resolve;
 pub mod tls;
 mod trust;
 
+pub use chain::Chain;
 pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
+pub use old_tls::probe_old_version;
 pub use plan::{CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS};
 pub use resolve::{ConnectError, Family, resolve};
-pub use chain::Chain;
 pub use tls::{Negotiated, TlsContext};
 pub use trust::{
     PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan, load_ca_file, read_bundle,
@@ -275,14 +277,18 @@ pub struct TlsError {
     pub received: Vec<u8>,
     /// The chain the server sent before the handshake failed (a
     /// certificate that did not verify), when it got that far.
-    pub chain: Option<Chain>,
+    pub chain: Option<Box<Chain>>,
+    /// The old version a second connection found the server speaking,
+    /// when it refused ours with an alert that names none.
+    pub old_version: Option<u16>,
 }
 
 impl TlsError {
-    /// The protocol version of the server's ServerHello, when it sent one
-    /// (a TLS 1.0-only server answers with 0x0301, which we refuse).
-    pub fn server_version(&self) -> Option<u16> {
-        tls::server_hello(&self.received).map(|(v, _)| v)
+    /// The older protocol version the server answered with, when it
+    /// refused TLS 1.2 and 1.3 (see `tls::refused_version`).
+    pub fn refused_version(&self) -> Option<u16> {
+        self.old_version
+            .or_else(|| tls::refused_version(&self.received))
     }
 }
 
@@ -362,6 +368,7 @@ impl Transport {
             timed_out,
             received,
             chain: None,
+            old_version: None,
         };
         let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(failed(
@@ -403,7 +410,7 @@ impl Transport {
             }
             Err(HandshakeError::Failure(mid)) => {
                 let result = mid.ssl().verify_result();
-                let chain = (result != X509VerifyResult::OK).then(|| chain_of(mid.ssl()));
+                let chain = (result != X509VerifyResult::OK).then(|| Box::new(chain_of(mid.ssl())));
                 // As native-tls said it: OpenSSL's error, and why the
                 // certificate did not verify.
                 let mut message = mid.error().to_string();

@@ -116,9 +116,8 @@ impl TlsContext {
 /// The random of a ServerHello that is a HelloRetryRequest (RFC 8446
 /// 4.1.3: SHA-256 of "HelloRetryRequest").
 const HRR_RANDOM: [u8; 32] = [
-    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8,
-    0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8,
-    0x33, 0x9C,
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
 
 /// The server's first handshake message as it came: a TLS handshake
@@ -128,6 +127,25 @@ pub fn server_hello(received: &[u8]) -> Option<(u16, bool)> {
     match received {
         [0x16, 3, _, _, _, 2, _, _, _, v1, v2, rest @ ..] if rest.len() >= 32 => {
             Some((u16::from_be_bytes([*v1, *v2]), rest[..32] == HRR_RANDOM))
+        }
+        _ => None,
+    }
+}
+
+/// TLS alert 70, protocol_version (RFC 8446 6.2).
+const PROTOCOL_VERSION_ALERT: u8 = 70;
+
+/// The version a server that refused ours speaks: its ServerHello's
+/// version below TLS 1.2, or the record version of a protocol_version
+/// alert (a TLS 1.0-only OpenSSL answers our ClientHello with one, in a
+/// TLS 1.0 record). None when the bytes say no such thing.
+pub fn refused_version(received: &[u8]) -> Option<u16> {
+    if let Some((v, _)) = server_hello(received) {
+        return (v < 0x0303).then_some(v);
+    }
+    match received {
+        [0x15, 3, minor, 0, 2, _, PROTOCOL_VERSION_ALERT, ..] => {
+            Some(u16::from_be_bytes([3, *minor]))
         }
         _ => None,
     }
@@ -224,6 +242,10 @@ mod tests {
         assert_eq!(server_hello(&[0x15, 3, 3, 0, 2, 2, 70]), None);
         assert_eq!(server_hello(&hello[..40]), None);
         assert_eq!(server_hello(&[0x16, 3, 3, 0, 90, 11, 0, 0, 86, 3, 3]), None);
+        assert_eq!(refused_version(&tls10), Some(0x0301));
+        assert_eq!(refused_version(&hello), None);
+        assert_eq!(refused_version(&[0x15, 3, 1, 0, 2, 2, 70]), Some(0x0301));
+        assert_eq!(refused_version(&[0x15, 3, 3, 0, 2, 2, 40]), None);
         assert_eq!(version_name(0x0301), "TLS 1.0");
         assert_eq!(version_name(0x0304), "TLS 1.3");
     }
