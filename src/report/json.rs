@@ -65,9 +65,30 @@ fn round_object(round: &Round) -> Json {
                     "addresses",
                     Json::Arr(round.reports.iter().map(report_object).collect()),
                 )
+                .field("certificates", address_certificates(round))
                 .build()
         }
     }
+}
+
+/// `--all-addresses`: each address's leaf (SHA-256, notAfter), and
+/// whether they differ.
+fn address_certificates(round: &Round) -> Json {
+    let per = super::certificates::per_address(&round.reports);
+    let list = per.iter().map(|c| {
+        Json::obj()
+            .field("address", Json::str(c.address.as_str()))
+            .field("leaf_sha256", Json::str(c.sha256.as_str()))
+            .field("not_after", opt_str(&c.not_after))
+            .build()
+    });
+    Json::obj()
+        .field(
+            "differ",
+            Json::opt(round.certificate_differences(), Json::Str),
+        )
+        .field("leaves", Json::Arr(list.collect()))
+        .build()
 }
 
 /// The fields a round's and a repetition's objects open with, as a

@@ -4,6 +4,7 @@
 //! finishes), one Nagios/Icinga line with performance data, one JSON
 //! object, and OpenMetrics for Prometheus; a new format is a new file.
 
+pub mod certificates;
 mod json;
 mod nagios;
 mod openmetrics;
