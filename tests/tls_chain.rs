@@ -532,3 +532,16 @@ fn all_addresses_with_one_certificate_agree() {
         "{v}"
     );
 }
+
+#[test]
+fn a_p384_only_server_shows_its_hello_retry() {
+    // No key share for P-384 is offered: the server must ask for one. This
+    // is what the P-256-only case above looked like before (X25519 alone).
+    let p = pki();
+    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-groups", "P-384"]);
+    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
+    assert_eq!(step["status"], "ok", "{r:?}");
+    assert_eq!(tls["session"]["group"], "P-384", "{tls}");
+    assert_eq!(tls["session"]["hello_retry"], true, "{tls}");
+    assert!(detail(&step).contains("after a HelloRetryRequest (one more round trip)"));
+}

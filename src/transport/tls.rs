@@ -251,6 +251,12 @@ mod tests {
     }
 
     #[test]
+    fn the_context_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<TlsContext>();
+    }
+
+    #[test]
     fn the_context_offers_p256_and_x25519() {
         // Builds on whatever OpenSSL is linked: the group list is accepted
         // in one of its two forms.
