@@ -33,6 +33,7 @@ pub const CA_BUNDLE_FILES: &[&str] = &[
     "/etc/pki/tls/cacert.pem",            // OpenELEC
     "/etc/ssl/cert.pem",                  // Alpine
     "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
+    "/etc/ssl/certs/cacert.pem",          // OpenHarmony
 ];
 
 /// The directories openssl-probe lists on Linux (loaded by `tls`), searched on

@@ -10,6 +10,8 @@
 //! the socket options are Linux's) and a second backend that cannot
 //! report the chain or the version would be dead code that no test runs.
 
+use std::path::Path;
+
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 use openssl::pkey::Id;
@@ -37,50 +39,33 @@ pub struct TlsContext {
     insecure: bool,
 }
 
-/// Bundle files as openssl-probe looks for them (the first that exists is
-/// loaded), which is what native-tls loaded besides OpenSSL's defaults; the
-/// trust plan's `SSL_CERT_FILE=/dev/null` switches this load off too.
-const PROBED_FILES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/ssl/cert.pem",
-    "/opt/etc/ssl/certs/ca-certificates.crt",
-    "/etc/ssl/certs/cacert.pem",
-];
-
 impl TlsContext {
     /// Builds the context: OpenSSL's default CA locations (as the trust
-    /// plan set them up), the probed system bundle and directories as
-    /// native-tls loaded them, then `roots` (the Once plan's bundle and
-    /// `--ca-file`). TLS 1.2 at least, as before.
+    /// plan set them up), the system bundle and directories openssl-probe
+    /// finds, as native-tls loaded them (`SSL_CERT_FILE`, else the first of
+    /// `CA_BUNDLE_FILES`; the trust plan's `SSL_CERT_FILE=/dev/null`
+    /// switches this load off too), then `roots` (the Once plan's bundle
+    /// and `--ca-file`). TLS 1.2 at least, as before.
     pub fn build(roots: Vec<X509>, insecure: bool) -> Result<TlsContext, ErrorStack> {
         let mut builder = SslConnector::builder(SslMethod::tls_client())?;
-        let env = |var| std::env::var_os(var).filter(|p| std::path::Path::new(p).exists());
+        let env = |var| std::env::var_os(var).filter(|p| Path::new(p).exists());
         let file = env("SSL_CERT_FILE").or_else(|| {
-            PROBED_FILES
+            super::CA_BUNDLE_FILES
                 .iter()
-                .find(|f| std::path::Path::new(f).exists())
+                .find(|f| Path::new(f).exists())
                 .map(Into::into)
         });
-        if let Some(file) = file.as_deref().and_then(|f| f.to_str()) {
+        if let Some(file) = file {
             // As native-tls: a file that does not load is no error.
-            let _ = builder.load_verify_locations(Some(std::path::Path::new(file)), None);
+            let _ = builder.load_verify_locations(Some(Path::new(&file)), None);
         }
-        let dirs = env("SSL_CERT_DIR").map_or_else(
-            || {
-                super::PROBE_DIRS
-                    .iter()
-                    .filter(|d| std::path::Path::new(d).exists())
-                    .map(Into::into)
-                    .collect()
-            },
-            |d| vec![d],
-        );
-        for dir in &dirs {
-            let _ = builder.load_verify_locations(None, Some(std::path::Path::new(dir)));
+        // openssl-probe: SSL_CERT_DIR when it exists, and every one of its
+        // directories that exists (lookups by hash, on demand: cheap).
+        let probed = super::PROBE_DIRS.iter().map(Into::into);
+        for dir in env("SSL_CERT_DIR").into_iter().chain(probed) {
+            if Path::new(&dir).exists() {
+                let _ = builder.load_verify_locations(None, Some(Path::new(&dir)));
+            }
         }
         for root in roots {
             // A duplicate of a root already there is no error either.
