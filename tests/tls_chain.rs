@@ -48,6 +48,7 @@ fn ossl(dir: &Path, args: &[&str]) {
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
+        remove_stale_pkis();
         let dir = std::env::temp_dir().join(format!("imapcheck-chain-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -96,6 +97,16 @@ fn pki() -> &'static Pki {
                 "-CAcreateserial", "-out", "leaf.pem", "-days", "20", "-extfile", "leaf.ext",
             ],
         );
+        // Another intermediate of the same root: no part of the leaf's path.
+        key("other.key");
+        ossl(&dir, &["req", "-new", "-key", "other.key", "-out", "other.csr", "-subj", "/CN=imapcheck chain test other"]);
+        ossl(
+            &dir,
+            &[
+                "x509", "-req", "-in", "other.csr", "-CA", "root.pem", "-CAkey", "root.key",
+                "-CAcreateserial", "-out", "other.pem", "-days", "30", "-extfile", "int.ext",
+            ],
+        );
         // A second leaf for the same name, as after a renewal.
         key("leaf2.key");
         ossl(&dir, &["req", "-new", "-key", "leaf2.key", "-out", "leaf2.csr", "-subj", "/CN=localhost"]);
@@ -112,8 +123,27 @@ fn pki() -> &'static Pki {
         std::fs::write(dir.join("chain-int-root.pem"), format!("{int}{root}")).expect("write");
         std::fs::write(dir.join("chain-root-int.pem"), format!("{root}{int}")).expect("write");
         std::fs::write(dir.join("ca-root-int.pem"), format!("{root}{int}")).expect("write");
+        let other = read("other.pem");
+        std::fs::write(dir.join("chain-int-other.pem"), format!("{int}{other}")).expect("write");
         Pki { dir }
     })
+}
+
+/// The PKIs of earlier test runs whose process is gone (each run makes
+/// its own, and cannot remove it when its last test ends).
+fn remove_stale_pkis() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("imapcheck-chain-")
+            && pid.parse::<u32>().is_ok()
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// `openssl s_server` for one connection, greeting with BYE.
@@ -544,4 +574,19 @@ fn a_p384_only_server_shows_its_hello_retry() {
     assert_eq!(tls["session"]["group"], "P-384", "{tls}");
     assert_eq!(tls["session"]["hello_retry"], true, "{tls}");
     assert!(detail(&step).contains("after a HelloRetryRequest (one more round trip)"));
+}
+
+#[test]
+fn a_certificate_off_the_path_is_a_note() {
+    let p = pki();
+    let s = SServer::start(&["-cert_chain", &p.path("chain-int-other.pem")]);
+    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
+    assert_eq!(step["status"], "ok", "{r:?}");
+    let d = detail(&step);
+    assert!(
+        d.contains("note: sent but no part of the verified path: CN=imapcheck chain test other"),
+        "{d}"
+    );
+    assert!(!d.contains("not sent leaf first"), "{d}");
+    assert_eq!(tls["session"]["chain_complete"], true, "{tls}");
 }
