@@ -449,6 +449,22 @@ fn insecure_still_reports_the_chain_and_why_it_would_not_verify() {
 }
 
 #[test]
+fn insecure_never_says_the_chain_is_trusted() {
+    let p = pki();
+    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem")]);
+    let (r, step, tls) = check(&s, &p.path("root.pem"), &["--insecure"]);
+    assert_eq!(step["status"], "warning", "{r:?}");
+    assert_eq!(tls["verified"], false);
+    let d = detail(&step);
+    assert!(
+        d.contains("would reach a trusted root by itself (not relied on: --insecure)"),
+        "{d}"
+    );
+    assert!(!d.contains(", reaches a trusted root"), "{d}");
+    assert!(!d.starts_with("verified"), "{d}");
+}
+
+#[test]
 fn openmetrics_has_the_tls_info_and_the_chain_length() {
     let p = pki();
     let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem")]);

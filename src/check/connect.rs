@@ -141,7 +141,7 @@ impl Check<'_> {
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
             None => detail.push("no certificate received".into()),
         }
-        let (session_detail, session_warnings) = tls_session::describe(&shook);
+        let (session_detail, session_warnings) = tls_session::describe(&shook, self.cfg.insecure);
         detail.extend(session_detail);
         warnings.extend(session_warnings);
         tls.session = Some(tls_session::report(&shook));

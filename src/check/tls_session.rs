@@ -26,7 +26,8 @@ pub(super) fn report(shook: &Handshake) -> TlsSession {
 }
 
 /// Detail parts (notes included) and warnings about the handshake.
-pub(super) fn describe(shook: &Handshake) -> (Vec<String>, Vec<String>) {
+/// With `insecure` the chain is described, never relied on.
+pub(super) fn describe(shook: &Handshake, insecure: bool) -> (Vec<String>, Vec<String>) {
     let n = &shook.negotiated;
     let chain = &shook.chain;
     let mut detail = Vec::new();
@@ -45,10 +46,11 @@ pub(super) fn describe(shook: &Handshake) -> (Vec<String>, Vec<String>) {
         .enumerate()
         .map(|(i, c)| format!("[{}] {} (issuer {})", i + 1, c.subject, c.issuer))
         .collect();
-    let complete = match chain.complete {
-        Some(true) => ", reaches a trusted root by itself",
-        Some(false) => ", incomplete",
-        None => "",
+    let complete = match (chain.complete, insecure) {
+        (Some(true), false) => ", reaches a trusted root by itself",
+        (Some(true), true) => ", would reach a trusted root by itself (not relied on: --insecure)",
+        (Some(false), _) => ", incomplete",
+        (None, _) => "",
     };
     detail.push(format!(
         "chain as sent: {} certificate{}{complete}: {}",
