@@ -375,13 +375,36 @@ fn a_p256_only_server_needs_no_hello_retry() {
     assert!(!detail(&step).contains("HelloRetryRequest"));
 }
 
+/// Whether the linked OpenSSL sends two key shares (3.5 and later), from
+/// `--version`'s TLS line.
+fn sends_two_key_shares() -> bool {
+    let out = imapcheck().arg("--version").output().expect("--version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("TLS: OpenSSL "))
+        .unwrap_or_else(|| panic!("no OpenSSL version in {text}"));
+    let mut parts = version
+        .split(['.', ' '])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (3, 5)
+}
+
 #[test]
 fn an_x25519_only_server_is_reported_as_such() {
+    // With two key shares (OpenSSL 3.5+, the static builds) X25519 needs
+    // no retry; with one (P-256's, OpenSSL 3.0 to 3.4) it does, and says so.
     let p = pki();
     let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-groups", "X25519"]);
     let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
     assert_eq!(step["status"], "ok", "{r:?}");
     assert_eq!(tls["session"]["group"], "X25519", "{tls}");
+    assert_eq!(
+        tls["session"]["hello_retry"],
+        !sends_two_key_shares(),
+        "{tls}"
+    );
 }
 
 #[test]
