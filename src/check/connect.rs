@@ -116,9 +116,6 @@ impl Check<'_> {
         let mut warnings = Vec::new();
         if !verified {
             warnings.push("certificate not verified (--insecure)".to_string());
-            if let Some(why) = &shook.unverified {
-                detail.push(format!("the certificate would not verify: {why}"));
-            }
         }
         match der.as_deref().map(der::parse_certificate) {
             Some(Ok(info)) => {
@@ -140,6 +137,9 @@ impl Check<'_> {
             }
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
             None => detail.push("no certificate received".into()),
+        }
+        if let (false, Some(why)) = (verified, &shook.unverified) {
+            detail.push(format!("the certificate would not verify: {why}"));
         }
         let (session_detail, session_warnings) = tls_session::describe(&shook, self.cfg.insecure);
         detail.extend(session_detail);
