@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Deadline, tls};
 
@@ -63,10 +63,21 @@ pub fn old_client_hello(name: &str) -> Vec<u8> {
     record
 }
 
-/// Reads until `done` says so, the buffer is full, or the time is up.
-fn read_until(tcp: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) -> bool {
+/// Reads until `done` says so, the buffer is full, or `until` (each read
+/// waits only for what is left: a server that drips bytes cannot stretch
+/// the probe).
+fn read_until(
+    tcp: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    until: Instant,
+    done: impl Fn(&[u8]) -> bool,
+) -> bool {
     let mut chunk = [0u8; 1024];
     while !done(buf) && buf.len() < READ_KEPT {
+        let left = until.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(1) || tcp.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
         match tcp.read(&mut chunk) {
             Ok(0) | Err(_) => return done(buf),
             Ok(n) => buf.extend_from_slice(&chunk[..n.min(READ_KEPT - buf.len())]),
@@ -84,19 +95,19 @@ pub fn probe_old_version(
     deadline: Deadline,
 ) -> Option<u16> {
     let left = deadline.remaining().ok()?.min(PROBE_BUDGET);
+    let until = Instant::now() + left;
     let mut tcp = TcpStream::connect_timeout(&peer, left).ok()?;
-    tcp.set_read_timeout(Some(left)).ok()?;
     tcp.set_write_timeout(Some(left)).ok()?;
     if starttls {
         let mut buf = Vec::new();
-        if !read_until(&mut tcp, &mut buf, |b| b.contains(&b'\n')) {
+        if !read_until(&mut tcp, &mut buf, until, |b| b.contains(&b'\n')) {
             return None;
         }
         tcp.write_all(b"o STARTTLS\r\n").ok()?;
         buf.clear();
         let tagged = |b: &[u8]| b.starts_with(b"o ") || b.windows(3).any(|w| w == b"\no ");
         let line_done = |b: &[u8]| tagged(b) && b.ends_with(b"\n");
-        if !read_until(&mut tcp, &mut buf, line_done) {
+        if !read_until(&mut tcp, &mut buf, until, line_done) {
             return None;
         }
         let ok = buf.windows(5).any(|w| w.eq_ignore_ascii_case(b"o OK "));
@@ -106,7 +117,7 @@ pub fn probe_old_version(
     }
     tcp.write_all(&old_client_hello(name)).ok()?;
     let mut buf = Vec::new();
-    read_until(&mut tcp, &mut buf, |b| {
+    read_until(&mut tcp, &mut buf, until, |b| {
         tls::server_hello(b).is_some() || b.first() == Some(&0x15) && b.len() >= 7
     });
     let _ = tcp.shutdown(std::net::Shutdown::Both);
@@ -136,5 +147,33 @@ mod tests {
                 .windows(9)
                 .any(|w| w == b"127.0.0.1")
         );
+    }
+
+    #[test]
+    fn a_dripping_server_cannot_stretch_the_probe() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                // A record header that never completes, a byte at a time.
+                for b in [0x16u8, 3, 1, 0, 90].iter().cycle().take(100) {
+                    if s.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+        let started = Instant::now();
+        let found = probe_old_version(
+            peer,
+            "localhost",
+            false,
+            Deadline::after(Duration::from_secs(30)),
+        );
+        assert_eq!(found, None);
+        let took = started.elapsed();
+        assert!(took < PROBE_BUDGET + Duration::from_millis(500), "{took:?}");
     }
 }
