@@ -391,6 +391,20 @@ mod tests {
     }
 
     #[test]
+    fn min_tls_needs_tls_and_takes_a_critical_floor() {
+        let c = config(&["h", "--min-tls", "1.3,1.2"]).expect("config");
+        let want = TlsFloor {
+            warn: 0x0304,
+            crit: Some(0x0303),
+        };
+        assert_eq!(c.min_tls, Some(want));
+        assert_eq!(config(&["h"]).expect("config").min_tls, None);
+        let e = config(&["h", "--security", "none", "--min-tls", "1.2"]).unwrap_err();
+        assert!(e.contains("--min-tls needs TLS"), "{e}");
+        assert!(config(&["h", "--min-tls", "1.0"]).is_err());
+    }
+
+    #[test]
     fn port_and_security_defaults() {
         let c = config(&["mail.example.org"]).expect("config");
         assert_eq!((c.port, c.security), (143, Security::Starttls));
