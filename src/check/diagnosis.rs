@@ -785,17 +785,22 @@ fn tls_chain_or_version(e: &TlsError) -> Option<Failure> {
             "{n} certificates, and the last one's issuer {issuer} is neither sent nor trusted here"
         ),
     };
-    let fetch = url
-        .as_ref()
-        .map(|u| format!(" (the certificate says it is at {u})"))
-        .unwrap_or_default();
+    // A caIssuers URL says a public CA's intermediate is meant; without
+    // one the issuer may as well be a private root: both are said, the
+    // likelier first.
+    let hint = match url {
+        Some(u) => format!(
+            "the server must send the intermediate certificate {issuer} (the certificate says it is at {u}) after its own; if {issuer} is a private root CA instead, pass it with --ca-file"
+        ),
+        None => format!(
+            "if {issuer} is a private root CA, pass it with --ca-file; otherwise the server must send the intermediate certificate {issuer} after its own"
+        ),
+    };
     Some(failure(
         format!("the server certificate is not issued by a trusted CA: the server sent {sent}"),
         "a certificate chain that reaches a trusted root",
         Some(message),
-        format!(
-            "the server must send the intermediate certificate {issuer}{fetch} after its own; if {issuer} is a private root CA instead, pass it with --ca-file"
-        ),
+        hint,
     ))
 }
 
