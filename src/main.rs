@@ -42,23 +42,8 @@ fn run() -> i32 {
         return serve_main();
     }
 
-    // Logs go to stderr and are off unless RUST_LOG asks; the transcript
-    // lines they carry are already redacted. Every message is escaped like
-    // the rest of the output, whoever logged it.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
-        .target(env_logger::Target::Stderr)
-        .format(|buf, record| {
-            let text = record.args().to_string();
-            writeln!(
-                buf,
-                "[{} {} {}] {}",
-                buf.timestamp(),
-                record.level(),
-                record.target(),
-                imapcheck::report::terminal(&text)
-            )
-        })
-        .init();
+    // Logs go to stderr and are off unless RUST_LOG asks.
+    imapcheck::transcript::init_log("off");
     log::debug!("system CAs: {}", trust.plan.describe());
 
     let mut raw_args = Vec::new();
@@ -156,20 +141,8 @@ fn serve_main() -> i32 {
 
 /// Which TLS library this binary uses, and its version.
 fn tls_library() -> String {
-    unsafe extern "C" {
-        // OpenSSL >= 1.1.0; native-tls links libssl/libcrypto on Linux.
-        fn OpenSSL_version(kind: std::ffi::c_int) -> *const std::ffi::c_char;
-    }
-    // SAFETY: OpenSSL_version(OPENSSL_VERSION = 0) returns a pointer to a
-    // static NUL-terminated string owned by the library.
-    let version = unsafe {
-        let p = OpenSSL_version(0);
-        if p.is_null() {
-            String::from("OpenSSL (unknown version)")
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
+    // A static string; asking for it does not initialise OpenSSL.
+    let version = openssl::version::version();
     if cfg!(feature = "vendored") {
         format!("{version}, vendored (statically linked into this binary)")
     } else {

@@ -65,3 +65,25 @@ impl Transcript {
         }
     }
 }
+
+/// Sends the log (`RUST_LOG`, else `default_filter`) to stderr, every
+/// message escaped like the rest of the output whoever logged it: a log
+/// line quoting a server, an endpoint or an HTTP client cannot reach the
+/// terminal raw either. The transcript lines it carries are already
+/// redacted.
+pub fn init_log(default_filter: &str) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
+        .target(env_logger::Target::Stderr)
+        .format(|buf, record| {
+            let text = record.args().to_string();
+            writeln!(
+                buf,
+                "[{} {} {}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                terminal(&text)
+            )
+        })
+        .init();
+}

@@ -28,6 +28,7 @@ mod proxy_reuse;
 mod seen;
 mod starttls;
 mod step;
+mod tls_session;
 mod token;
 mod token_diagnosis;
 

@@ -18,11 +18,11 @@ mod server;
 mod signals;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use argh::FromArgs;
-use native_tls::{Identity, TlsAcceptor};
+use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
 
 use metrics::Refused;
 use modules::Module;
@@ -62,6 +62,26 @@ pub struct ServeArgs {
     /// the private key for --web-tls-cert (PEM, PKCS#8)
     #[argh(option)]
     pub web_tls_key: Option<PathBuf>,
+}
+
+/// The endpoint's TLS (`--web-tls-cert`, `--web-tls-key`): Mozilla's
+/// "intermediate" settings (TLS 1.2 and 1.3), the certificate file's
+/// chain sent as it is, and the key checked against the certificate now
+/// rather than at the first client.
+fn web_tls(cert: &Path, key: &Path) -> Result<SslAcceptor, String> {
+    let at = |what: &str, e: openssl::error::ErrorStack| format!("{what}: {e}");
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|e| at("cannot set up TLS", e))?;
+    builder
+        .set_certificate_chain_file(cert)
+        .map_err(|e| at(&format!("--web-tls-cert {}", cert.display()), e))?;
+    builder
+        .set_private_key_file(key, SslFiletype::PEM)
+        .map_err(|e| at(&format!("--web-tls-key {}", key.display()), e))?;
+    builder
+        .check_private_key()
+        .map_err(|e| at("--web-tls-key does not belong to --web-tls-cert", e))?;
+    Ok(builder.build())
 }
 
 /// What every connection shares.
@@ -118,9 +138,7 @@ impl State {
 
 /// `imapcheck serve …`: the exit status.
 pub fn main(args: &[&str]) -> i32 {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .target(env_logger::Target::Stderr)
-        .init();
+    crate::transcript::init_log("info");
     let args = match ServeArgs::from_args(&["imapcheck serve"], args) {
         Ok(a) => a,
         Err(exit) => {
@@ -155,14 +173,7 @@ fn start(args: ServeArgs) -> Result<i32, String> {
         return Err("--max-probes must be 1 or more".into());
     }
     let tls = match (&args.web_tls_cert, &args.web_tls_key) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let identity = Identity::from_pkcs8(&read(cert)?, &read(key)?)
-                .map_err(|e| format!("--web-tls-cert/--web-tls-key: {e}"))?;
-            let acceptor =
-                TlsAcceptor::new(identity).map_err(|e| format!("cannot set up TLS: {e}"))?;
-            Some(Arc::new(acceptor))
-        }
+        (Some(cert), Some(key)) => Some(Arc::new(web_tls(cert, key)?)),
         (None, None) => None,
         _ => return Err("--web-tls-cert and --web-tls-key go together".into()),
     };

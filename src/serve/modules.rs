@@ -10,7 +10,6 @@
 use std::path::Path;
 
 use argh::FromArgs;
-use native_tls::TlsConnector;
 
 use crate::cli::{self, Args, Config};
 use crate::transport::{self, TlsSettings};
@@ -264,10 +263,10 @@ impl TlsContexts {
             None => Vec::new(),
         };
         let settings = TlsSettings::new(roots, config.insecure);
-        let connector: TlsConnector = settings
+        let context = settings
             .connector()
             .map_err(|e| format!("cannot set up TLS: {e}"))?;
-        let settings = settings.shared(connector);
+        let settings = settings.shared(context);
         self.built.push((key, settings.clone()));
         Ok(settings)
     }

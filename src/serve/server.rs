@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use native_tls::TlsAcceptor;
+use openssl::ssl::SslAcceptor;
 
 use super::State;
 use super::http::{self, Method, Parsed};
@@ -50,7 +50,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 const CONNECTION_STACK: usize = 256 * 1024;
 
 /// Serves until a stop signal; the exit status.
-pub fn run(state: Arc<State>, listener: TcpListener, tls: Option<Arc<TlsAcceptor>>) -> i32 {
+pub fn run(state: Arc<State>, listener: TcpListener, tls: Option<Arc<SslAcceptor>>) -> i32 {
     if let Err(e) = listener.set_nonblocking(true) {
         log::error!("cannot make the listener non-blocking: {e}");
         return 1;
@@ -133,7 +133,7 @@ fn wait_readable(listener: &TcpListener, timeout: Duration) -> bool {
 }
 
 /// One connection, until it closes, times out or asks to close.
-fn connection(state: &Arc<State>, tcp: TcpStream, tls: Option<&TlsAcceptor>) {
+fn connection(state: &Arc<State>, tcp: TcpStream, tls: Option<&SslAcceptor>) {
     let _ = tcp.set_nonblocking(false);
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_write_timeout(Some(WRITE_TIMEOUT));
