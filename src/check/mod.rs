@@ -32,6 +32,7 @@ mod send;
 mod send_diagnosis;
 mod starttls;
 mod step;
+mod tls_session;
 mod token;
 mod token_diagnosis;
 
@@ -192,6 +193,7 @@ impl<'a> Check<'a> {
     ) -> Check<'a> {
         let transcript = Transcript {
             enabled: cfg.verbose,
+            capture: cfg.capture,
         };
         // First of all, so the token request overlaps everything up to
         // the login.

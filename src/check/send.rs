@@ -74,13 +74,18 @@ impl Check<'_> {
             exists_before: self.seen.mailbox.exists,
             ..RoundTripState::default()
         };
+        let connector = match (rt.security, &self.smtp_tls) {
+            (crate::cli::Security::None, _) | (_, None) => None,
+            (_, Some(settings)) => Some(settings.connector().map_err(|e| Failure {
+                message: format!("cannot set up TLS for SMTP: {e}"),
+                expected: "a TLS context".into(),
+                got: None,
+                hint: "check --ca-file".into(),
+            })?),
+        };
         if self.seen.has_cap("IDLE") {
             state.idling = self.start_idle();
         }
-        let connector = match (rt.security, &self.smtp_tls) {
-            (crate::cli::Security::None, _) | (_, None) => None,
-            (_, Some(settings)) => settings.connector().ok(),
-        };
         let helo = helo_name();
         let delivery = Delivery {
             host: &rt.host,

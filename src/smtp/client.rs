@@ -11,13 +11,11 @@
 
 use std::time::Instant;
 
-use native_tls::TlsConnector;
-
 use crate::cli::Security;
 use crate::password::Secret;
 use crate::report::escape_cut;
 use crate::transcript::Transcript;
-use crate::transport::{Deadline, Family, TlsError, Transport, resolve};
+use crate::transport::{Deadline, Family, TlsContext, TlsError, Transport, resolve};
 
 use super::auth::{self, SmtpLogin};
 use super::error::{Phase, SmtpError};
@@ -195,7 +193,7 @@ pub fn data_wire(message: &[u8]) -> Vec<u8> {
 /// Sends the message: the whole SMTP session within `deadline`.
 pub fn send(
     delivery: &Delivery,
-    connector: Option<&TlsConnector>,
+    connector: Option<&TlsContext>,
     deadline: Deadline,
     transcript: Transcript,
 ) -> Result<Sent, SmtpError> {
@@ -227,13 +225,15 @@ pub fn send(
 fn start_tls(
     smtp: &mut Smtp,
     delivery: &Delivery,
-    connector: Option<&TlsConnector>,
+    connector: Option<&TlsContext>,
 ) -> Result<(), SmtpError> {
     let connector = connector.ok_or_else(|| {
         SmtpError::Tls(TlsError {
             message: "no TLS context could be set up".into(),
             timed_out: false,
             received: Vec::new(),
+            chain: None,
+            old_version: None,
         })
     })?;
     smtp.transport
@@ -246,7 +246,7 @@ fn start_tls(
 fn session(
     smtp: &mut Smtp,
     delivery: &Delivery,
-    connector: Option<&TlsConnector>,
+    connector: Option<&TlsContext>,
 ) -> Result<Sent, SmtpError> {
     if delivery.security == Security::Tls {
         start_tls(smtp, delivery, connector)?;

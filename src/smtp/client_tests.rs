@@ -130,7 +130,11 @@ fn run_as(
         message: b"Subject: t\r\n\r\nbody\r\n",
     };
     let deadline = Deadline::after(Duration::from_millis(budget_ms));
-    send(&delivery, None, deadline, Transcript { enabled: false })
+    let transcript = Transcript {
+        enabled: false,
+        capture: None,
+    };
+    send(&delivery, None, deadline, transcript)
 }
 
 const EHLO_PIPELINING: &[u8] =
