@@ -297,7 +297,7 @@ fn round_trip(no_idle: bool) -> f64 {
     let how = if no_idle { "(polling)" } else { "(IDLE)" };
     assert!(detail(&v, "arrive").contains(how), "{v:#}");
     assert!(
-        detail(&v, "send").contains("TLS, AUTH PLAIN, pipelined"),
+        detail(&v, "send").contains("(TLS 1.3, AUTH PLAIN, pipelined)"),
         "{v:#}"
     );
     let rt = &v["round_trip"];

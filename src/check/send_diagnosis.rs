@@ -12,7 +12,10 @@ use super::{Done, StepOutcome, TEXT_CUT};
 
 /// The send step's detail: where, how, and the server's "queued".
 pub(super) fn sent_detail(rt: &RoundTrip, sent: &Sent, token: &str) -> String {
-    let mut how = vec![if sent.tls { "TLS" } else { "cleartext" }.to_string()];
+    let mut how = vec![sent.tls.clone().unwrap_or_else(|| "cleartext".into())];
+    if sent.unverified.is_some() {
+        how.push("certificate not verified (--insecure)".into());
+    }
     match sent.mechanism {
         Some(m) => how.push(format!("AUTH {m}")),
         None => how.push("no AUTH offered".into()),

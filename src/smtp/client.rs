@@ -48,7 +48,11 @@ pub struct Sent {
     /// When DATA's final `250` arrived: the delivery delay counts from here.
     pub accepted_at: Instant,
     pub accepted: Reply,
-    pub tls: bool,
+    /// The TLS version (`TLS 1.3`), None in cleartext.
+    pub tls: Option<String>,
+    /// Why the certificate did not verify, when `--insecure` let the
+    /// handshake go on.
+    pub unverified: Option<String>,
     pub pipelined: bool,
     /// The AUTH mechanism used, or None when the server offered no AUTH.
     pub mechanism: Option<&'static str>,
@@ -222,11 +226,15 @@ pub fn send(
     result
 }
 
+/// The TLS version and, under `--insecure`, why the certificate did not
+/// verify.
+type TlsUp = (String, Option<String>);
+
 fn start_tls(
     smtp: &mut Smtp,
     delivery: &Delivery,
     connector: Option<&TlsContext>,
-) -> Result<(), SmtpError> {
+) -> Result<TlsUp, SmtpError> {
     let connector = connector.ok_or_else(|| {
         SmtpError::Tls(TlsError {
             message: "no TLS context could be set up".into(),
@@ -236,11 +244,22 @@ fn start_tls(
             old_version: None,
         })
     })?;
-    smtp.transport
+    let handshake = smtp
+        .transport
         .start_tls(connector, delivery.tls_name)
         .map_err(SmtpError::Tls)?;
-    smtp.show("--", "TLS established, certificate verified");
-    Ok(())
+    let version = handshake.negotiated.version;
+    match &handshake.unverified {
+        None => smtp.show(
+            "--",
+            &format!("{version} established, certificate verified"),
+        ),
+        Some(why) => smtp.show(
+            "--",
+            &format!("{version} established, certificate NOT verified (--insecure): {why}"),
+        ),
+    }
+    Ok((version, handshake.unverified))
 }
 
 fn session(
@@ -248,8 +267,9 @@ fn session(
     delivery: &Delivery,
     connector: Option<&TlsContext>,
 ) -> Result<Sent, SmtpError> {
+    let mut tls = None;
     if delivery.security == Security::Tls {
-        start_tls(smtp, delivery, connector)?;
+        tls = Some(start_tls(smtp, delivery, connector)?);
     }
     smtp.expect(Phase::Greeting)?;
     let ehlo_line = format!("EHLO {}", delivery.helo);
@@ -264,7 +284,7 @@ fn session(
         if !smtp.reader.unread().is_empty() {
             return Err(SmtpError::Injected(smtp.reader.unread().to_vec()));
         }
-        start_tls(smtp, delivery, connector)?;
+        tls = Some(start_tls(smtp, delivery, connector)?);
         // RFC 3207 4.2: forget what EHLO said in cleartext, and ask again.
         ehlo = smtp.command(Phase::Ehlo, &ehlo_line)?;
     }
@@ -326,7 +346,8 @@ fn session(
     Ok(Sent {
         accepted_at: Instant::now(),
         accepted,
-        tls: smtp.transport.is_tls(),
+        unverified: tls.as_ref().and_then(|(_, why)| why.clone()),
+        tls: tls.map(|(version, _)| version),
         pipelined,
         mechanism,
     })
