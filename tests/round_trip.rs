@@ -736,3 +736,24 @@ fn perfdata_and_openmetrics_carry_the_delay() {
         "{text}"
     );
 }
+
+#[test]
+fn a_delay_above_the_thresholds_alerts_and_the_message_still_goes() {
+    let pair = Pair::start(&[]);
+    let before = pair.truth();
+    let (code, v, stderr) = pair.check(&["--arrival", "0.001"], &[]);
+    assert_eq!(code, 1, "{v:#}\n{stderr}");
+    assert!(detail(&v, "arrive").contains("the delivery took"), "{v:#}");
+    let (code, v, stderr) = pair.check(&["--arrival", "0.001,0.002"], &[]);
+    assert_eq!(code, 2, "{v:#}\n{stderr}");
+    assert_eq!(v["error"]["step"], "arrive", "{v:#}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("removed UID"),
+        "{v:#}"
+    );
+    assert_eq!(step(&v, "logout")["status"], "ok", "{v:#}");
+    assert_eq!(pair.truth(), before, "the mailbox is not as it was");
+}

@@ -109,7 +109,7 @@ impl Check<'_> {
             self.finding = true;
             return Err(Failure {
                 message: format!(
-                    "the delivery took {delay:.3} s, above the critical {:.3} s",
+                    "the delivery took {delay:.3} s, above the critical {:.3} s ({detail})",
                     crit.unwrap_or_default()
                 ),
                 expected: "a delivery within --arrival's critical delay".into(),
