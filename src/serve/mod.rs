@@ -271,25 +271,7 @@ fn handle(state: &Arc<State>, req: &http::Request) -> Answer {
     if let Some(auth) = &state.web_auth
         && !auth.users().allows(req.authorization.as_deref())
     {
-        log::info!(
-            "401 for {}: {}",
-            req.path.escape_default(),
-            if req.authorization.is_some() {
-                "wrong credentials"
-            } else {
-                "no credentials"
-            }
-        );
-        let reason = if req.authorization.is_some() {
-            "authentication failed: wrong user or password"
-        } else {
-            "authentication required"
-        };
-        let mut answer = state.refuse(Refused::Unauthorized, 401, reason);
-        answer
-            .headers
-            .push("WWW-Authenticate: Basic realm=\"imapcheck\"".into());
-        return answer;
+        return unauthorized(state, req);
     }
     match req.path.as_str() {
         "/-/ready" => Answer::text(200, "Ready\n".into()),
@@ -312,4 +294,20 @@ fn handle(state: &Arc<State>, req: &http::Request) -> Answer {
         }
         _ => state.refuse(Refused::NotFound, 404, "not found: try /, /probe, /metrics"),
     }
+}
+
+/// 401 for a request that Basic auth refused. The log names the path only,
+/// never the header: it holds the password.
+fn unauthorized(state: &State, req: &http::Request) -> Answer {
+    let reason = if req.authorization.is_some() {
+        "authentication failed: unknown user or wrong password"
+    } else {
+        "authentication required"
+    };
+    log::info!("401 for {}: {reason}", req.path.escape_default());
+    let mut answer = state.refuse(Refused::Unauthorized, 401, reason);
+    answer
+        .headers
+        .push("WWW-Authenticate: Basic realm=\"imapcheck\"".into());
+    answer
 }

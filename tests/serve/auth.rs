@@ -103,6 +103,12 @@ fn basic_auth_guards_every_endpoint_but_healthy() {
         ] {
             let a = get_with(&serve, path, &auth);
             assert_401(&a, &format!("{path} with {what}"));
+            let reason = if auth.is_empty() {
+                "authentication required\n"
+            } else {
+                "authentication failed: unknown user or wrong password\n"
+            };
+            assert_eq!(a.body, reason, "{path} with {what}");
             answers.push(a);
         }
         // Let in, /probe runs (a failed check: 200, probe_success 0) and
