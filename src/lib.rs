@@ -30,4 +30,3 @@ pub mod session;
 mod test_input;
 pub mod transcript;
 pub mod transport;
-pub mod webauth;
