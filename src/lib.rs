@@ -23,6 +23,7 @@ pub mod report;
 pub mod rfc2047;
 pub mod runner;
 pub mod sasl;
+pub mod search;
 pub mod session;
 #[cfg(test)]
 mod test_input;
