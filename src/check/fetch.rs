@@ -25,7 +25,13 @@ impl Check<'_> {
             return Done::skip("no folder open");
         }
         let exists = self.seen.mailbox.exists;
-        if exists == 0 && self.cfg.message.is_none() {
+        // --search: the newest match, its FETCH perhaps already answered.
+        let (searched, prefetched) = match self.search_target() {
+            Some(Ok(target)) => target,
+            Some(Err(outcome)) => return outcome,
+            None => (None, None),
+        };
+        if exists == 0 && self.cfg.message.is_none() && searched.is_none() {
             if self.cfg.max_age.is_some() {
                 // Under --max-age an empty folder is the worst age there is.
                 self.finding = true;
@@ -33,19 +39,24 @@ impl Check<'_> {
             }
             return Done::skip("the folder is empty");
         }
-        let seq = self.cfg.message.unwrap_or(exists);
-        if seq > exists {
+        let seq = searched.or(self.cfg.message).unwrap_or(exists);
+        if seq > exists && searched.is_none() {
             return Err(diagnosis::no_such_message(seq, exists));
         }
-        self.seen.fetch_seq = Some(seq);
-        self.seen.fetched.clear();
         let seq_s = seq.to_string();
-        let done = self
-            .run_command(&[
-                Arg::Raw("FETCH"),
-                Arg::Raw(&seq_s),
-                Arg::Raw("(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"),
-            ])
+        let answer = match prefetched {
+            Some(answer) => answer,
+            None => {
+                self.seen.fetch_seq = Some(seq);
+                self.seen.fetched.clear();
+                self.run_command(&[
+                    Arg::Raw("FETCH"),
+                    Arg::Raw(&seq_s),
+                    Arg::Raw("(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"),
+                ])
+            }
+        };
+        let done = answer
             .map_err(|e| diagnosis::io_failure(&e, Step::Fetch, "a tagged response to FETCH"))?;
         if done.status != Status::Ok {
             return Err(diagnosis::fetch_refused(&done, seq));
@@ -58,7 +69,12 @@ impl Check<'_> {
             return Err(diagnosis::no_size(&done, seq));
         };
         let mut message = self.message_report(seq, size);
-        let mut detail = format!("#{seq}: {size} bytes");
+        let which = if searched.is_some() {
+            "newest match "
+        } else {
+            ""
+        };
+        let mut detail = format!("{which}#{seq}: {size} bytes");
         if let Some(d) = &message.internal_date {
             detail.push_str(&format!(", {d}"));
         }
@@ -95,7 +111,15 @@ impl Check<'_> {
                 Err(diagnosis::message_too_old(secs, self.cfg.max_age))
             }
             Some(Age::Warning(secs)) => Done::warn(
-                format!("newest message is {} old", age::human(secs)),
+                format!(
+                    "newest {} is {} old",
+                    if searched.is_some() {
+                        "match"
+                    } else {
+                        "message"
+                    },
+                    age::human(secs)
+                ),
                 detail,
             ),
             Some(Age::Skew(secs)) => Done::warn(

@@ -23,6 +23,7 @@ mod login;
 mod logout;
 mod mailbox;
 mod proxy_reuse;
+mod search;
 mod seen;
 mod starttls;
 mod step;
@@ -153,6 +154,8 @@ pub struct Check<'a> {
     /// The step's failure is a threshold finding (full quota, certificate
     /// about to expire), not a broken step: the later steps still run.
     finding: bool,
+    /// What `--search` found, for the fetch step.
+    search_found: Option<search::Found>,
 }
 
 impl<'a> Check<'a> {
@@ -211,6 +214,7 @@ impl<'a> Check<'a> {
             id_sent: false,
             capabilities_with_list: false,
             finding: false,
+            search_found: None,
         }
     }
 
@@ -270,6 +274,7 @@ impl<'a> Check<'a> {
             Step::List => self.list(),
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),
+            Step::Search => self.search(),
             Step::Fetch => self.fetch(),
             Step::Logout => self.logout(),
         }

@@ -59,7 +59,8 @@ mod tests {
         assert_eq!(configure(None, None, false, true), Ok((None, None)));
         let (k, w) = configure(None, Some("2h"), true, false).expect("within alone");
         assert_eq!((k.map(|k| k.text), w), (Some("ALL".into()), Some(7200)));
-        let table: &[(Option<&str>, Option<&str>, bool, bool, &str)] = &[
+        type Row<'a> = (Option<&'a str>, Option<&'a str>, bool, bool, &'a str);
+        let table: &[Row] = &[
             (Some("SEEN"), None, false, false, "--search needs -u"),
             (None, Some("1h"), false, false, "--search-within needs -u"),
             (Some("SEEN"), None, true, true, "excludes --message"),

@@ -151,10 +151,9 @@ impl Tally {
                 b"MIN" | b"ALL" | b"PARTIAL" | b"MODSEQ" | b"RELEVANCY" => {
                     words.next();
                 }
-                _ => {
-                    self.note(raw, "a return item not asked for");
-                    return;
-                }
+                // Skipped, and the rest still read: a server's addition
+                // must not hide the COUNT and MAX after it.
+                _ => self.note(raw, "a return item not asked for"),
             }
         }
     }
@@ -304,6 +303,12 @@ mod tests {
             ("* ESEARCH (TAG \"A1\") COUNT 3 MAX 0\r\n", 3, None, true),
             ("* ESEARCH (TAG \"A1\") COUNT 3 FOO 5\r\n", 3, None, true),
             (
+                "* ESEARCH (TAG \"A1\") FOO COUNT 3 MAX 4\r\n",
+                3,
+                Some(4),
+                true,
+            ),
+            (
                 "* ESEARCH (TAG \"A1\") UID COUNT 3 MAX 7\r\n",
                 3,
                 Some(7),
@@ -311,6 +316,7 @@ mod tests {
             ),
             ("* ESEARCH (TAG \"A1\") COUNT\r\n", 0, None, true),
             ("* ESEARCH \u{1}\u{2}\r\n", 0, None, true),
+            ("* ESEARCH \u{1} MAX 7 COUNT 3\r\n", 3, Some(7), true),
             ("* ESEARCH (((((((\r\n", 0, None, false),
         ];
         for (line, count, max, quirk) in table {
