@@ -370,8 +370,14 @@ fn search_matches_the_truth(inst: &Instance) {
     let since_march = |m: &Value| ymd(m["internal_date"].as_str().unwrap_or("")) >= (2024, 3, 1);
     type Matches<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
     let cases: Vec<(&str, Matches)> = vec![
-        ("FROM bob@example.org", Box::new(|m| has(m, "from", "bob@example.org"))),
-        ("SUBJECT \"Grüße\"", Box::new(|m| has(m, "subject", "Grüße"))),
+        (
+            "FROM bob@example.org",
+            Box::new(|m| has(m, "from", "bob@example.org")),
+        ),
+        (
+            "SUBJECT \"Grüße\"",
+            Box::new(|m| has(m, "subject", "Grüße")),
+        ),
         ("SINCE 1-Mar-2024", Box::new(since_march)),
         (
             "OR FROM admin@example.org SUBJECT report",
@@ -411,7 +417,11 @@ fn search_matches_the_truth(inst: &Instance) {
     }
     // --search-within: the seed is from 2024, so nothing is within a day,
     // everything within 2000 days. With --max-age, no match is critical.
-    let o = check(inst, security, &["--search", "ALL", "--search-within", "1d", "-v"]);
+    let o = check(
+        inst,
+        security,
+        &["--search", "ALL", "--search-within", "1d", "-v"],
+    );
     assert_healthy_verdict(&o, security);
     o.eq("search.matches", 0);
     let all = check(inst, security, &["--search-within", "2000d", "-v"]);
@@ -427,7 +437,11 @@ fn search_matches_the_truth(inst: &Instance) {
         round_trips(&all),
         all.step_detail("search")
     );
-    let o = check(inst, security, &["--search-within", "1d", "--max-age", "1h"]);
+    let o = check(
+        inst,
+        security,
+        &["--search-within", "1d", "--max-age", "1h"],
+    );
     o.verdict("critical", 2);
     o.eq("error.step", "fetch");
     // Nothing the searches did changed a flag.

@@ -109,6 +109,16 @@ impl Check<'_> {
             self.seen
                 .quirk(q.clone(), "ESEARCH answer not understood".into());
         }
+        if tally.ignored_words > 0 {
+            self.seen.quirk(
+                "* SEARCH …".into(),
+                format!(
+                    "{} word{} of the SEARCH answer not a message number, ignored",
+                    tally.ignored_words,
+                    if tally.ignored_words == 1 { "" } else { "s" }
+                ),
+            );
+        }
         let (mut count, mut newest) = (tally.count, tally.max);
         if tally.esearch && !tally.counted && newest.is_some() {
             // MAX without COUNT: at least the one.

@@ -366,6 +366,10 @@ impl Report {
                 mb.exists,
                 if mb.exists == 1 { "" } else { "s" }
             );
+            if let Some(search) = &self.search {
+                let plus = if search.at_least { "at least " } else { "" };
+                let _ = write!(s, ", {plus}{} match `{}`", search.matches, search.keys);
+            }
         }
         s
     }

@@ -486,3 +486,24 @@ fn bad_keys_are_usage_errors_before_connecting() {
         assert!(r.stderr.contains(want), "{extra:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn plain_search_words_not_numbers_are_a_quirk() {
+    let s = script(vec![
+        opened_with(BASE_CAPS, 10),
+        vec![
+            Step::Expect("SEARCH SEEN".into()),
+            Step::Send("* SEARCH 2 5 (MODSEQ 917162500) x7\r\n{tag} OK done\r\n".into()),
+        ],
+        fetched(5, format!("{}{{tag}} OK done\r\n", fetch_data(5, OLD_DATE))),
+        logout(),
+    ]);
+    let c = Case::tls(s).args(&["--search", "SEEN"]).json();
+    c.exit(0);
+    assert_eq!(c.v["search"]["matches"], 2, "{}", c.ctx);
+    assert_eq!(c.v["message"]["seq"], 5, "{}", c.ctx);
+    c.detail_contains(
+        "search",
+        "3 words of the SEARCH answer not a message number",
+    );
+}
