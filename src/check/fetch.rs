@@ -108,7 +108,12 @@ impl Check<'_> {
         match age {
             Some(Age::Critical(secs)) => {
                 self.finding = true;
-                Err(diagnosis::message_too_old(secs, self.cfg.max_age))
+                let mut f = diagnosis::message_too_old(secs, self.cfg.max_age);
+                if let (Some(_), Some(rest)) = (searched, f.message.strip_prefix("newest message"))
+                {
+                    f.message = format!("newest match{rest}");
+                }
+                Err(f)
             }
             Some(Age::Warning(secs)) => Done::warn(
                 format!(

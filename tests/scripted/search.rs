@@ -426,7 +426,7 @@ fn thresholds_at_every_boundary() {
         (0, &["--max-age", "1h"], 2, ""),
         (2, &["--max-age", "1h"], 0, ""),
         (2, &["--max-age", "60s"], 1, "newest match is"),
-        (2, &["--max-age", "30s,60s"], 2, ""),
+        (2, &["--max-age", "30s,60s"], 2, "newest match is"),
     ];
     for (matches, extra, exit, text) in table {
         let mut args = search_args("SEEN");
