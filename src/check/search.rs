@@ -14,6 +14,7 @@
 //! ENVELOPE set no flag.
 
 use crate::age;
+use crate::cli::Config;
 use crate::der;
 use crate::parser::{Status, Untagged};
 use crate::report::{Failure, SearchReport, escape_cut, trim_eol};
@@ -31,6 +32,59 @@ const FETCH_ITEMS: &str = "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
 /// A day's margin on SINCE without WITHIN: servers compare SINCE with the
 /// INTERNALDATE's date in their own time zone, which may be a day off UTC.
 const SINCE_MARGIN_SECS: u64 = 86_400;
+
+/// How the search goes to this server, decided from the capabilities
+/// known when it is sent.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SearchPlan {
+    /// ESEARCH: `RETURN (MAX COUNT)`.
+    pub(super) esearch: bool,
+    /// ESEARCH and SEARCHRES: `RETURN (SAVE MAX COUNT)` and `FETCH $` in
+    /// the same write.
+    pub(super) prefetch: bool,
+    /// WITHIN: `--search-within` as YOUNGER.
+    pub(super) younger: bool,
+    /// This host's clock when the search was planned (SINCE's date).
+    pub(super) now: i64,
+}
+
+impl SearchPlan {
+    /// `--search-within` without WITHIN: the matches' dates decide.
+    pub(super) fn exact_dates(&self, cfg: &Config) -> bool {
+        cfg.search_within.is_some() && !self.younger
+    }
+}
+
+/// The SEARCH command under `plan`, word by word.
+pub(super) fn search_words(cfg: &Config, plan: &SearchPlan) -> Vec<Word> {
+    let mut words = vec![Word::Raw("SEARCH".into())];
+    if plan.esearch {
+        words.push(Word::Raw(
+            if plan.prefetch {
+                "RETURN (SAVE MAX COUNT)"
+            } else {
+                "RETURN (MAX COUNT)"
+            }
+            .into(),
+        ));
+    }
+    let Some(keys) = &cfg.search else {
+        return words;
+    };
+    if keys.utf8 {
+        words.push(Word::Raw("CHARSET UTF-8".into()));
+    }
+    words.extend(keys.words.iter().cloned());
+    if let Some(secs) = cfg.search_within {
+        words.push(Word::Raw(if plan.younger {
+            format!("YOUNGER {secs}")
+        } else {
+            let since = plan.now.saturating_sub((secs + SINCE_MARGIN_SECS) as i64);
+            format!("SINCE {}", date_text(since))
+        }));
+    }
+    words
+}
 
 /// What the search found, for the fetch step.
 pub(super) struct Found {
@@ -54,43 +108,11 @@ impl Check<'_> {
             }
         }
         let within = self.cfg.search_within;
-        let younger = within.is_some() && self.seen.has_cap("WITHIN");
-        let esearch = self.seen.has_cap("ESEARCH");
-        let exact_dates = within.is_some() && !younger;
-        // FETCH $ rides along only when the newest match is the message
-        // to fetch as the server sees it: not when dates still decide.
-        let prefetch =
-            esearch && self.seen.has_cap("SEARCHRES") && !exact_dates && !self.cfg.no_fetch;
-        let now = der::now_unix();
-        let mut tail = String::new();
-        if let Some(secs) = within {
-            tail = if younger {
-                format!("YOUNGER {secs}")
-            } else {
-                let since = now.saturating_sub((secs + SINCE_MARGIN_SECS) as i64);
-                format!("SINCE {}", date_text(since))
-            };
-        }
-        let mut args: Vec<Arg> = vec![Arg::Raw("SEARCH")];
-        if esearch {
-            args.push(Arg::Raw(if prefetch {
-                "RETURN (SAVE MAX COUNT)"
-            } else {
-                "RETURN (MAX COUNT)"
-            }));
-        }
-        if keys.utf8 {
-            args.push(Arg::Raw("CHARSET UTF-8"));
-        }
-        for w in &keys.words {
-            args.push(match w {
-                Word::Raw(s) => Arg::Raw(s),
-                Word::Str(b) => Arg::Str(b),
-            });
-        }
-        if !tail.is_empty() {
-            args.push(Arg::Raw(&tail));
-        }
+        let plan = self.search_plan();
+        let (esearch, prefetch, now) = (plan.esearch, plan.prefetch, plan.now);
+        let exact_dates = plan.exact_dates(self.cfg);
+        let words = search_words(self.cfg, &plan);
+        let args: Vec<Arg> = words.iter().map(Word::arg).collect();
         self.session()?.search_tally = Some(Tally::default());
         self.seen.fetched.clear();
         let fetch = [Arg::Raw("FETCH"), Arg::Raw("$"), Arg::Raw(FETCH_ITEMS)];
@@ -180,6 +202,23 @@ impl Check<'_> {
             );
         }
         Done::ok(detail)
+    }
+
+    /// The search's plan with the capabilities known now.
+    pub(super) fn search_plan(&self) -> SearchPlan {
+        let esearch = self.seen.has_cap("ESEARCH");
+        let younger = self.cfg.search_within.is_some() && self.seen.has_cap("WITHIN");
+        let exact_dates = self.cfg.search_within.is_some() && !younger;
+        // FETCH $ rides along only when the newest match is the message
+        // to fetch as the server sees it: not when dates still decide.
+        let prefetch =
+            esearch && self.seen.has_cap("SEARCHRES") && !exact_dates && !self.cfg.no_fetch;
+        SearchPlan {
+            esearch,
+            prefetch,
+            younger,
+            now: der::now_unix(),
+        }
     }
 
     /// SEARCH with its FETCH `$` in one write. The FETCH's data is the

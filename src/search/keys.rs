@@ -54,6 +54,16 @@ pub enum Word {
     Str(Vec<u8>),
 }
 
+impl Word {
+    /// The word as a command argument.
+    pub fn arg(&self) -> crate::session::Arg<'_> {
+        match self {
+            Word::Raw(s) => crate::session::Arg::Raw(s),
+            Word::Str(b) => crate::session::Arg::Str(b),
+        }
+    }
+}
+
 /// Checked search keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchKeys {
