@@ -521,3 +521,53 @@ fn plain_search_words_not_numbers_are_a_quirk() {
         "3 words of the SEARCH answer not a message number",
     );
 }
+
+#[test]
+fn more_matches_than_dates_checked_is_a_lower_bound() {
+    let numbers: String = (1..=1500).map(|n| format!(" {n}")).collect();
+    let recent = date_ago(60);
+    let dates: String = (501..=1500)
+        .map(|n| format!("* {n} FETCH (INTERNALDATE \"{recent}\")\r\n"))
+        .collect();
+    let s = script(vec![
+        opened_with(BASE_CAPS, 1500),
+        vec![
+            Step::Expect("SEARCH ALL SINCE *".into()),
+            Step::Send(format!("* SEARCH{numbers}\r\n{{tag}} OK done\r\n")),
+            // The newest thousand, as one range.
+            Step::Expect("FETCH 501:1500 (INTERNALDATE)".into()),
+            Step::Send(format!("{dates}{{tag}} OK done\r\n")),
+        ],
+        fetched(
+            1500,
+            format!("{}{{tag}} OK done\r\n", fetch_data(1500, &recent)),
+        ),
+        logout(),
+    ]);
+    let c = Case::tls(s).args(&["--search-within", "1h"]).json();
+    c.exit(0);
+    assert_eq!(c.v["search"]["matches"], 1000, "{}", c.ctx);
+    assert_eq!(c.v["search"]["matches_at_least"], true, "{}", c.ctx);
+    c.detail_starts_with(
+        "search",
+        "at least 1000 of 1500 messages match `ALL` within 1h 0m",
+    );
+}
+
+#[test]
+fn gmail_raw_goes_where_announced() {
+    let s = script(vec![
+        opened_with(&format!("{BASE_CAPS} X-GM-EXT-1"), 9),
+        vec![
+            Step::Expect("SEARCH X-GM-RAW \"has:attachment in:inbox\"".into()),
+            Step::Send("* SEARCH 4 9\r\n{tag} OK done\r\n".into()),
+        ],
+        fetched(9, format!("{}{{tag}} OK done\r\n", fetch_data(9, OLD_DATE))),
+        logout(),
+    ]);
+    let c = Case::tls(s)
+        .args(&["--search", "X-GM-RAW \"has:attachment in:inbox\""])
+        .json();
+    c.exit(0);
+    assert_eq!(c.v["search"]["matches"], 2, "{}", c.ctx);
+}
