@@ -30,6 +30,14 @@ const DAYS_0000_03_01_TO_EPOCH: i64 = 719_468;
 /// Days in a 400-year Gregorian cycle.
 const DAYS_PER_400_YEARS: i64 = 146_097;
 
+/// The years a message's INTERNALDATE may have. Before 1970 there was
+/// neither Unix time nor Internet mail, so such a date is a server's
+/// quirk; after 9999 a year no longer has the four digits RFC 3501 gives
+/// it. A date outside is a quirk, not a date: no age is judged by it.
+/// (A certificate's dates have four digits by their format, so they
+/// cannot leave 0000-9999.)
+pub const SANE_YEARS: std::ops::RangeInclusive<i64> = 1970..=9999;
+
 // Universal tags (class universal, primitive unless noted).
 const TAG_BOOLEAN: u8 = 0x01;
 const TAG_INTEGER: u8 = 0x02;
@@ -281,19 +289,18 @@ impl<'a> Reader<'a> {
                 });
             }
         };
-        let header_len = rest.len() - available;
-        let content = after_len.get(..len).ok_or(DerError::Truncated {
+        let truncated = DerError::Truncated {
             offset,
             claimed,
             available,
-        })?;
-        let total = header_len + len;
-        let raw = rest.get(..total).ok_or(DerError::Truncated {
-            offset,
-            claimed,
-            available,
-        })?;
-        self.pos = start + total;
+        };
+        // `after_len` is a tail of `rest`, and `len` at most its length:
+        // none of these can fail, and none is left to chance.
+        let header_len = rest.len().checked_sub(available).ok_or(truncated.clone())?;
+        let content = after_len.get(..len).ok_or(truncated.clone())?;
+        let total = header_len.checked_add(len).ok_or(truncated.clone())?;
+        let raw = rest.get(..total).ok_or(truncated.clone())?;
+        self.pos = start.checked_add(total).ok_or(truncated)?;
         Ok(Tlv {
             tag,
             offset,
@@ -759,15 +766,31 @@ fn parse_time(tlv: &Tlv<'_>) -> Result<i64, DerError> {
     if second > 59 {
         return Err(invalid("second out of range"));
     }
-    let days = days_from_civil(i64::from(year), month, day);
-    Ok(days * SECS_PER_DAY + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second))
+    // Four digits at most: no year here can overflow, and one before
+    // 1970 (RFC 5280's UTCTime starts in 1950) is still a date to judge a
+    // certificate by: a notAfter then has expired, which is what it says.
+    days_from_civil(i64::from(year), month, day)
+        .and_then(|days| unix_seconds(days, i64::from(hour), i64::from(minute), i64::from(second)))
+        .ok_or(invalid("time out of range"))
+}
+
+/// `days` since 1970-01-01 plus a time of day as Unix seconds; None
+/// where that does not fit in an `i64`.
+pub fn unix_seconds(days: i64, hour: i64, minute: i64, second: i64) -> Option<i64> {
+    days.checked_mul(SECS_PER_DAY)?
+        .checked_add(hour.checked_mul(3600)?)?
+        .checked_add(minute.checked_mul(60)?)?
+        .checked_add(second)
 }
 
 /// Parses `count` ASCII digits at `start`; `None` if any is missing or not a digit.
 fn digits(s: &[u8], start: usize, count: usize) -> Option<u32> {
     let end = start.checked_add(count)?;
     s.get(start..end)?.iter().try_fold(0u32, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
     })
 }
 
@@ -786,25 +809,40 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12,
-/// day 1-31). Counts in 400-year eras starting on March 1st so the leap
-/// day falls at the end of each computational year.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+/// day 1-31), None when the year is so far out that the days do not fit
+/// in an `i64`. Counts in 400-year eras starting on March 1st so the
+/// leap day falls at the end of each computational year.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
     // Shift the year to start in March: Jan/Feb belong to the previous year.
-    let y = if month <= 2 { year - 1 } else { year };
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
     let era = y.div_euclid(400);
     let year_of_era = y.rem_euclid(400); // 0..=399
     let month_from_march = (i64::from(month) + 9) % 12; // Mar=0 .. Feb=11
     // Days before this month in a March-based year: 153 days per 5 months.
     let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * DAYS_PER_400_YEARS + day_of_era - DAYS_0000_03_01_TO_EPOCH
+    era.checked_mul(DAYS_PER_400_YEARS)?
+        .checked_add(day_of_era)?
+        .checked_sub(DAYS_0000_03_01_TO_EPOCH)
 }
 
-/// Inverse of `days_from_civil`: (year, month, day) for days since 1970-01-01.
+/// Inverse of `days_from_civil`: (year, month, day) for days since
+/// 1970-01-01. Any `i64` is a day some year holds (the year stays far
+/// inside an `i64`), so this cannot fail.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + DAYS_0000_03_01_TO_EPOCH;
-    let era = z.div_euclid(DAYS_PER_400_YEARS);
-    let day_of_era = z.rem_euclid(DAYS_PER_400_YEARS); // 0..=146096
+    // Shifting to 0000-03-01 is done on the era and the day within it,
+    // so it cannot overflow at the ends of the range.
+    let era = days.div_euclid(DAYS_PER_400_YEARS);
+    let shifted = days.rem_euclid(DAYS_PER_400_YEARS) + DAYS_0000_03_01_TO_EPOCH;
+    let era = era + shifted.div_euclid(DAYS_PER_400_YEARS);
+    let day_of_era = shifted.rem_euclid(DAYS_PER_400_YEARS); // 0..=146096
     let year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
@@ -815,7 +853,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     } else {
         month_from_march - 9
     };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // |era| <= i64::MAX / 146097 + 1, so era * 400 + 399 fits.
+    let year = era * 400 + year_of_era + i64::from(month <= 2);
     // month is 1..=12 and day 1..=31 by construction.
     (
         year,
@@ -858,7 +897,8 @@ pub fn now_unix() -> i64 {
             let d = before.duration();
             let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
             // Round towards the past, like div_euclid.
-            -secs - i64::from(d.subsec_nanos() > 0)
+            secs.saturating_neg()
+                .saturating_sub(i64::from(d.subsec_nanos() > 0))
         }
     }
 }
@@ -2076,13 +2116,13 @@ pub(crate) mod tests {
             for month in 1..=12 {
                 let len = days_in_month(year as u32, month);
                 for day in 1..=len {
-                    assert_eq!(days_from_civil(year, month, day), counter);
+                    assert_eq!(days_from_civil(year, month, day), Some(counter));
                     assert_eq!(civil_from_days(counter), (year, month, day));
                     counter += 1;
                 }
             }
         }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
     }
 
     #[test]
@@ -2091,12 +2131,93 @@ pub(crate) mod tests {
         while day < 1_000_000_000 {
             let (y, m, d) = civil_from_days(day);
             assert!((1..=12).contains(&m) && (1..=31).contains(&d));
-            assert_eq!(days_from_civil(y, m, d), day);
+            assert_eq!(days_from_civil(y, m, d), Some(day));
             day += 999_983;
         }
         for extreme in [i64::MIN / SECS_PER_DAY - 1, i64::MAX / SECS_PER_DAY] {
             let (y, m, d) = civil_from_days(extreme);
-            assert_eq!(days_from_civil(y, m, d), extreme);
+            assert_eq!(days_from_civil(y, m, d), Some(extreme));
+        }
+    }
+
+    #[test]
+    fn every_four_digit_year_converts() {
+        // The formats cap the year at 9999: the whole range converts,
+        // with no overflow to guard against, 0000 to 9999.
+        assert_eq!(time(&gen_time("00000101000000Z")), Ok(-62_167_219_200));
+        assert_eq!(time(&gen_time("99991231235959Z")), Ok(253_402_300_799));
+        for year in 0..=9999 {
+            let t = time(&gen_time(&format!("{year:04}0229235959Z")));
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            assert_eq!(t.is_ok(), leap, "{year}");
+        }
+    }
+
+    #[test]
+    fn civil_arithmetic_at_the_ends_of_i64_does_not_panic() {
+        for year in [
+            i64::MIN,
+            i64::MIN + 1,
+            -3_020_249_310_414_753_600,
+            3_020_249_310_414_753_600,
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            for (month, day) in [(1, 1), (2, 29), (3, 1), (12, 31)] {
+                assert_eq!(days_from_civil(year, month, day), None, "{year}");
+            }
+        }
+        for (month, day) in [(0, 1), (13, 1), (1, 0), (1, 32), (u32::MAX, u32::MAX)] {
+            assert_eq!(days_from_civil(2024, month, day), None);
+        }
+        for days in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+            let (_, m, d) = civil_from_days(days);
+            assert!((1..=12).contains(&m) && (1..=31).contains(&d), "{days}");
+        }
+        assert_eq!(unix_seconds(i64::MAX / SECS_PER_DAY + 1, 0, 0, 0), None);
+        assert_eq!(unix_seconds(0, i64::MAX, 0, 0), None);
+        assert_eq!(unix_seconds(0, 0, i64::MIN, 0), None);
+        assert_eq!(
+            unix_seconds(i64::MAX / SECS_PER_DAY, 23, 59, i64::MAX),
+            None
+        );
+        assert_eq!(unix_seconds(1, 1, 1, 1), Some(86_400 + 3600 + 60 + 1));
+        // More digits than a u32 holds: no number, no overflow.
+        assert_eq!(digits(b"4294967295", 0, 10), Some(u32::MAX));
+        assert_eq!(digits(b"4294967296", 0, 10), None);
+        assert_eq!(digits(&[b'9'; 40], 0, 40), None);
+        assert_eq!(digits(b"12", usize::MAX, 2), None);
+    }
+
+    #[test]
+    fn random_dates_convert_without_panicking_and_round_trip() {
+        let mut rng = crate::test_input::Xorshift::new(0x5eed_da7e_0000_0001);
+        for _ in 0..20_000 {
+            let r = rng.next();
+            // Years of every size, small ones more often.
+            let year = match r % 4 {
+                0 => rng.next() as i64,
+                1 => (rng.next() % 1_000_000) as i64 - 500_000,
+                _ => (rng.next() % 12_000) as i64 - 1_000,
+            };
+            let month = (rng.next() % 14) as u32;
+            let day = (rng.next() % 33) as u32;
+            let (hour, minute, second) = (
+                rng.next() as i64 >> (rng.next() % 64),
+                (rng.next() % 100) as i64,
+                (rng.next() % 100) as i64 - 20,
+            );
+            let Some(days) = days_from_civil(year, month, day) else {
+                continue;
+            };
+            let (y, m, d) = civil_from_days(days);
+            // Day 31 of a 30-day month is the 1st of the next: same day count.
+            assert_eq!(days_from_civil(y, m, d), Some(days), "{year}-{month}-{day}");
+            if let Some(secs) = unix_seconds(days, hour, minute, second) {
+                let shown = format_rfc3339(secs);
+                assert!(shown.is_ascii() && shown.ends_with('Z'), "{shown}");
+                let _ = days_left(secs, now_unix());
+            }
         }
     }
 

@@ -29,3 +29,4 @@ pub mod session;
 mod test_input;
 pub mod transcript;
 pub mod transport;
+pub mod webauth;

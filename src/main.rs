@@ -39,9 +39,21 @@ fn run() -> i32 {
     let trust = unsafe { transport::adopt_trust_plan() };
 
     // Logs go to stderr and are off unless RUST_LOG asks; the transcript
-    // lines they carry are already redacted.
+    // lines they carry are already redacted. Every message is escaped like
+    // the rest of the output, whoever logged it.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .target(env_logger::Target::Stderr)
+        .format(|buf, record| {
+            let text = record.args().to_string();
+            writeln!(
+                buf,
+                "[{} {} {}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                imapcheck::report::terminal(&text)
+            )
+        })
         .init();
     log::debug!("system CAs: {}", trust.plan.describe());
 
@@ -108,7 +120,13 @@ fn run() -> i32 {
             }
         }
     } else if cfg.user.is_some() {
-        match password::read_password(&cfg.password_source, env_password) {
+        // With an OAuth mechanism the "password" is an access token, which
+        // may be longer than any password.
+        let max_line = match cfg.auth {
+            cli::AuthMethod::XOAuth2 | cli::AuthMethod::OAuthBearer => password::MAX_TOKEN_LINE,
+            cli::AuthMethod::Login | cli::AuthMethod::Plain => password::MAX_PASSWORD_LINE,
+        };
+        match password::read_password(&cfg.password_source, env_password, max_line) {
             Ok(p) => credentials.password = Some(p),
             Err(msg) => {
                 let hint = "set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin";

@@ -3,15 +3,34 @@
 //! configuration says, in the documented order: IMAPCHECK_PASSWORD, a
 //! file's first line, standard input's first line, or a prompt on the
 //! terminal with echo off. Never from the command line.
+//!
+//! Every line read as a secret (here and by `oauth` for its files) obeys
+//! one rule, [`one_line`]: at most a named number of bytes, and no control
+//! character, since an IMAP string cannot carry a NUL and a CR or an
+//! escape byte in a secret is a copy-and-paste accident, not a password.
+//! Files are read by `file` (regular files only), the terminal by `prompt`.
+
+mod file;
+mod prompt;
+
+pub use file::read_first_line;
 
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
-/// Longest password read from a file, stdin or the prompt. Real passwords
-/// and OAuth tokens are far shorter; the cap stops `--password-stdin` from
-/// swallowing a whole file by mistake.
-const MAX_SECRET_BYTES: u64 = 64 * 1024;
+/// Longest password or client secret, in bytes (without the line end).
+/// Real ones are far shorter (a password manager's longest are 128
+/// characters, Azure and Google client secrets about 40); a longer first
+/// line is a file given by mistake (a key, a log), not a password.
+pub const MAX_PASSWORD_LINE: usize = 1024;
+
+/// Longest token, in bytes: an access token read as the password for
+/// XOAUTH2 or OAUTHBEARER, or a refresh token. Microsoft's access tokens
+/// are JWTs of 1.5 to 4 KiB and its refresh tokens are not much shorter,
+/// so the password limit would refuse real tokens; 16 KiB is four times
+/// the largest seen and still bounds what is read.
+pub const MAX_TOKEN_LINE: usize = 16 * 1024;
 
 /// Where the password comes from, in the documented order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,24 +84,53 @@ impl Drop for Secret {
     }
 }
 
-/// Strips one line ending (LF or CRLF) and everything after the first line.
-fn first_line(mut bytes: Vec<u8>) -> Vec<u8> {
-    if let Some(i) = bytes.iter().position(|&b| b == b'\n') {
-        bytes.truncate(i);
+/// The first line of `read` (what was read from `from`, at most
+/// `max_line + 2` bytes: the line and its CRLF), without its line ending
+/// (LF or CRLF). `Err`, naming `from` and never the secret, when the line
+/// is longer than `max_line` bytes or holds a control character.
+pub(crate) fn one_line(read: Secret, max_line: usize, from: &str) -> Result<Secret, String> {
+    let mut secret = read;
+    let bytes = &mut secret.0;
+    let mut end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    if end > 0 && bytes[end - 1] == b'\r' {
+        end -= 1;
     }
-    if bytes.last() == Some(&b'\r') {
-        bytes.pop();
+    // Wipe what follows the line before dropping it from the length: the
+    // drop wipes only up to the length.
+    bytes[end..].fill(0);
+    bytes.truncate(end);
+    if bytes.len() > max_line {
+        return Err(format!(
+            "{from}: the first line is longer than {max_line} bytes, which is not a secret but a file given by mistake"
+        ));
     }
-    bytes
+    if let Some(&b) = bytes.iter().find(|&&b| b < 0x20 || b == 0x7f) {
+        let what = match b {
+            0 => "a NUL byte".to_string(),
+            b'\r' => "a carriage return (CR) inside the line".to_string(),
+            _ => format!("the control character 0x{b:02X}"),
+        };
+        return Err(format!(
+            "{from}: the secret holds {what}, which an IMAP string or a token request cannot carry; write it as one line of printable characters"
+        ));
+    }
+    Ok(secret)
 }
 
-/// Reads the password from its source. `Err` is a message naming the source
-/// (never the secret); the caller reports UNKNOWN.
+/// Reads the password from its source; a line from a file, standard input
+/// or the prompt may be `max_line` bytes long ([`MAX_PASSWORD_LINE`], or
+/// [`MAX_TOKEN_LINE`] when the secret is an access token). `Err` is a
+/// message naming the source (never the secret); the caller reports
+/// UNKNOWN.
 pub fn read_password(
     source: &PasswordSource,
     env_value: Option<OsString>,
+    max_line: usize,
 ) -> Result<Secret, String> {
-    let secret = read_secret(source, env_value)?;
+    let secret = read_secret(source, env_value, max_line)?;
     if secret.expose().is_empty() {
         // No IMAP server accepts an empty password; sending one only earns
         // a failed login (and on some servers a penalty) for a typo.
@@ -97,88 +145,75 @@ pub fn read_password(
     Ok(secret)
 }
 
-fn read_secret(source: &PasswordSource, env_value: Option<OsString>) -> Result<Secret, String> {
+fn read_secret(
+    source: &PasswordSource,
+    env_value: Option<OsString>,
+    max_line: usize,
+) -> Result<Secret, String> {
     use std::os::unix::ffi::OsStringExt;
     match source {
         PasswordSource::Env => Ok(Secret::new(env_value.map(OsStringExt::into_vec).unwrap_or_default())),
-        PasswordSource::File(path) => read_first_line(path, "the password file"),
+        PasswordSource::File(path) => read_first_line(path, "the password file", max_line),
         PasswordSource::Stdin => {
-            let mut bytes = Vec::new();
+            let mut bytes = Secret::new(Vec::with_capacity(max_line + 2));
             std::io::stdin()
                 .lock()
-                .take(MAX_SECRET_BYTES)
-                .read_until(b'\n', &mut bytes)
+                .take(max_line as u64 + 2)
+                .read_until(b'\n', &mut bytes.0)
                 .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-            if bytes.is_empty() {
+            if bytes.expose().is_empty() {
                 return Err("--password-stdin: standard input is empty".into());
             }
-            Ok(Secret::new(first_line(bytes)))
+            one_line(bytes, max_line, "--password-stdin")
         }
-        PasswordSource::Prompt => prompt_password(),
+        PasswordSource::Prompt => prompt::read(max_line),
         PasswordSource::Missing => Err("no password: set IMAPCHECK_PASSWORD, or use --password-file or --password-stdin (stdin is not a terminal, so there is no prompt)".into()),
     }
-}
-
-/// The first line of the file at `path` (`what` names it in errors, which
-/// never hold its contents); it may be empty.
-pub fn read_first_line(path: &std::path::Path, what: &str) -> Result<Secret, String> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SECRET_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    Ok(Secret::new(first_line(bytes)))
-}
-
-/// Prompts on the terminal with echo off. `stty` does the terminal mode so
-/// we need no libc binding; echo is restored even when reading fails.
-fn prompt_password() -> Result<Secret, String> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| format!("cannot open the terminal for the password prompt: {e}"))?;
-    if !tty.is_terminal() {
-        return Err("no terminal for the password prompt".into());
-    }
-    let stty = |arg: &str| {
-        std::process::Command::new("stty")
-            .arg(arg)
-            .stdin(
-                tty.try_clone()
-                    .map(std::process::Stdio::from)
-                    .unwrap_or_else(|_| std::process::Stdio::null()),
-            )
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    let mut out = &tty;
-    let _ = out.write_all(b"IMAP password: ");
-    let _ = out.flush();
-    let echo_off = stty("-echo");
-    let mut bytes = Vec::new();
-    let read = std::io::BufReader::new(&tty)
-        .take(MAX_SECRET_BYTES)
-        .read_until(b'\n', &mut bytes);
-    if echo_off {
-        stty("echo");
-    }
-    let _ = out.write_all(b"\n");
-    read.map_err(|e| format!("cannot read the password from the terminal: {e}"))?;
-    Ok(Secret::new(first_line(bytes)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn line(bytes: &[u8], max: usize) -> Result<Vec<u8>, String> {
+        one_line(Secret::new(bytes.to_vec()), max, "test").map(|s| s.expose().to_vec())
+    }
+
     #[test]
-    fn first_line_strips_endings() {
-        assert_eq!(first_line(b"pw\r\nrest".to_vec()), b"pw");
-        assert_eq!(first_line(b"pw\n".to_vec()), b"pw");
-        assert_eq!(first_line(b"p w \"\\".to_vec()), b"p w \"\\");
+    fn one_line_strips_endings() {
+        assert_eq!(line(b"pw\r\nrest", 10).unwrap(), b"pw");
+        assert_eq!(line(b"pw\n", 10).unwrap(), b"pw");
+        assert_eq!(line(b"pw\r", 10).unwrap(), b"pw");
+        assert_eq!(line(b"p w \"\\", 10).unwrap(), b"p w \"\\");
+        assert_eq!(line(b"\n", 10).unwrap(), b"");
+    }
+
+    #[test]
+    fn one_line_has_a_limit() {
+        assert_eq!(line(b"abcd\r\n", 4).unwrap(), b"abcd");
+        assert_eq!(line(b"abcd", 4).unwrap(), b"abcd");
+        // What a reader of max + 2 bytes gets from a longer line.
+        for long in [&b"abcde"[..], b"abcde\n", b"abcdef"] {
+            let err = line(long, 4).unwrap_err();
+            assert!(err.contains("longer than 4 bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn one_line_refuses_control_characters() {
+        for (bytes, says) in [
+            (&b"a\0b\n"[..], "NUL"),
+            (b"\0\0\0", "NUL"),
+            (b"a\rb\n", "carriage return"),
+            (b"a\x1bb", "0x1B"),
+            (b"a\tb", "0x09"),
+            (b"a\x7fb", "0x7F"),
+        ] {
+            let err = line(bytes, 10).unwrap_err();
+            assert!(err.contains(says), "{bytes:?}: {err}");
+            assert!(err.starts_with("test: "), "{err}");
+        }
+        assert_eq!(line("pä ß€".as_bytes(), 10).unwrap(), "pä ß€".as_bytes());
     }
 
     #[test]

@@ -18,16 +18,24 @@ mod cloud;
 mod diagnosis;
 #[path = "scripted/eyeballs.rs"]
 mod eyeballs;
+#[path = "scripted/files.rs"]
+mod files;
 #[path = "scripted/happy.rs"]
 mod happy;
 #[path = "scripted/hostile.rs"]
 mod hostile;
+#[path = "scripted/labels.rs"]
+mod labels;
 #[path = "scripted/metrics.rs"]
 mod metrics_output;
 #[path = "scripted/modern.rs"]
 mod modern;
 #[path = "scripted/oauth.rs"]
 mod oauth;
+#[path = "scripted/pipelining.rs"]
+mod pipelining;
+#[path = "scripted/prompt.rs"]
+mod prompt;
 #[path = "scripted/protocol.rs"]
 mod protocol;
 #[path = "scripted/proxies.rs"]
@@ -40,6 +48,10 @@ mod rounds;
 mod search;
 #[path = "scripted/secrets.rs"]
 mod secrets;
+#[path = "scripted/terminal.rs"]
+mod terminal;
+#[path = "scripted/time_limits.rs"]
+mod time_limits;
 #[path = "scripted/token_errors.rs"]
 mod token_errors;
 
@@ -280,6 +292,21 @@ fn login_steps() -> Vec<Step> {
 /// `kb_script_after_greeting` without its LOGIN exchange.
 fn kb_after_login() -> Vec<Step> {
     kb_script_after_greeting().split_off(2)
+}
+
+/// `kb_after_login` with GETQUOTAROOT INBOX, pipelined after EXAMINE,
+/// answered with `quota` (sent when the login's answer carried no
+/// capabilities, or they include QUOTA).
+fn kb_after_login_with_quota(quota: &str) -> Vec<Step> {
+    let mut steps = kb_after_login();
+    steps.splice(
+        4..4,
+        [
+            Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+            Step::Send(quota.into()),
+        ],
+    );
+    steps
 }
 
 /// The AUTHENTICATE PLAIN message for USER and PASS, base64.

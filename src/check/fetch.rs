@@ -1,15 +1,18 @@
 //! The fetch step: one message's flags, date, size and envelope (subject
 //! and sender decoded for display), and with `--body` the whole message,
-//! streamed and counted, against the size the server announced.
+//! streamed and counted, against the size the server announced. In the
+//! batch after login the message is `*`, the newest, asked for before
+//! EXISTS is known; an empty folder's NO or BAD to it means no message.
 
 use crate::age::{self, Age};
 use crate::der;
 use crate::parser::{self, Status, Value};
-use crate::report::{Failure, MessageReport, escape_cut};
+use crate::report::{Failure, MessageReport, Quirk, escape_cut};
 use crate::rfc2047;
-use crate::session::Arg;
+use crate::session::SessionError;
 
 use super::diagnosis;
+use super::pipeline::Cmd;
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT, cut_text};
 
 /// A `--body` literal may exceed RFC822.SIZE by this much before it is a
@@ -24,14 +27,38 @@ impl Check<'_> {
         if !self.opened {
             return Done::skip("no folder open");
         }
+        // EXISTS as EXAMINE left it: the folder the FETCH was sent for.
         let exists = self.seen.mailbox.exists;
-        // --search: the newest match, its FETCH perhaps already answered.
-        let (searched, prefetched) = match self.search_target() {
-            Some(Ok(target)) => target,
+        // --search: the newest match (the search step set what to take).
+        let searched = match self.search_target() {
+            Some(Ok(newest)) => Some(newest),
             Some(Err(outcome)) => return outcome,
-            None => (None, None),
+            None => None,
         };
-        if exists == 0 && self.cfg.message.is_none() && searched.is_none() {
+        let pipelined = self.pipelined(Cmd::Fetch);
+        if !pipelined {
+            self.seen.fetched.clear();
+            self.seen.fetch_seq = None;
+        }
+        // Pipelined, the batch set what to take when it went out, as the
+        // data may have come with the answers before it (`send_pipeline`);
+        // if it has not, it is that of the message EXAMINE counted last.
+        if self.seen.fetch_seq.is_none() {
+            self.seen.fetch_seq = searched
+                .or(self.cfg.message)
+                .or((exists > 0).then_some(exists));
+        }
+        let answer = if pipelined {
+            let answer = self.answer(Cmd::Fetch, Step::Fetch, None, fetch_io_failure);
+            self.seen.fetch_newest = false;
+            Some(answer?)
+        } else {
+            None
+        };
+        let seq = self.seen.fetch_seq.unwrap_or(exists);
+        if seq == 0 {
+            // `FETCH *` in an empty folder: some servers answer NO or BAD,
+            // which here only means there is no message.
             if self.cfg.max_age.is_some() {
                 // Under --max-age an empty folder is the worst age there is.
                 self.finding = true;
@@ -39,25 +66,14 @@ impl Check<'_> {
             }
             return Done::skip("the folder is empty");
         }
-        let seq = searched.or(self.cfg.message).unwrap_or(exists);
-        if seq > exists && searched.is_none() {
+        // (`*` may have found a message delivered since: seq > exists.)
+        if self.cfg.message.is_some_and(|n| n > exists) {
             return Err(diagnosis::no_such_message(seq, exists));
         }
-        let seq_s = seq.to_string();
-        let answer = match prefetched {
-            Some(answer) => answer,
-            None => {
-                self.seen.fetch_seq = Some(seq);
-                self.seen.fetched.clear();
-                self.run_command(&[
-                    Arg::Raw("FETCH"),
-                    Arg::Raw(&seq_s),
-                    Arg::Raw("(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"),
-                ])
-            }
+        let done = match answer {
+            Some(done) => done,
+            None => self.answer(Cmd::Fetch, Step::Fetch, Some(seq), fetch_io_failure)?,
         };
-        let done = answer
-            .map_err(|e| diagnosis::io_failure(&e, Step::Fetch, "a tagged response to FETCH"))?;
         if done.status != Status::Ok {
             return Err(diagnosis::fetch_refused(&done, seq));
         }
@@ -69,12 +85,12 @@ impl Check<'_> {
             return Err(diagnosis::no_size(&done, seq));
         };
         let mut message = self.message_report(seq, size);
-        let which = if searched.is_some() {
+        let what = if searched.is_some() {
             "newest match "
         } else {
             ""
         };
-        let mut detail = format!("{which}#{seq}: {size} bytes");
+        let mut detail = format!("{what}#{seq}: {size} bytes");
         if let Some(d) = &message.internal_date {
             detail.push_str(&format!(", {d}"));
         }
@@ -105,28 +121,24 @@ impl Check<'_> {
             detail.push_str(&format!("; {} old", age::human(secs)));
         }
         self.report.message = Some(message);
+        // With --message N, the age is message N's, not the newest's.
+        let which = match (self.cfg.message, searched) {
+            (Some(n), _) => format!("message {n}"),
+            (None, Some(_)) => "newest match".to_string(),
+            (None, None) => "newest message".to_string(),
+        };
         match age {
             Some(Age::Critical(secs)) => {
                 self.finding = true;
                 let mut f = diagnosis::message_too_old(secs, self.cfg.max_age);
-                if let (Some(_), Some(rest)) = (searched, f.message.strip_prefix("newest message"))
-                {
-                    f.message = format!("newest match{rest}");
+                if let Some(rest) = f.message.strip_prefix("newest message") {
+                    f.message = format!("{which}{rest}");
                 }
                 Err(f)
             }
-            Some(Age::Warning(secs)) => Done::warn(
-                format!(
-                    "newest {} is {} old",
-                    if searched.is_some() {
-                        "match"
-                    } else {
-                        "message"
-                    },
-                    age::human(secs)
-                ),
-                detail,
-            ),
+            Some(Age::Warning(secs)) => {
+                Done::warn(format!("{which} is {} old", age::human(secs)), detail)
+            }
             Some(Age::Skew(secs)) => Done::warn(
                 format!(
                     "INTERNALDATE is {} in the future: the clocks differ",
@@ -138,29 +150,58 @@ impl Check<'_> {
                 "no readable INTERNALDATE: the message's age cannot be told",
                 detail,
             ),
+            Some(Age::ImpossibleYear(year)) => Done::warn(
+                format!(
+                    "INTERNALDATE year {year} is outside 1970-9999: the message's age cannot be told"
+                ),
+                detail,
+            ),
             _ => Done::ok(detail),
         }
     }
 
     /// The message's age by this host's clock, into the report, and what
     /// `--max-age` finds (None without it).
-    fn judge_age(&self, message: &mut MessageReport) -> Option<Age> {
+    /// A date in a year outside 1970-9999 is a quirk, not a date: no age,
+    /// and under `--max-age` a warning, as for a date that cannot be read.
+    fn judge_age(&mut self, message: &mut MessageReport) -> Option<Age> {
         let date = message
             .internal_date
             .as_deref()
-            .and_then(age::internal_date_unix);
+            .map(age::internal_date_unix);
         let now = der::now_unix();
         let (warn, crit) = match self.cfg.max_age {
             Some(limits) => limits,
             None => (u64::MAX, None),
         };
-        let found = date.map(|d| age::judge(d, now, warn, crit));
+        let found = match date {
+            Some(Ok(d)) => age::judge(d, now, warn, crit),
+            Some(Err(age::BadDate::Year(year))) => {
+                self.report.quirks.push(Quirk {
+                    step: Step::Fetch.as_str(),
+                    response: format!(
+                        "INTERNALDATE \"{}\"",
+                        escape_cut(
+                            message
+                                .internal_date
+                                .as_deref()
+                                .unwrap_or_default()
+                                .as_bytes(),
+                            TEXT_CUT
+                        )
+                    ),
+                    reason: format!("year {year} is outside 1970-9999: not a date"),
+                });
+                Age::ImpossibleYear(year)
+            }
+            Some(Err(age::BadDate::Unreadable)) | None => Age::Unknown,
+        };
         message.age_s = match &found {
-            Some(Age::Fresh(s) | Age::Warning(s) | Age::Critical(s)) => Some(*s),
+            Age::Fresh(s) | Age::Warning(s) | Age::Critical(s) => Some(*s),
             _ => None,
         };
         self.cfg.max_age?;
-        Some(found.unwrap_or(Age::Unknown))
+        Some(found)
     }
 
     /// The fetched message as the report shows it. Subjects and display
@@ -221,18 +262,26 @@ impl Check<'_> {
 
     /// `FETCH n BODY.PEEK[]`, streamed; returns the body's length.
     fn fetch_body(&mut self, seq: u32, size: u64) -> Result<u64, Failure> {
-        self.seen.fetched.clear();
-        let session = self.session()?;
-        session.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
-        session.take_streamed();
-        let seq_s = seq.to_string();
-        let result =
-            self.run_command(&[Arg::Raw("FETCH"), Arg::Raw(&seq_s), Arg::Raw("BODY.PEEK[]")]);
+        // A pipelined body may have come already, with the answer to the
+        // first FETCH (Dovecot runs both at once): keep what came.
+        let pipelined = self.pipelined(Cmd::Body);
+        let body_came = pipelined && self.seen.fetched_item("BODY[]").is_some();
+        if !pipelined {
+            self.seen.fetched.clear();
+            self.session()?.take_streamed();
+        }
+        if !body_came {
+            // Still to come: now that the size is known, a literal beyond
+            // it (and the slack) is a protocol error.
+            self.session()?.stream_literals_up_to = Some(size.saturating_add(BODY_SLACK));
+        }
+        let result = self.answer(Cmd::Body, Step::Fetch, Some(seq), |e| {
+            diagnosis::io_failure(e, Step::Fetch, "the message body")
+        });
         let session = self.session()?;
         session.stream_literals_up_to = None;
         let streamed = session.take_streamed();
-        let done =
-            result.map_err(|e| diagnosis::io_failure(&e, Step::Fetch, "the message body"))?;
+        let done = result?;
         if done.status != Status::Ok {
             return Err(diagnosis::body_refused(&done, seq));
         }
@@ -246,4 +295,9 @@ impl Check<'_> {
             _ => Err(diagnosis::no_body(&done, seq)),
         }
     }
+}
+
+/// No answer to the fetch step's FETCH.
+fn fetch_io_failure(e: &SessionError) -> Failure {
+    diagnosis::io_failure(e, Step::Fetch, "a tagged response to FETCH")
 }

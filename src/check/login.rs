@@ -7,9 +7,9 @@
 use crate::cli::AuthMethod;
 use crate::parser::Status;
 use crate::password::Secret;
-use crate::report::{Failure, escape_cut};
+use crate::report::{Failure, escape_cut, trim_eol};
 use crate::sasl;
-use crate::session::{Arg, Completion, SessionError};
+use crate::session::{Arg, Completion, Encoding, SessionError, encode_astring};
 
 use super::diagnosis::{self, NO_CONNECTION, NO_PASSWORD};
 use super::proxy_reuse;
@@ -41,6 +41,13 @@ impl Check<'_> {
         if let Some(refused) = diagnosis::login_not_offered(&self.seen, auth, tls) {
             return Err(refused);
         }
+        // up-imapproxy says who it is only before login (see `pipeline`).
+        self.logout_alone = self.seen.has_cap("XIMAPPROXY");
+        // A password LOGIN sends quoted with \" or \\ in it: some servers
+        // cannot parse that (see `quoting_hint`).
+        let escaped = auth.mechanism().is_none()
+            && matches!(encode_astring(secret.expose()), Encoding::Quoted(_))
+            && secret.expose().iter().any(|b| matches!(b, b'"' | b'\\'));
         // Only capabilities announced by the login itself count as fresh.
         self.seen.capabilities_fresh = false;
         self.seen.proxy_reused = false;
@@ -57,12 +64,28 @@ impl Check<'_> {
             Some(mechanism) => self.authenticate(mechanism, &user, &secret)?,
         };
         drop(secret);
-        let done = done.map_err(|e| diagnosis::login_io_failure(&e, &method))?;
+        let done = done.map_err(|e| {
+            let mut f = diagnosis::login_io_failure(&e, &method);
+            // A proxy whose backend is down says so, then closes (nginx:
+            // "* BAD internal server error"): keep its last words.
+            if f.got.is_none()
+                && let Some(last) = &self.last_words
+            {
+                f.got = Some(escape_cut(trim_eol(last), TEXT_CUT));
+                f.message.push_str(" after its last words (see got)");
+                if matches!(e, SessionError::Io(_)) && !e.timed_out() {
+                    f.hint = "the server said this and closed: a proxy in front of the mail server (nginx) does so when its backend is down or unreachable; check the backend and the proxy's error log".to_string();
+                }
+            }
+            f
+        })?;
         if done.status != Status::Ok {
             let oauth = oauth_error.as_ref();
-            return Err(diagnosis::login_failure(
-                &done, &method, tls, &self.seen, oauth,
-            ));
+            let mut f = diagnosis::login_failure(&done, &method, tls, &self.seen, oauth);
+            if done.status == Status::Bad && escaped {
+                f.hint = quoting_hint();
+            }
+            return Err(f);
         }
         self.authenticated = true;
         self.plan_after_login();
@@ -111,6 +134,8 @@ impl Check<'_> {
         let oauth = matches!(auth, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer);
         let mut oauth_error = None;
         let seen = &mut self.seen;
+        let last_words = &mut self.last_words;
+        *last_words = None;
         let session = self
             .session
             .as_mut()
@@ -130,12 +155,17 @@ impl Check<'_> {
             }
             sasl::oauth_failure_ack(auth == AuthMethod::OAuthBearer)
         };
+        // The secret alone too: a server may echo it decoded.
+        session.mask_secret(secret.expose());
         let result = session.authenticate(
             mechanism,
             initial.expose(),
             sasl_ir,
             &mut on_challenge,
-            &mut |u, raw| seen.absorb(u, raw),
+            &mut |u, raw| {
+                *last_words = Some(raw.to_vec());
+                seen.absorb(u, raw)
+            },
         );
         if let Ok(done) = &result
             && let Some(code) = &done.code
@@ -169,7 +199,11 @@ impl Check<'_> {
         if done.status != Status::Ok {
             return Some(format!("ID refused ({})", escape_cut(&done.text, TEXT_CUT)));
         }
-        let pairs = self.seen.server_id.as_ref()?;
+        // imapproxy answers ID itself with a bare OK: say so, rather than
+        // leave the server's identity out without a word.
+        let Some(pairs) = self.seen.server_id.as_ref() else {
+            return Some("none (the server answered ID with no data)".to_string());
+        };
         if pairs.is_empty() {
             return Some("the server answered ID NIL".to_string());
         }
@@ -216,4 +250,12 @@ pub(super) fn id_arguments() -> String {
         "(\"name\" \"imapcheck\" \"version\" \"{}\")",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// The hint for a BAD to LOGIN whose password went quoted with `\"` or
+/// `\\` in it: RFC 3501's quoted string allows both, but some servers
+/// (Twisted, hoodiecrow) cannot parse them, and AUTHENTICATE PLAIN sends
+/// the password base64-encoded instead.
+fn quoting_hint() -> String {
+    "the password holds \" or \\, which LOGIN must send quoted as \\\" or \\\\, and some servers cannot parse a quoted password with those: try --auth plain, which sends it base64-encoded".to_string()
 }

@@ -1,15 +1,13 @@
-//! The mailbox steps: list (LIST, with ID when it rides along), examine or
-//! select (the folder's counters, with GETQUOTAROOT in the same write when
-//! the server has QUOTA), and quota (usage against `--quota-warn` and
-//! `--quota-crit`).
+//! The mailbox steps: list (which sends the batch after login, and reads
+//! the answers to CAPABILITY, ID and LIST), examine or select (the
+//! folder's counters), and quota (GETQUOTAROOT's usage against
+//! `--quota-warn` and `--quota-crit`).
 
-use crate::mutf7;
 use crate::parser::{Code, Status};
 use crate::report::{MailboxReport, QuotaReport, escape_cut, trim_eol};
-use crate::session::{Arg, SessionError};
 
 use super::diagnosis::{self, LIST_REFUSED};
-use super::login::id_arguments;
+use super::pipeline::Cmd;
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT, cut_text};
 
 impl Check<'_> {
@@ -17,49 +15,41 @@ impl Check<'_> {
         if !self.authenticated {
             return Done::skip("not logged in");
         }
-        let list = [Arg::Raw("LIST"), Arg::Raw("\"\""), Arg::Raw("\"*\"")];
-        // See `plan_after_login`: CAPABILITY and ID go first, in the same
-        // write.
-        let capability = [Arg::Raw("CAPABILITY")];
-        let ours = id_arguments();
-        let id_command = [Arg::Raw("ID"), Arg::Raw(&ours)];
+        // See `plan_after_login`: CAPABILITY and ID go first. The whole
+        // batch after login goes out here, so this step's time starts with
+        // its write (see `pipeline`).
         let with_caps = std::mem::take(&mut self.capabilities_with_list);
         let with_id = std::mem::take(&mut self.id_with_list);
-        let mut batch: Vec<&[Arg]> = Vec::with_capacity(3);
+        // Reset before the write: a server running the batch at once may
+        // send ID's data with CAPABILITY's answer.
         if with_caps {
             self.seen.capabilities_fresh = false;
-            batch.push(&capability);
         }
         if with_id {
             self.seen.server_id = None;
             self.id_sent = true;
-            batch.push(&id_command);
         }
-        batch.push(&list);
-        let first = if with_caps {
-            "the CAPABILITY response"
-        } else {
-            "a tagged response to LIST"
-        };
-        let mut answers = self
-            .run_batch(&batch)
-            .map_err(|e| diagnosis::io_failure(&e, Step::List, first))?
-            .into_iter();
+        self.send_pipeline(with_caps, with_id).map_err(|e| {
+            diagnosis::io_failure(&e, Step::List, "to send the commands after login")
+        })?;
         let mut caps_after_login = None;
         if with_caps {
-            let done = answers
-                .next()
-                .unwrap_or_else(|| Err(missing_answer()))
-                .map_err(|e| diagnosis::io_failure(&e, Step::List, first))?;
+            let done = self.answer(Cmd::Capability, Step::List, None, |e| {
+                diagnosis::io_failure(e, Step::List, "the CAPABILITY response")
+            })?;
             self.check_capability_answer(&done)?;
             caps_after_login = Some(self.seen.capabilities.len());
         }
-        let id_answer = if with_id { answers.next() } else { None };
-        let done = answers
-            .next()
-            .unwrap_or_else(|| Err(missing_answer()))
-            .map_err(|e| diagnosis::io_failure(&e, Step::List, "a tagged response to LIST"))?;
-        let id = id_answer.and_then(|answer| self.describe_id(answer));
+        let mut id = None;
+        if with_id {
+            let done = self.answer(Cmd::Id, Step::List, None, |e| {
+                diagnosis::io_failure(e, Step::List, "a tagged response to ID")
+            })?;
+            id = self.describe_id(Ok(done));
+        }
+        let done = self.answer(Cmd::List, Step::List, None, |e| {
+            diagnosis::io_failure(e, Step::List, "a tagged response to LIST")
+        })?;
         if done.status != Status::Ok {
             return Err(LIST_REFUSED.with(Some(&done.raw)));
         }
@@ -103,29 +93,15 @@ impl Check<'_> {
         } else {
             "EXAMINE"
         };
-        let wire_name = mutf7::encode(&self.cfg.folder);
-        self.seen.mailbox = MailboxReport {
-            name: self.cfg.folder.clone(),
-            ..MailboxReport::default()
-        };
-        // GETQUOTAROOT needs no selected folder, so it rides with
-        // EXAMINE/SELECT and the quota step costs no round trip of its own.
-        let open = [Arg::Raw(verb), Arg::Str(wire_name.as_bytes())];
-        let with_quota = self.seen.has_cap("QUOTA");
-        let result = if with_quota {
-            self.seen.quotas.clear();
-            self.run_pair(
-                &open,
-                &[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())],
-            )
-            .map(|(done, quota)| {
-                self.quota_answer = Some(quota);
-                done
-            })
-        } else {
-            self.run_command(&open)
-        };
-        let done = result.map_err(|e| diagnosis::open_io_failure(&e, step, verb, with_quota))?;
+        // A pipelined EXAMINE's data may come with earlier answers: the
+        // batch reset it when it went out (`send_pipeline`).
+        if !self.pipelined(Cmd::Open) {
+            self.reset_mailbox();
+        }
+        let with_quota = self.pipelined(Cmd::Quota);
+        let done = self.answer(Cmd::Open, step, None, |e| {
+            diagnosis::open_io_failure(e, step, verb, with_quota)
+        })?;
         if done.status != Status::Ok {
             let folder = &self.cfg.folder;
             return Err(diagnosis::folder_refused(
@@ -192,6 +168,14 @@ impl Check<'_> {
         Done::ok(detail)
     }
 
+    /// What is known of the folder, before it is opened.
+    pub(super) fn reset_mailbox(&mut self) {
+        self.seen.mailbox = MailboxReport {
+            name: self.cfg.folder.clone(),
+            ..MailboxReport::default()
+        };
+    }
+
     /// RFC 9208 GETQUOTAROOT for the open folder: usage against limits.
     pub(super) fn quota(&mut self) -> StepOutcome {
         if !self.opened {
@@ -200,16 +184,11 @@ impl Check<'_> {
         if !self.seen.has_cap("QUOTA") {
             return Done::skip("the server does not announce QUOTA");
         }
-        let answer = match self.quota_answer.take() {
-            Some(answer) => answer,
-            None => {
-                self.seen.quotas.clear();
-                let wire_name = mutf7::encode(&self.cfg.folder);
-                self.run_command(&[Arg::Raw("GETQUOTAROOT"), Arg::Str(wire_name.as_bytes())])
-            }
-        };
-        let done = answer.map_err(|e| {
-            diagnosis::io_failure(&e, Step::Quota, "a tagged response to GETQUOTAROOT")
+        if !self.pipelined(Cmd::Quota) {
+            self.seen.quotas.clear();
+        }
+        let done = self.answer(Cmd::Quota, Step::Quota, None, |e| {
+            diagnosis::io_failure(e, Step::Quota, "a tagged response to GETQUOTAROOT")
         })?;
         if done.status != Status::Ok {
             return Done::warn(
@@ -275,14 +254,5 @@ impl Check<'_> {
             );
         }
         Done::ok(detail)
-    }
-}
-
-/// A batch answered with fewer completions than commands sent: cannot
-/// happen (the session returns one per command), but is no panic either.
-fn missing_answer() -> SessionError {
-    SessionError::Protocol {
-        what: "no answer to a command sent with LIST".into(),
-        got: Vec::new(),
     }
 }

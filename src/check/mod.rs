@@ -2,7 +2,8 @@
 //!
 //! (token ∥) connect → tls → greeting → capability → starttls → login → list →
 //! examine/select → quota → fetch → logout, as [`plan`] lays them out for
-//! a configuration. Each step runs against the session, checks every
+//! a configuration. The commands after login go out in one write and each
+//! step reads its own answer (see `pipeline`). Each step runs against the session, checks every
 //! response against what that phase allows, and ends as ok, warning,
 //! failed or skipped with its time and a detail line. After a failure the
 //! later steps are skipped, but LOGOUT is still sent when the connection
@@ -22,6 +23,7 @@ mod greeting;
 mod login;
 mod logout;
 mod mailbox;
+mod pipeline;
 mod proxy_reuse;
 mod search;
 mod seen;
@@ -142,20 +144,33 @@ pub struct Check<'a> {
     preauth: bool,
     /// The folder opened successfully.
     opened: bool,
-    /// GETQUOTAROOT's completion when it was sent along with EXAMINE.
-    quota_answer: Option<Result<Completion, SessionError>>,
-    /// ID is still to be sent, with LIST (see `plan_after_login`).
+    /// ID is still to be sent after login (see `plan_after_login`).
     id_with_list: bool,
     /// ID has gone to the server.
     id_sent: bool,
     /// The login's answer carried no capabilities: CAPABILITY is still to
-    /// be sent, with LIST (see `plan_after_login`).
+    /// be sent, ahead of LIST (see `plan_after_login`).
     capabilities_with_list: bool,
+    /// Commands sent in the batch after login whose answers no step has
+    /// read yet, with their tags (see `pipeline`).
+    pipeline: Vec<(pipeline::Cmd, String)>,
+    /// Some answer of the batch has come.
+    batch_answered: bool,
+    /// The server answered part of the batch, then nothing before the
+    /// deadline: the commands it left unanswered.
+    dropped: Option<Vec<pipeline::Cmd>>,
+    /// The server announced XIMAPPROXY before login: LOGOUT goes alone.
+    logout_alone: bool,
+    /// The last untagged response during the latest command: a proxy's
+    /// last words before it closes (see `login`).
+    last_words: Option<Vec<u8>>,
     /// The step's failure is a threshold finding (full quota, certificate
     /// about to expire), not a broken step: the later steps still run.
     finding: bool,
     /// What `--search` found, for the fetch step.
     search_found: Option<search::Found>,
+    /// How the SEARCH in the batch after login was sent.
+    search_sent: Option<search::SearchPlan>,
 }
 
 impl<'a> Check<'a> {
@@ -209,12 +224,17 @@ impl<'a> Check<'a> {
             authenticated: false,
             preauth: false,
             opened: false,
-            quota_answer: None,
             id_with_list: false,
             id_sent: false,
             capabilities_with_list: false,
+            pipeline: Vec::new(),
+            batch_answered: false,
+            dropped: None,
+            logout_alone: false,
+            last_words: None,
             finding: false,
             search_found: None,
+            search_sent: None,
         }
     }
 
@@ -224,8 +244,13 @@ impl<'a> Check<'a> {
     }
 
     /// Runs every step of the plan and returns the report.
+    /// Times count on the one clock that started with the deadline: the
+    /// first step's from then, so it holds what came before it (with
+    /// `--all-addresses`, resolving the name all addresses share), and the
+    /// total is the run's whole time.
     pub fn run(mut self) -> Report {
-        let started = Instant::now();
+        let started = self.deadline.started();
+        let mut first_from = Some(started);
         let mut failed: Option<Step> = None;
         for (i, step) in plan(self.cfg).into_iter().enumerate() {
             if step == Step::Token {
@@ -238,7 +263,7 @@ impl<'a> Check<'a> {
             if step == Step::Login && self.token_failed {
                 failed = failed.or(Some(Step::Token));
             }
-            let t0 = Instant::now();
+            let t0 = first_from.take().unwrap_or_else(Instant::now);
             let outcome = match failed {
                 Some(first) if step != Step::Logout => {
                     Done::skip(format!("{} failed", first.as_str()))
@@ -405,48 +430,17 @@ impl<'a> Check<'a> {
             self.bye_guard()?;
         }
         let seen = &mut self.seen;
+        let last_words = &mut self.last_words;
+        *last_words = None;
         let session = self.session.as_mut().ok_or_else(no_session)?;
-        let done = session.command(args, &mut |u, raw| seen.absorb(u, raw))?;
+        let done = session.command(args, &mut |u, raw| {
+            *last_words = Some(raw.to_vec());
+            seen.absorb(u, raw)
+        })?;
         if let Some(code) = &done.code {
             seen.absorb_code(code, &done.text);
         }
         Ok(done)
-    }
-
-    /// Two independent commands in one write (see `Session::command_pair`).
-    fn run_pair(
-        &mut self,
-        first: &[Arg],
-        then: &[Arg],
-    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
-        self.bye_guard()?;
-        let seen = &mut self.seen;
-        let session = self.session.as_mut().ok_or_else(no_session)?;
-        let (done, second) =
-            session.command_pair(first, then, &mut |u, raw| seen.absorb(u, raw))?;
-        for c in [Some(&done), second.as_ref().ok()].into_iter().flatten() {
-            if let Some(code) = &c.code {
-                seen.absorb_code(code, &c.text);
-            }
-        }
-        Ok((done, second))
-    }
-
-    /// Independent commands in one write (see `Session::command_batch`).
-    fn run_batch(
-        &mut self,
-        commands: &[&[Arg]],
-    ) -> Result<Vec<Result<Completion, SessionError>>, SessionError> {
-        self.bye_guard()?;
-        let seen = &mut self.seen;
-        let session = self.session.as_mut().ok_or_else(no_session)?;
-        let answers = session.command_batch(commands, &mut |u, raw| seen.absorb(u, raw))?;
-        for c in answers.iter().filter_map(|a| a.as_ref().ok()) {
-            if let Some(code) = &c.code {
-                seen.absorb_code(code, &c.text);
-            }
-        }
-        Ok(answers)
     }
 
     /// After an untagged BYE the server is closing: another command would
@@ -481,6 +475,8 @@ pub fn empty_report(cfg: &Config) -> Report {
     report.max_age = cfg.max_age;
     report.quota_warn = cfg.quota_warn;
     report.quota_crit = cfg.quota_crit;
+    report.folder_label = cfg.user.is_some().then(|| cfg.folder.clone());
+    report.labels = cfg.labels.clone();
     report.messages_crit = cfg.messages_crit.as_ref().map(|r| r.text.clone());
     report
 }

@@ -23,11 +23,8 @@ use crate::search::{Tally, Word};
 use crate::session::{Arg, Completion, SessionError};
 
 use super::diagnosis;
+use super::pipeline::Cmd;
 use super::{Check, Done, Step, StepOutcome, TEXT_CUT};
-
-/// The fetch items of the fetch step, which the FETCH `$` of a search
-/// with SEARCHRES asks for in its place.
-const FETCH_ITEMS: &str = "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
 
 /// A day's margin on SINCE without WITHIN: servers compare SINCE with the
 /// INTERNALDATE's date in their own time zone, which may be a day off UTC.
@@ -49,6 +46,16 @@ pub(super) struct SearchPlan {
 }
 
 impl SearchPlan {
+    /// Plain SEARCH, no extension: what every server takes.
+    pub(super) fn plain() -> SearchPlan {
+        SearchPlan {
+            esearch: false,
+            prefetch: false,
+            younger: false,
+            now: der::now_unix(),
+        }
+    }
+
     /// `--search-within` without WITHIN: the matches' dates decide.
     pub(super) fn exact_dates(&self, cfg: &Config) -> bool {
         cfg.search_within.is_some() && !self.younger
@@ -89,8 +96,6 @@ pub(super) fn search_words(cfg: &Config, plan: &SearchPlan) -> Vec<Word> {
 /// What the search found, for the fetch step.
 pub(super) struct Found {
     pub(super) newest: Option<u32>,
-    /// The FETCH `$` that rode with the search, for the newest match.
-    pub(super) prefetched: Option<Result<Completion, SessionError>>,
 }
 
 impl Check<'_> {
@@ -108,22 +113,28 @@ impl Check<'_> {
             }
         }
         let within = self.cfg.search_within;
-        let plan = self.search_plan();
+        // Sent with the batch after login, or now on its own.
+        let pipelined = self.pipelined(Cmd::Search);
+        let plan = match self.search_sent.take() {
+            Some(plan) if pipelined => plan,
+            _ => SearchPlan {
+                // One command at a time: FETCH $ waits for its turn.
+                prefetch: false,
+                ..self.search_plan()
+            },
+        };
         let (esearch, prefetch, now) = (plan.esearch, plan.prefetch, plan.now);
         let exact_dates = plan.exact_dates(self.cfg);
-        let words = search_words(self.cfg, &plan);
-        let args: Vec<Arg> = words.iter().map(Word::arg).collect();
-        self.session()?.search_tally = Some(Tally::default());
-        self.seen.fetched.clear();
-        let fetch = [Arg::Raw("FETCH"), Arg::Raw("$"), Arg::Raw(FETCH_ITEMS)];
-        let result = if prefetch {
-            self.run_search_pair(&args, &fetch)
+        let answer = if pipelined {
+            self.answer(Cmd::Search, Step::Search, None, search_io_failure)
         } else {
-            self.run_command(&args).map(|done| (done, None))
+            self.session()?.search_tally = Some(Tally::default());
+            let words = search_words(self.cfg, &plan);
+            let args: Vec<Arg> = words.iter().map(Word::arg).collect();
+            self.run_command(&args).map_err(|e| search_io_failure(&e))
         };
         let tally = self.session()?.search_tally.take().unwrap_or_default();
-        let (done, prefetched) = result
-            .map_err(|e| diagnosis::io_failure(&e, Step::Search, "a tagged response to SEARCH"))?;
+        let done = answer?;
         if done.status != Status::Ok {
             return Err(refused(&done, &keys.text, keys.utf8));
         }
@@ -151,6 +162,16 @@ impl Check<'_> {
             let (c, n, more) = self.within_exactly(&tally, secs, now)?;
             (count, newest, at_least) = (c, n, more);
         }
+        if prefetch {
+            // FETCH $ went with the batch: its data is the newest match's.
+            self.seen.fetch_seq = newest;
+            self.seen.fetched.clear();
+            self.seen.fetch_newest = false;
+        } else {
+            // The fetch needed this answer: it goes now, LOGOUT with it.
+            self.send_after_search(newest)
+                .map_err(|e| search_io_failure(&e))?;
+        }
         let exists = self.seen.mailbox.exists;
         let method = match (esearch, prefetch) {
             (true, true) => "ESEARCH with SEARCHRES",
@@ -165,10 +186,7 @@ impl Check<'_> {
             newest,
             method,
         });
-        self.search_found = Some(Found {
-            newest,
-            prefetched: prefetched.filter(|_| newest.is_some()),
-        });
+        self.search_found = Some(Found { newest });
         let plural = if exists == 1 { "" } else { "s" };
         let verb = if count == 1 && !at_least {
             "matches"
@@ -221,33 +239,55 @@ impl Check<'_> {
         }
     }
 
-    /// SEARCH with its FETCH `$` in one write. The FETCH's data is the
-    /// newest match's whatever its number: SAVE MAX saved just that one.
-    fn run_search_pair(
-        &mut self,
-        search: &[Arg],
-        fetch: &[Arg],
-    ) -> Result<(Completion, Option<Result<Completion, SessionError>>), SessionError> {
-        self.bye_guard()?;
-        let seen = &mut self.seen;
-        let session = self.session.as_mut().ok_or_else(super::no_session)?;
-        let mut on_untagged = |u: &Untagged, raw: &[u8]| {
-            if let Untagged::Fetch { seq, items } = u
-                && items.iter().any(|(name, _)| name == "RFC822.SIZE")
-                && seen.fetch_seq != Some(*seq)
-            {
-                seen.fetch_seq = Some(*seq);
-                seen.fetched.clear();
-            }
-            seen.absorb(u, raw);
-        };
-        let (done, second) = session.command_pair(search, fetch, &mut on_untagged)?;
-        for c in [Some(&done), second.as_ref().ok()].into_iter().flatten() {
-            if let Some(code) = &c.code {
-                self.seen.absorb_code(code, &c.text);
-            }
+    /// Whether SEARCH goes in the batch after login, how, and whether
+    /// LOGOUT may go behind it (nothing more needs its answer). None
+    /// without `--search`, or when the search cannot ride: a key whose
+    /// extension is not announced (the step refuses it unsent), or a
+    /// literal that must wait for the server's `+`.
+    pub(super) fn search_batch(&self, caps_unknown: bool) -> Option<(SearchPlan, bool)> {
+        let keys = self.cfg.search.as_ref()?;
+        let announced = |e: &crate::search::Extension| self.seen.has_cap(e.capability());
+        if !caps_unknown && !keys.needs.iter().all(announced)
+            || caps_unknown && !keys.needs.is_empty()
+        {
+            return None;
         }
-        Ok((done, Some(second)))
+        let session = self.session.as_ref()?;
+        let literal = keys.words.iter().any(|w| matches!(w, Word::Str(_)));
+        if literal && !(session.literal_plus || session.literal_minus) {
+            return None;
+        }
+        // Capabilities unknown until the batch's CAPABILITY is answered:
+        // plain SEARCH, which every server takes.
+        let plan = if caps_unknown {
+            SearchPlan::plain()
+        } else {
+            self.search_plan()
+        };
+        let rest = (plan.prefetch || self.cfg.no_fetch) && !plan.exact_dates(self.cfg);
+        Some((plan, rest))
+    }
+
+    /// After the search's answer: the newest match's FETCH (and body)
+    /// and LOGOUT in one write, unless they went with the batch.
+    fn send_after_search(&mut self, newest: Option<u32>) -> Result<(), SessionError> {
+        if self.cfg.no_pipelining || self.pipelined(Cmd::Logout) || self.pipelined(Cmd::Fetch) {
+            return Ok(());
+        }
+        let mut cmds = Vec::with_capacity(3);
+        if let Some(n) = newest.filter(|_| !self.cfg.no_fetch) {
+            cmds.push(Cmd::Fetch);
+            if self.cfg.body {
+                cmds.push(Cmd::Body);
+            }
+            self.seen.fetch_seq = Some(n);
+            self.seen.fetched.clear();
+            self.seen.fetch_newest = false;
+        }
+        if !self.logout_alone {
+            cmds.push(Cmd::Logout);
+        }
+        self.send_more(&cmds, newest)
     }
 
     /// `--search-within` without WITHIN: the INTERNALDATE of each kept
@@ -278,7 +318,7 @@ impl Check<'_> {
                 let date = v
                     .as_bytes()
                     .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(age::internal_date_unix);
+                    .and_then(|t| age::internal_date_unix(t).ok());
                 dates.push((*seq, date));
                 return;
             }
@@ -322,19 +362,16 @@ impl Check<'_> {
 }
 
 impl Check<'_> {
-    /// For the fetch step under `--search`: the newest match and its FETCH
-    /// answer when that rode with the search; or the step's outcome when
-    /// there is no match to fetch. None without `--search`.
-    #[allow(clippy::type_complexity)]
-    pub(super) fn search_target(
-        &mut self,
-    ) -> Option<Result<(Option<u32>, Option<Result<Completion, SessionError>>), StepOutcome>> {
+    /// For the fetch step under `--search`: the newest match, or the
+    /// step's outcome when there is none to fetch. None without
+    /// `--search`.
+    pub(super) fn search_target(&mut self) -> Option<Result<u32, StepOutcome>> {
         self.cfg.search.as_ref()?;
-        let Some(found) = self.search_found.as_mut() else {
+        let Some(found) = self.search_found.as_ref() else {
             return Some(Err(Done::skip("the search did not run")));
         };
         match found.newest {
-            Some(n) => Some(Ok((Some(n), found.prefetched.take()))),
+            Some(n) => Some(Ok(n)),
             None if self.cfg.max_age.is_some() => {
                 // Under --max-age no match is the worst age there is, as
                 // an empty folder.
@@ -391,6 +428,11 @@ fn unannounced(key: &str, capability: &str, caps: &str) -> Failure {
             _ => "X-GM-RAW is Gmail's; use the standard keys (FROM, SUBJECT, SINCE …) elsewhere",
         },
     )
+}
+
+/// No answer to the SEARCH.
+fn search_io_failure(e: &SessionError) -> Failure {
+    diagnosis::io_failure(e, Step::Search, "a tagged response to SEARCH")
 }
 
 /// The server answered the SEARCH NO or BAD.

@@ -71,6 +71,9 @@ pub(super) struct Seen {
     folder_bytes: usize,
     pub(super) mailbox: MailboxReport,
     pub(super) fetch_seq: Option<u32>,
+    /// The fetch asked for `*`: the data of the message numbered EXISTS
+    /// when it arrives is the one asked for, and `fetch_seq` follows it.
+    pub(super) fetch_newest: bool,
     pub(super) fetched: Vec<(String, Value)>,
     /// The server's RFC 2971 ID answer (empty for `ID NIL`).
     pub(super) server_id: Option<parser::IdFields>,
@@ -129,6 +132,11 @@ impl Seen {
             Untagged::Recent(n) => self.mailbox.recent = *n,
             Untagged::Expunge(_) => self.mailbox.exists = self.mailbox.exists.saturating_sub(1),
             Untagged::Fetch { seq, items } => {
+                if self.fetch_newest && *seq == self.mailbox.exists && Some(*seq) != self.fetch_seq
+                {
+                    self.fetch_seq = Some(*seq);
+                    self.fetched.clear();
+                }
                 if Some(*seq) == self.fetch_seq {
                     for (name, value) in items
                         .iter()

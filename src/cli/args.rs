@@ -183,14 +183,24 @@ pub struct Args {
     #[argh(switch)]
     pub body: bool,
 
+    /// send one command at a time after login, for a server that does not
+    /// answer commands sent together in one write
+    #[argh(switch)]
+    pub no_pipelining: bool,
+
     /// output format: text (default), nagios, json or openmetrics
     #[argh(option)]
     pub format: Option<String>,
 
     /// write the result to this file instead of standard output, replacing
-    /// it atomically (for node_exporter's textfile collector)
+    /// it atomically (for node_exporter's textfile collector); - is stdout
     #[argh(option)]
     pub output: Option<PathBuf>,
+
+    /// add the label name=value to every sample of --format openmetrics
+    /// (repeatable), so that two checks of one server differ
+    #[argh(option)]
+    pub label: Vec<String>,
 
     /// print the protocol transcript on stderr (secrets shown as ***)
     #[argh(switch, short = 'v')]

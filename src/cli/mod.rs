@@ -106,6 +106,8 @@ pub struct Config {
     pub message: Option<u32>,
     pub no_fetch: bool,
     pub body: bool,
+    /// `--no-pipelining`: after login, one command per write.
+    pub no_pipelining: bool,
     pub quota_warn: u32,
     pub quota_crit: u32,
     /// `--messages`: ranges on EXISTS that warn and are critical.
@@ -120,6 +122,9 @@ pub struct Config {
     pub format: Format,
     /// `--output`: the file the result replaces, instead of stdout.
     pub output: Option<PathBuf>,
+    /// `--label name=value`, in the order given: labels every
+    /// OpenMetrics sample carries.
+    pub labels: Vec<(String, String)>,
     pub verbose: bool,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
@@ -262,7 +267,13 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         }
     };
     let (repeat, interval) = values::repetition(args.repeat, args.interval, format)?;
-    if let Some(path) = &args.output {
+    let labels = values::labels(&args.label)?;
+    // `-` and /dev/stdout are standard output; anything else must be a
+    // file a rename may replace (no device, FIFO, /proc link, ...).
+    let output = args
+        .output
+        .filter(|path| !crate::output::means_stdout(path));
+    if let Some(path) = &output {
         crate::output::check_path(path)?;
     }
     if args.password_file.is_some() && args.password_stdin {
@@ -359,6 +370,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         message: args.message,
         no_fetch: args.no_fetch,
         body: args.body,
+        no_pipelining: args.no_pipelining,
         quota_warn: args.quota_warn,
         quota_crit: args.quota_crit,
         messages_warn,
@@ -367,7 +379,8 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         search,
         search_within,
         format,
-        output: args.output,
+        output,
+        labels,
         verbose: args.verbose,
         warning: args.warning,
         critical: args.critical,
@@ -488,6 +501,37 @@ mod tests {
         ] {
             assert!(config(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let c =
+            config(&["h", "--label", "check=a=b", "--label", "_team=Mail Ops"]).expect("labels");
+        assert_eq!(
+            c.labels,
+            vec![
+                ("check".to_string(), "a=b".to_string()),
+                ("_team".to_string(), "Mail Ops".to_string())
+            ]
+        );
+        assert!(config(&["h"]).expect("none").labels.is_empty());
+        for (bad, why) in [
+            ("check", "name=value"),
+            ("=x", "letters, digits"),
+            ("9x=1", "letters, digits"),
+            ("a-b=1", "letters, digits"),
+            ("ä=1", "letters, digits"),
+            ("__name__=x", "reserved"),
+            ("host=x", "itself"),
+            ("folder=x", "itself"),
+            ("status=x", "itself"),
+            ("check=", "empty"),
+        ] {
+            let e = config(&["h", "--label", bad]).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = config(&["h", "--label", "a=1", "--label", "a=2"]).expect_err("twice");
+        assert!(e.contains("twice"), "{e}");
     }
 
     #[test]

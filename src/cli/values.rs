@@ -1,9 +1,10 @@
 //! Flag values with ranges of their own, checked: the deadline, the
-//! certificate days of `-D`, `--repeat` and `--interval`.
+//! certificate days of `-D`, `--repeat` and `--interval`, `--label`.
 
 use std::time::Duration;
 
 use super::Format;
+use crate::report::BUILT_IN_LABELS;
 
 /// The longest `--timeout` accepted: a check that needs more than an hour
 /// is not a check; the cap also keeps Duration arithmetic far from overflow.
@@ -95,4 +96,50 @@ pub(super) fn cert_days(
         ));
     }
     Ok((i64::from(warn), crit.map(i64::from)))
+}
+
+/// `--label name=value`, each checked: a Prometheus label name
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`), not `__`-prefixed (Prometheus's own), not
+/// a built-in one, not given twice; the value not empty (Prometheus takes
+/// an empty label for a missing one, so it would not tell checks apart).
+pub(super) fn labels(list: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(list.len());
+    for given in list {
+        let shown = || given.escape_default().to_string();
+        let Some((name, value)) = given.split_once('=') else {
+            return Err(format!("--label takes name=value, not '{}'", shown()));
+        };
+        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "--label '{}': a label name is letters, digits and _, not starting with a digit",
+                shown()
+            ));
+        }
+        if name.starts_with("__") {
+            return Err(format!(
+                "--label '{}': names starting with __ are reserved for Prometheus",
+                shown()
+            ));
+        }
+        if BUILT_IN_LABELS.contains(&name) {
+            return Err(format!(
+                "--label '{}': imapcheck sets the label {name} itself (its own labels: {})",
+                shown(),
+                BUILT_IN_LABELS.join(", ")
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!(
+                "--label '{}': the value is empty, which Prometheus takes for no label",
+                shown()
+            ));
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(format!("--label {name} is given twice"));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
 }

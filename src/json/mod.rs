@@ -1,7 +1,8 @@
 //! Minimal JSON writer for machine-readable output: a small value tree that
 //! renders compactly on one line, object keys in insertion order. Strings are
-//! escaped so the output is also safe to paste (control characters, DEL,
-//! U+2028 and U+2029 become `\u` escapes); other non-ASCII stays UTF-8.
+//! escaped so the output is also safe to paste and to show on a terminal
+//! (C0 and C1 control characters, DEL, U+2028, U+2029 and the bidi marks
+//! of `report::is_unsafe` become `\u` escapes); other non-ASCII stays UTF-8.
 //! Reading JSON into the same tree is `read`'s.
 
 pub mod read;
@@ -134,7 +135,9 @@ fn write_str(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '\0'..='\u{1f}' | '\u{7f}' | '\u{2028}' | '\u{2029}' => {
+            // Printable ASCII, the bulk of any output, without the test.
+            ' '..='~' => out.push(c),
+            c if crate::report::is_unsafe(c) => {
                 let code = u32::from(c);
                 out.push_str("\\u");
                 for shift in [12, 8, 4, 0] {
@@ -178,12 +181,18 @@ mod tests {
             r#""\u0000\u0001\u000b\u001b\u001f\u007f""#
         );
         assert_eq!(s("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
+        assert_eq!(
+            s("\u{80}\u{9b}\u{9f}\u{202e}\u{2066}\u{61c}"),
+            r#""\u0080\u009b\u009f\u202e\u2066\u061c""#
+        );
         assert_eq!(s("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
     }
 
     #[test]
     fn string_passthrough() {
-        let plain = " /'<>&~\u{80}Entwürfe日本語😀\u{2027}\u{202a}\u{feff}";
+        // C1 controls and bidi marks are escaped (see `escapes`); the
+        // rest of Unicode, U+2027 and U+FEFF included, stays as it is.
+        let plain = " /'<>&~\u{a0}Entwürfe日本語😀\u{2027}\u{feff}";
         assert_eq!(s(plain), format!("\"{plain}\""));
     }
 

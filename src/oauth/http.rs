@@ -10,6 +10,7 @@
 use native_tls::TlsConnector;
 
 use crate::password::Secret;
+use crate::report::escape_cut;
 use crate::transcript::Transcript;
 use crate::transport::{Deadline, Family, Transport, resolve};
 
@@ -150,7 +151,9 @@ fn read_head<S: Source>(
     };
     let status_line = next(conn)?;
     let text = String::from_utf8_lossy(&status_line).into_owned();
-    transcript.https("S:", &String::from_utf8_lossy(&mask(&status_line)));
+    // Escaped like all server text (invalid UTF-8 as \xNN); the lines
+    // are bounded by MAX_HEADER_BYTES, so nothing is cut.
+    transcript.https("S:", &escape_cut(&mask(&status_line), MAX_HEADER_BYTES));
     let mut parts = text.splitn(3, ' ');
     let (version, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let status = code
@@ -171,7 +174,7 @@ fn read_head<S: Source>(
             return Ok((status, reason, headers));
         }
         let text = String::from_utf8_lossy(&line).into_owned();
-        transcript.https("S:", &String::from_utf8_lossy(&mask(&line)));
+        transcript.https("S:", &escape_cut(&mask(&line), MAX_HEADER_BYTES));
         let Some((name, value)) = text.split_once(':') else {
             return Err(HttpError::Malformed {
                 what: "a header line without ':'".into(),

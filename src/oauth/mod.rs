@@ -196,7 +196,11 @@ pub fn read_secrets(
 ) -> Result<OAuthSecrets, String> {
     use std::os::unix::ffi::OsStringExt;
     let client_secret = match (&cfg.client_secret_file, env_secret) {
-        (Some(path), _) => Some(non_empty(path, "the client secret file")?),
+        (Some(path), _) => Some(non_empty(
+            path,
+            "the client secret file",
+            password::MAX_PASSWORD_LINE,
+        )?),
         (None, Some(v)) if !v.is_empty() => Some(Secret::new(v.into_vec())),
         (None, _) => None,
     };
@@ -206,7 +210,11 @@ pub fn read_secrets(
         ));
     }
     let refresh_token = match &cfg.refresh_token_file {
-        Some(path) => Some(non_empty(path, "the refresh token file")?),
+        Some(path) => Some(non_empty(
+            path,
+            "the refresh token file",
+            password::MAX_TOKEN_LINE,
+        )?),
         None => None,
     };
     Ok(OAuthSecrets {
@@ -216,9 +224,11 @@ pub fn read_secrets(
 }
 
 /// The first line of `path`, which must not be empty: no endpoint takes
-/// an empty secret, and sending one only earns a confusing refusal.
-fn non_empty(path: &std::path::Path, what: &str) -> Result<Secret, String> {
-    let secret = password::read_first_line(path, what)?;
+/// an empty secret, and sending one only earns a confusing refusal. The
+/// file rules are the password file's (`password::read_first_line`): a
+/// regular file, a line of at most `max_line` bytes, no control character.
+fn non_empty(path: &std::path::Path, what: &str, max_line: usize) -> Result<Secret, String> {
+    let secret = password::read_first_line(path, what, max_line)?;
     if secret.expose().is_empty() {
         return Err(format!("{what} {} is empty", path.display()));
     }

@@ -346,7 +346,7 @@ fn interpret(
         (Some(path), Some(new), Some(_)) if !usable_refresh_token(new.expose()) => {
             Rotation::NotSaved {
                 path: path.clone(),
-                error: "the endpoint sent an empty refresh token or one with control characters; the old one is kept".into(),
+                error: "the endpoint sent an empty refresh token, one with control characters or one longer than the 16 KiB a refresh token file may hold; the old one is kept".into(),
             }
         }
         (Some(path), Some(new), Some(old)) if new.expose() != old.expose() => {
@@ -363,18 +363,25 @@ fn interpret(
     })
 }
 
-/// A refresh token worth saving: one line, not empty.
+/// A refresh token worth saving: one line, not empty, and one the next
+/// run can read back (see `password::MAX_TOKEN_LINE`).
 fn usable_refresh_token(token: &[u8]) -> bool {
-    !token.is_empty() && !token.iter().any(|&b| b < 0x20 || b == 0x7f)
+    !token.is_empty()
+        && token.len() <= crate::password::MAX_TOKEN_LINE
+        && !token.iter().any(|&b| b < 0x20 || b == 0x7f)
 }
 
 /// Replaces the refresh token file with `token` atomically, keeping its
-/// mode and owner (see `output::replace_atomically`). A file this process
-/// may not write is left alone even where the directory would allow the
-/// rename: its owner made it read-only. A symbolic link is not written
-/// through: run as root from cron, imapcheck would otherwise replace
-/// whatever file a user who can write the link's directory points it at.
+/// mode and owner (see `output::replace_atomically`, which also refuses
+/// what no rename may replace). A file this process may not write is left
+/// alone even where the directory would allow the rename: its owner made
+/// it read-only. A symbolic link is not written through: run as root from
+/// cron, imapcheck would otherwise replace whatever file a user who can
+/// write the link's directory points it at. Anything but a regular file
+/// (a FIFO, a device put there since it was read) is left alone too, and
+/// is not even opened: opening a FIFO to write waits for a reader.
 fn save_refresh_token(path: &Path, token: &Secret) -> Rotation {
+    use std::os::unix::fs::OpenOptionsExt;
     let not_saved = |error: String| Rotation::NotSaved {
         path: path.to_path_buf(),
         error,
@@ -385,17 +392,30 @@ fn save_refresh_token(path: &Path, token: &Secret) -> Rotation {
                 "it is a symbolic link, which is not written through: name the file itself".into(),
             );
         }
+        Ok(meta) if !meta.file_type().is_file() => {
+            return not_saved("it is no longer a regular file".into());
+        }
         Ok(_) => {}
         Err(e) => return not_saved(e.to_string()),
     }
-    let target = path;
-    if let Err(e) = std::fs::OpenOptions::new().write(true).open(target) {
+    // O_NONBLOCK | O_NOCTTY: should it have become a FIFO or a terminal
+    // in the meantime, the probe neither waits nor adopts it.
+    let probe_flags = if cfg!(target_os = "linux") {
+        0o4000 | 0o400
+    } else {
+        0
+    };
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(probe_flags)
+        .open(path)
+    {
         return not_saved(e.to_string());
     }
     let mut bytes = Secret::new(Vec::with_capacity(token.expose().len() + 1));
     bytes.extend(token.expose());
     bytes.extend(b"\n");
-    match crate::output::replace_atomically(target, bytes.expose()) {
+    match crate::output::replace_atomically(path, bytes.expose()) {
         Ok(()) => Rotation::Saved(path.to_path_buf()),
         Err(e) => not_saved(e.to_string()),
     }
@@ -487,6 +507,22 @@ mod tests {
             save_refresh_token(&missing, &Secret::new(b"x".to_vec())),
             Rotation::NotSaved { path, .. } if path == missing
         ));
+        // A FIFO put where the file was: neither opened (no reader, the
+        // open would wait forever) nor replaced.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let refused = save_refresh_token(&fifo, &Secret::new(b"new".to_vec()));
+        assert!(
+            matches!(&refused, Rotation::NotSaved { error, .. } if error.contains("regular file")),
+            "{refused:?}"
+        );
+        use std::os::unix::fs::FileTypeExt;
+        let kind = std::fs::symlink_metadata(&fifo).expect("meta").file_type();
+        assert!(kind.is_fifo(), "the FIFO is still there");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -525,7 +561,8 @@ mod tests {
     #[test]
     fn only_a_one_line_refresh_token_is_worth_saving() {
         assert!(usable_refresh_token(b"1//0gAbC-xyz"));
-        for bad in [&b""[..], b"a\nb", b"a\r", b"\x00"] {
+        let huge = vec![b'a'; crate::password::MAX_TOKEN_LINE + 1];
+        for bad in [&b""[..], b"a\nb", b"a\r", b"\x00", &huge] {
             assert!(!usable_refresh_token(bad), "{bad:?}");
         }
     }

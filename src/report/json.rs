@@ -65,6 +65,7 @@ fn round_object(round: &Round) -> Json {
                     "addresses",
                     Json::Arr(round.reports.iter().map(report_object).collect()),
                 )
+                .field("addresses_left_out", int(round.left_out as u64))
                 .build()
         }
     }

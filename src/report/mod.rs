@@ -4,15 +4,17 @@
 //! finishes), one Nagios/Icinga line with performance data, one JSON
 //! object, and OpenMetrics for Prometheus; a new format is a new file.
 
+mod escape;
 mod json;
 mod nagios;
 mod openmetrics;
 mod rounds;
 mod text;
 
+pub use escape::{Lines, escape_cut, is_unsafe, terminal};
 pub use json::JsonObject;
 pub use nagios::Nagios;
-pub use openmetrics::OpenMetrics;
+pub use openmetrics::{BUILT_IN_LABELS, OpenMetrics};
 pub use rounds::{Repeated, Round, Series, StepStats, address_label};
 pub use text::Text;
 
@@ -234,6 +236,11 @@ pub struct Report {
     /// `--quota-warn`/`--quota-crit` percent, for perfdata.
     pub quota_warn: u32,
     pub quota_crit: u32,
+    /// The folder the check opens once logged in (None without `-u`):
+    /// a label of every metric, so that checks of two folders differ.
+    pub folder_label: Option<String>,
+    /// `--label name=value` pairs every metric carries.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Report {
@@ -280,6 +287,8 @@ impl Report {
             max_age: None,
             quota_warn: 0,
             quota_crit: 0,
+            folder_label: None,
+            labels: Vec::new(),
         }
     }
 
@@ -390,34 +399,6 @@ pub fn trim_eol(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
-/// Escapes bytes for a terminal or a log: printable text as is, CR, LF and
-/// TAB as `\r \n \t`, other control bytes and invalid UTF-8 as `\xNN`; cut
-/// after `max` bytes with a note of how much was left out.
-pub fn escape_cut(bytes: &[u8], max: usize) -> String {
-    let cut = &bytes[..bytes.len().min(max)];
-    let mut out = String::with_capacity(cut.len());
-    for chunk in cut.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\r' => out.push_str("\\r"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x20 || c == '\x7f' || ('\u{80}'..'\u{a0}').contains(&c) => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    if bytes.len() > max {
-        let _ = write!(out, "… ({} more bytes)", bytes.len() - max);
-    }
-    out
-}
-
 /// Milliseconds with one decimal, as every format shows times.
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
@@ -451,8 +432,9 @@ pub trait Renderer {
     /// Printed once the run is over.
     fn end(&self, report: &Report) -> String;
 
-    /// `--all-addresses`: printed once the name is resolved.
-    fn addresses(&self, _addrs: &[SocketAddr]) -> Option<String> {
+    /// `--all-addresses`: printed once the name is resolved, with how
+    /// many of its addresses the cap left out.
+    fn addresses(&self, _addrs: &[SocketAddr], _left_out: usize) -> Option<String> {
         None
     }
 
@@ -493,18 +475,6 @@ mod tests {
         r.steps[0].elapsed = Duration::from_micros(1234);
         r.steps[0].detail = "[::1]:993".into();
         r
-    }
-
-    #[test]
-    fn escape_and_cut() {
-        assert_eq!(escape_cut(b"a1 OK done", 100), "a1 OK done");
-        assert_eq!(
-            escape_cut(b"x\r\n\x1b[31m\xff", 100),
-            "x\\r\\n\\x1b[31m\\xff"
-        );
-        assert_eq!(escape_cut("grüße".as_bytes(), 100), "grüße");
-        assert_eq!(escape_cut(b"abcdef", 3), "abc… (3 more bytes)");
-        assert_eq!(escape_cut("\u{9b}".as_bytes(), 10), "\\x9b");
     }
 
     #[test]

@@ -82,6 +82,9 @@ impl Renderer for Nagios {
             let label = format!("time {}", address_label(r));
             let _ = write!(perf, " {}", time_perf(&label, r.elapsed, Some(r)));
         }
+        if round.all_addresses {
+            let _ = write!(perf, " addresses_left_out={};;;0", round.left_out);
+        }
         let alerts: Vec<String> = round
             .reports
             .iter()
@@ -113,14 +116,19 @@ impl Renderer for Nagios {
 
 /// `IMAP <VERDICT> - <summary> | <perfdata>`, then ALERT lines.
 fn plugin_output(v: super::Verdict, summary: &str, perf: &str, alerts: &[String]) -> String {
-    // '|' starts performance data; keep it out of the human part.
+    // '|' starts performance data; keep it out of the human part, and
+    // server text (a folder name, an ALERT) on its one line, escaped.
     let mut out = format!(
         "IMAP {} - {} | {perf}",
         v.upper(),
-        summary.replace('|', "/")
+        super::terminal(summary).replace('|', "/")
     );
     for alert in alerts {
-        let _ = write!(out, "\n[ALERT] {}", alert.replace('|', "/"));
+        let _ = write!(
+            out,
+            "\n[ALERT] {}",
+            super::terminal(alert).replace('|', "/")
+        );
     }
     out
 }
@@ -184,6 +192,22 @@ mod tests {
     use super::super::tests::sample;
     use super::super::{Failure, StepStatus};
     use super::*;
+
+    #[test]
+    fn server_text_stays_on_the_plugin_line_escaped() {
+        let alerts = vec!["x\x1b]52;c;ZXZpbA==\x07\ny".to_string()];
+        let out = plugin_output(
+            super::super::Verdict::Critical,
+            "list failed: INBOX\r\nIMAP OK - forged\u{9b}|\u{202e}",
+            "time=1s",
+            &alerts,
+        );
+        assert_eq!(
+            out,
+            "IMAP CRITICAL - list failed: INBOX\\r\\nIMAP OK - forged\\x9b/\\u{202e} | time=1s\n\
+             [ALERT] x\\x1b]52;c;ZXZpbA==\\x07\\ny"
+        );
+    }
 
     #[test]
     fn nagios_line_and_perfdata() {

@@ -2,7 +2,8 @@
 //! Prometheus (node_exporter's textfile collector, or a scrape of a file
 //! written with `--output`). Every family is a gauge with `# TYPE`,
 //! `# HELP` and, where it has one, `# UNIT`; units are in the names; every
-//! sample carries `host`, `port` and `security`; the text ends with
+//! sample carries `host`, `port` and `security`, the `folder` of a check
+//! that logs in, and the `--label` pairs; the text ends with
 //! `# EOF`. Only gauges are used, so Prometheus's own text parser
 //! (promtool, the textfile collector) reads it as well as an OpenMetrics
 //! parser does; the server's identity is therefore a gauge named `_info`
@@ -38,6 +39,23 @@ impl super::Renderer for OpenMetrics {
                 }
             }
         }
+        if round.all_addresses {
+            let mut extra = Families {
+                base: vec![
+                    label("host", round.host.as_str()),
+                    label("port", round.port.to_string()),
+                    label("security", round.security.as_str()),
+                ],
+                list: Vec::new(),
+            };
+            extra.push(
+                "imapcheck_addresses_left_out",
+                None,
+                "Addresses of the name that --all-addresses did not check, being beyond its cap.",
+                vec![(vec![], round.left_out.to_string())],
+            );
+            merged.extend(extra.list);
+        }
         render(&merged)
     }
 
@@ -51,6 +69,12 @@ impl super::Renderer for OpenMetrics {
         }
     }
 }
+
+/// The label names the families here set themselves: a `--label` of one
+/// of these would give a sample one name twice, so the CLI refuses them.
+pub const BUILT_IN_LABELS: [&str; 10] = [
+    "host", "port", "security", "address", "folder", "step", "status", "sni", "root", "resource",
+];
 
 /// Longest label value taken from what a server sent (ID fields, quota
 /// root names): RFC 2971 allows 1024-byte ID values, and a label that long
@@ -85,6 +109,8 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
         label("security", report.security.as_str()),
     ];
     base.extend(address.map(|a| label("address", a)));
+    base.extend(report.folder_label.clone().map(|f| label("folder", f)));
+    base.extend(report.labels.iter().cloned());
     let mut out = Families {
         base,
         list: Vec::new(),
@@ -213,7 +239,13 @@ fn mailbox_families(out: &mut Families, report: &Report) {
         );
     }
     let Some(mb) = &report.mailbox else { return };
-    let folder = || vec![label("folder", mb.name.clone())];
+    // The folder is a label of every sample of a check that logs in (the
+    // base labels); one opened without it is not possible, but would
+    // still say which folder it is.
+    let folder = || match report.folder_label {
+        Some(_) => vec![],
+        None => vec![label("folder", mb.name.clone())],
+    };
     out.push(
         "imapcheck_mailbox_messages",
         None,
@@ -416,8 +448,9 @@ fn render(families: &[Family]) -> String {
 }
 
 /// A label value as OpenMetrics writes it: `\`, `"` and line feed
-/// escaped. Other control characters have no escape in the format and
-/// some parsers stop at a carriage return, so they become U+FFFD.
+/// escaped. Other control characters (and the bidi marks a terminal
+/// would act on, see `escape.rs`) have no escape in the format and some
+/// parsers stop at a carriage return, so they become U+FFFD.
 fn escape_label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
@@ -425,7 +458,7 @@ fn escape_label(v: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push('\u{fffd}'),
+            c if super::is_unsafe(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -460,6 +493,10 @@ mod tests {
             "x\u{fffd}y\u{fffd}z\u{fffd}"
         );
         assert_eq!(escape_label("Entwürfe"), "Entwürfe");
+        assert_eq!(
+            escape_label("a\u{9b}b\u{202e}c\u{2066}"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
     }
 
     #[test]
@@ -517,6 +554,69 @@ mod tests {
             .collect();
         assert_eq!(used.len(), 1, "{text}");
         assert!(used[0].ends_with("} 1024"), "the first one stands: {text}");
+    }
+
+    #[test]
+    fn folder_and_given_labels_are_on_every_sample() {
+        let mut r = sample();
+        r.folder_label = Some("Sent".into());
+        r.labels = vec![label("check", "a\"b"), label("team", "mail")];
+        r.mailbox = Some(super::super::MailboxReport {
+            name: "Sent".into(),
+            exists: 3,
+            ..Default::default()
+        });
+        r.server_id = Some(vec![("team".into(), Some("server's".into()))]);
+        let text = OpenMetrics.end(&r);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 10, "{text}");
+        for s in samples {
+            assert!(
+                s.contains(",folder=\"Sent\",check=\"a\\\"b\",team=\"mail\""),
+                "{s}"
+            );
+            assert_eq!(s.matches("folder=").count(), 1, "{s}");
+            assert_eq!(s.matches("team=").count(), 1, "ID does not override: {s}");
+        }
+    }
+
+    #[test]
+    fn every_label_name_set_here_is_built_in() {
+        // --label refuses BUILT_IN_LABELS; a family with a label name not
+        // in the list would let a --label clash with it.
+        let mut r = sample();
+        r.folder_label = Some("INBOX".into());
+        r.mailbox = Some(super::super::MailboxReport {
+            name: "INBOX".into(),
+            exists: 1,
+            ..Default::default()
+        });
+        r.tls = Some(super::super::TlsReport {
+            name: "mail.example.org".into(),
+            verified: true,
+            subject: None,
+            issuer: None,
+            not_after: None,
+            not_after_unix: Some(1),
+            days_left: None,
+        });
+        r.quota = Some(vec![QuotaReport {
+            root: "r".into(),
+            resource: "MESSAGE".into(),
+            used: 1,
+            limit: 2,
+        }]);
+        let mut names: Vec<String> = families(&r, Some("192.0.2.1:993".into()))
+            .iter()
+            .flat_map(|f| f.samples.iter())
+            .flat_map(|s| s.labels.iter().map(|(k, _)| k.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BUILT_IN_LABELS.len(), "{names:?}");
+        for name in names {
+            assert!(BUILT_IN_LABELS.contains(&name.as_str()), "{name}");
+        }
     }
 
     #[test]

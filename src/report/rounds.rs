@@ -20,6 +20,8 @@ pub struct Round {
     pub reports: Vec<Report>,
     /// `--all-addresses`: the reports are the name's addresses.
     pub all_addresses: bool,
+    /// `--all-addresses`: the name's addresses beyond the cap, not checked.
+    pub left_out: usize,
 }
 
 impl Round {
@@ -35,6 +37,11 @@ impl Round {
     /// `host: 2 of 3 addresses OK; [2001:db8::5]:993 connect failed: …`,
     /// or a plain check's summary.
     pub fn summary(&self) -> String {
+        self.summary_noting(true)
+    }
+
+    /// The summary, with the addresses the cap left out when `left_out`.
+    fn summary_noting(&self, left_out: bool) -> String {
         match (self.all_addresses, self.reports.as_slice()) {
             (false, [one]) => one.summary(),
             _ => {
@@ -49,12 +56,29 @@ impl Round {
                     self.reports.len(),
                     if self.reports.len() == 1 { "" } else { "es" }
                 );
+                if let Some(note) = self.left_out_note().filter(|_| left_out) {
+                    let _ = write!(s, "; {note}");
+                }
                 for r in self.reports.iter().filter(|r| r.verdict() != Verdict::Ok) {
                     let _ = write!(s, "; {} {}", address_label(r), r.outcome());
                 }
                 s
             }
         }
+    }
+
+    /// `8 more addresses left out: only the first 32 are checked`, when
+    /// the cap left any out.
+    pub fn left_out_note(&self) -> Option<String> {
+        (self.left_out > 0).then(|| {
+            format!(
+                "{} more address{} left out: only the first {} {} checked",
+                self.left_out,
+                if self.left_out == 1 { "" } else { "es" },
+                self.reports.len(),
+                if self.reports.len() == 1 { "is" } else { "are" }
+            )
+        })
     }
 }
 
@@ -140,8 +164,12 @@ impl Repeated {
             .iter()
             .enumerate()
             .find(|(_, r)| r.verdict() != Verdict::Ok);
+        // Said once for all runs, not in the run quoted.
+        if let Some(note) = self.rounds.iter().rev().find_map(Round::left_out_note) {
+            let _ = write!(s, "; {note}");
+        }
         if let Some((i, round)) = first_bad {
-            let _ = write!(s, "; run {}: {}", i + 1, round.summary());
+            let _ = write!(s, "; run {}: {}", i + 1, round.summary_noting(false));
         }
         s
     }
@@ -251,7 +279,44 @@ mod tests {
             elapsed: ms(50),
             reports,
             all_addresses: all,
+            left_out: 0,
         }
+    }
+
+    #[test]
+    fn the_addresses_left_out_are_counted_in_the_summary() {
+        let mut a = sample();
+        a.address = Some("127.0.0.2:993".parse().expect("addr"));
+        let mut r = round(vec![a.clone(), a], true);
+        assert_eq!(r.left_out_note(), None);
+        r.left_out = 8;
+        assert_eq!(
+            r.summary(),
+            "mail.example.org: 2 of 2 addresses OK; 8 more addresses left out: only the first 2 are checked"
+        );
+        let rep = Repeated {
+            host: "h".into(),
+            port: 993,
+            security: Security::Tls,
+            asked: 2,
+            rounds: vec![r.clone(), r.clone()],
+            interrupted: false,
+            elapsed: ms(100),
+        };
+        let summary = rep.summary();
+        assert!(
+            summary.starts_with(
+                "h:993: 2 of 2 runs OK; 8 more addresses left out: only the first 2 are checked"
+            ),
+            "{summary}"
+        );
+        assert_eq!(summary.matches("left out").count(), 1, "{summary}");
+        r.left_out = 1;
+        r.reports.truncate(1);
+        assert_eq!(
+            r.left_out_note().as_deref(),
+            Some("1 more address left out: only the first 1 is checked")
+        );
     }
 
     #[test]

@@ -19,8 +19,9 @@ use super::Runner;
 /// At most this many addresses are checked, each with a thread, a
 /// connection and a TLS context of its own: a name with more is a pool
 /// whose first few tell enough, and one answer with a thousand records
-/// must not start a thousand threads.
-const MAX_CHECKED: usize = 32;
+/// must not start a thousand threads. How many were left out is said in
+/// every format.
+pub const MAX_CHECKED: usize = 32;
 
 /// What one address's check sent back while it ran, in order.
 enum Happened {
@@ -29,17 +30,18 @@ enum Happened {
 }
 
 impl Runner<'_> {
-    /// One report per address, in the resolver's order. A name that does
-    /// not resolve gets one plain check, whose connect step says why.
+    /// One report per address, in the resolver's order, and how many
+    /// addresses the cap left out. A name that does not resolve gets one
+    /// plain check, whose connect step says why. `deadline` is the one
+    /// deadline (and clock) of resolving and every address's check.
     pub(super) fn every_address(
         &self,
         credentials: &Credentials,
         tls: &TlsSettings,
+        deadline: Deadline,
         live: bool,
-    ) -> Vec<Report> {
+    ) -> (Vec<Report>, usize) {
         let cfg = self.cfg;
-        // The one deadline: resolving, then every address's check.
-        let deadline = Deadline::after(cfg.timeout);
         let addrs = match resolve(&cfg.host, cfg.port, cfg.family, deadline) {
             Ok(addrs) => addrs,
             Err(_) => {
@@ -47,16 +49,20 @@ impl Runner<'_> {
                 // what is left of the deadline: a resolver that took all
                 // of it must not get all of it again.
                 let (credentials, tls) = (credentials.clone(), tls.clone());
-                return vec![self.run_check(cfg, credentials, tls, deadline, live)];
+                return (
+                    vec![self.run_check(cfg, credentials, tls, deadline, live)],
+                    0,
+                );
             }
         };
         let mut addrs = dedup(addrs);
+        let left_out = addrs.len().saturating_sub(MAX_CHECKED);
         addrs.truncate(MAX_CHECKED);
         if live {
             if let Some(header) = self.renderer.start(&crate::check::empty_report(cfg)) {
                 self.output.line(&header);
             }
-            if let Some(line) = self.renderer.addresses(&addrs) {
+            if let Some(line) = self.renderer.addresses(&addrs, left_out) {
                 self.output.line(&line);
             }
         }
@@ -90,7 +96,7 @@ impl Runner<'_> {
                 }
             }
         });
-        reports.into_iter().flatten().collect()
+        (reports.into_iter().flatten().collect(), left_out)
     }
 
     fn print_block(&self, report: &Report, happened: &[Happened]) {

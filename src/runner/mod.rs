@@ -79,21 +79,24 @@ impl<'a> Runner<'a> {
 
     /// One round: a check, or one per address with `--all-addresses`.
     /// `live`: each step is printed as it finishes (not under `--repeat`).
+    /// The round's one deadline is its one clock: its time, and each
+    /// check's, count from when it started.
     fn round(&self, credentials: Credentials, tls: TlsSettings, live: bool) -> Round {
-        let started = std::time::Instant::now();
-        let reports = if self.cfg.all_addresses {
-            self.every_address(&credentials, &tls, live)
+        let deadline = Deadline::after(self.cfg.timeout);
+        let (reports, left_out) = if self.cfg.all_addresses {
+            self.every_address(&credentials, &tls, deadline, live)
         } else {
-            let deadline = Deadline::after(self.cfg.timeout);
-            vec![self.run_check(self.cfg, credentials, tls, deadline, live)]
+            let report = self.run_check(self.cfg, credentials, tls, deadline, live);
+            (vec![report], 0)
         };
         Round {
             host: self.cfg.host.clone(),
             port: self.cfg.port,
             security: self.cfg.security,
-            elapsed: started.elapsed(),
+            elapsed: deadline.started().elapsed(),
             reports,
             all_addresses: self.cfg.all_addresses,
+            left_out,
         }
     }
 
@@ -110,7 +113,11 @@ impl<'a> Runner<'a> {
         match self.output.finish() {
             Ok(()) => verdict,
             Err(msg) => {
-                let _ = writeln!(std::io::stderr(), "imapcheck: {msg}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "imapcheck: {}",
+                    crate::report::terminal(&msg)
+                );
                 Verdict::Unknown
             }
         }

@@ -22,6 +22,7 @@ impl Session {
         on_untagged: &mut OnUntagged,
     ) -> Result<Completion, SessionError> {
         self.ensure_usable()?;
+        self.mask.sasl(initial);
         let tag = self.next_tag();
         let encoded = sasl_encode(initial);
         let mut wire = format!("{tag} AUTHENTICATE {mechanism}").into_bytes();
@@ -42,7 +43,12 @@ impl Session {
                 base64::encode(initial)
             } else {
                 let challenge = base64::decode(trim_eol(data)).unwrap_or_else(|_| data.to_vec());
-                base64::encode(&on_challenge(&challenge))
+                // A challenge that echoes the secret, base64 inside, is
+                // masked once decoded too.
+                let challenge = session.mask.apply(&challenge).into_owned();
+                let answer = on_challenge(&challenge);
+                session.mask.sasl(&answer);
+                base64::encode(&answer)
             };
             let mut line = reply.into_bytes();
             line.extend_from_slice(b"\r\n");

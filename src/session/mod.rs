@@ -1,9 +1,10 @@
 //! The IMAP session: tags, command encoding, literals, reading responses.
 //!
 //! A [`Session`] owns the transport and the bytes received but not yet
-//! parsed. It sends one command at a time (each in one write), hands every
-//! untagged response to the caller as it arrives, and returns when the
-//! tagged completion with *our* tag comes. It knows nothing of the check's
+//! parsed. It sends one command at a time (each in one write), or a batch
+//! of independent commands in one write whose answers are then collected
+//! one by one; it hands every untagged response to the caller as it
+//! arrives, and returns when the tagged completion with *our* tag comes. It knows nothing of the check's
 //! steps; it only keeps the protocol honest: unique unguessable tags, strings
 //! encoded as their bytes need, secrets kept out of the transcript, and the
 //! size limits of [`crate::parser`] enforced while reading.
@@ -14,6 +15,7 @@
 
 mod authenticate;
 mod encode;
+mod mask;
 mod read;
 mod search;
 
@@ -21,6 +23,7 @@ use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
 
 use encode::show_arg;
+use mask::Mask;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -107,6 +110,16 @@ pub struct Session {
     /// A read or write failed or the server broke the protocol: nothing
     /// more can be sent on this connection.
     broken: bool,
+    /// The secrets sent so far, masked in all the server sends back.
+    mask: Mask,
+    /// A read found the connection closed by the server.
+    peer_closed: bool,
+    /// Tags of batched commands not answered yet, in the order sent.
+    pending: Vec<String>,
+    /// Completions of batched commands that came while waiting for an
+    /// earlier one's (a server may answer out of order); at most one per
+    /// command of a batch.
+    early: Vec<(String, Completion)>,
 }
 
 impl Session {
@@ -123,6 +136,10 @@ impl Session {
             streamed: Vec::new(),
             search_tally: None,
             broken: false,
+            mask: Mask::default(),
+            peer_closed: false,
+            pending: Vec::new(),
+            early: Vec::new(),
         }
     }
 
@@ -139,6 +156,11 @@ impl Session {
         !self.broken && self.transport.deadline.remaining().is_ok()
     }
 
+    /// The server closed the connection (seen on reading).
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
     pub fn mark_broken(&mut self) {
         self.broken = true;
     }
@@ -147,6 +169,21 @@ impl Session {
     /// zero: anything there was injected before the handshake.
     pub fn unparsed(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// Masks `secret` in everything the server sends from now on, as it
+    /// is (a password the caller puts inside a SASL message).
+    pub fn mask_secret(&mut self, secret: &[u8]) {
+        self.mask.raw(secret);
+    }
+
+    /// Remembers the secret arguments of `args` before they are sent.
+    fn mask_args(&mut self, args: &[Arg]) {
+        for arg in args {
+            if let Arg::Secret(b) = *arg {
+                self.mask.astring(b);
+            }
+        }
     }
 
     pub fn take_streamed(&mut self) -> Vec<u64> {
@@ -264,6 +301,13 @@ impl Session {
         on_untagged: &mut OnUntagged,
     ) -> Result<Completion, SessionError> {
         self.ensure_usable()?;
+        self.mask_args(args);
+        // Answers still owed to a batch come first: read them, so this
+        // command's own answer is the next.
+        while let Some(owed) = self.pending.first().cloned() {
+            self.await_answer(&owed, on_untagged)?;
+        }
+        self.early.clear();
         let tag = self.next_tag();
         let mut wire = tag.clone().into_bytes();
         let mut shown = tag.clone();
@@ -290,43 +334,20 @@ impl Session {
         self.await_completion(&tag, on_untagged)
     }
 
-    /// Sends `first` and `then` in one write and waits for both completions
-    /// (see `command_batch`). Used to carry GETQUOTAROOT with EXAMINE, and
-    /// ID with the first command after a login.
-    pub fn command_pair(
-        &mut self,
-        first: &[Arg],
-        then: &[Arg],
-        on_untagged: &mut OnUntagged,
-    ) -> Result<(Completion, Result<Completion, SessionError>), SessionError> {
-        let mut answers = self.command_batch(&[first, then], on_untagged)?.into_iter();
-        let done = answers
-            .next()
-            .unwrap_or_else(|| Err(missing_completion()))?;
-        let second = answers.next().unwrap_or_else(|| Err(missing_completion()));
-        Ok((done, second))
-    }
-
-    /// Sends `commands` in one write and waits for every completion, in
-    /// order (RFC 3501 5.5: none may depend on another's outcome), so the
-    /// later ones cost no round trip of their own. The first command's
-    /// failure is the batch's; a failure after the first answer belongs to
-    /// the commands still waiting. When any needs a synchronizing literal
-    /// they go one after the other instead.
-    pub fn command_batch(
-        &mut self,
-        commands: &[&[Arg]],
-        on_untagged: &mut OnUntagged,
-    ) -> Result<Vec<Result<Completion, SessionError>>, SessionError> {
-        if commands.iter().any(|c| !self.needs_no_continuation(c)) {
-            let mut answers = Vec::with_capacity(commands.len());
-            for (i, c) in commands.iter().enumerate() {
-                let answer = self.command(c, on_untagged);
-                answers.push(if i == 0 { Ok(answer?) } else { answer });
-            }
-            return Ok(answers);
-        }
+    /// Sends `commands` in one write (RFC 9051 5.5: none may depend on
+    /// another's outcome, the server answers them in order) and returns
+    /// their tags. Nothing is read: each answer is collected with
+    /// [`Session::await_answer`], so whoever parses a command's answer
+    /// reads up to its own tag. None if any command would need a
+    /// synchronizing literal: those cannot share a write.
+    pub fn send_batch(&mut self, commands: &[&[Arg]]) -> Result<Option<Vec<String>>, SessionError> {
         self.ensure_usable()?;
+        if commands.iter().any(|c| !self.needs_no_continuation(c)) {
+            return Ok(None);
+        }
+        for c in commands {
+            self.mask_args(c);
+        }
         let tags: Vec<String> = commands.iter().map(|_| self.next_tag()).collect();
         let mut wire = Vec::new();
         let mut shown = String::new();
@@ -336,50 +357,63 @@ impl Session {
             shown.push_str(&s);
         }
         self.send(&wire, &shown)?;
-        let mut done: Vec<Option<Completion>> = vec![None; commands.len()];
-        while done.iter().any(Option::is_none) {
-            let (resp, raw) = match self.read_response() {
-                Ok(r) => r,
-                Err(e) if done.first().is_some_and(Option::is_none) => return Err(e),
-                Err(e) => return Ok(answers_until_failure(done, e)),
-            };
+        self.pending.extend(tags.iter().cloned());
+        Ok(Some(tags))
+    }
+
+    /// Tags of batched commands whose answer has not come yet.
+    pub fn unanswered(&self) -> &[String] {
+        &self.pending
+    }
+
+    /// Reads until the completion of `tag`, a command sent with
+    /// `send_batch`. Untagged responses go to `on_untagged`, whichever
+    /// command they belong to: the server answers in order, so they are
+    /// those of the commands before `tag` still unread, and `tag`'s own.
+    /// Completions of other batched commands are kept for their own wait.
+    pub fn await_answer(
+        &mut self,
+        tag: &str,
+        on_untagged: &mut OnUntagged,
+    ) -> Result<Completion, SessionError> {
+        if let Some(i) = self.early.iter().position(|(t, _)| t == tag) {
+            return Ok(self.early.swap_remove(i).1);
+        }
+        loop {
+            let (resp, raw) = self.read_response()?;
             match resp {
                 Response::Untagged(u) => on_untagged(&u, &raw),
+                Response::Continuation(_) => {
+                    self.unexpected_continuation(&raw)?;
+                }
                 Response::Tagged {
-                    tag,
+                    tag: theirs,
                     status,
                     code,
                     text,
                 } => {
-                    let ours = tags
-                        .iter()
-                        .position(|t| t.as_bytes() == tag.as_slice())
-                        .filter(|&i| done[i].is_none());
-                    let Some(i) = ours else {
+                    let Some(i) = self.pending.iter().position(|t| t.as_bytes() == theirs) else {
                         return self.fail(SessionError::protocol(
                             format!(
-                                "a tagged response for a command we never sent (expected tag {})",
-                                tags.join(" or ")
+                                "a tagged response for a command we never sent (expected tag {tag})"
                             ),
                             &raw,
                         ));
                     };
-                    done[i] = Some(Completion {
+                    let theirs = self.pending.remove(i);
+                    let done = Completion {
                         status,
                         code,
                         text,
-                        raw: raw.clone(),
-                    });
-                }
-                Response::Continuation(_) => {
-                    self.unexpected_continuation(&raw)?;
+                        raw,
+                    };
+                    if theirs == tag {
+                        return Ok(done);
+                    }
+                    self.early.push((theirs, done));
                 }
             }
         }
-        Ok(done
-            .into_iter()
-            .map(|d| d.ok_or_else(missing_completion))
-            .collect())
     }
 
     /// LOGOUT's tagged OK may be followed by the server closing; close ours.
@@ -387,28 +421,6 @@ impl Session {
         self.transport.close();
         self.broken = true;
     }
-}
-
-/// The answers of a batch whose connection failed after the first: those
-/// that came, then `e` for the first still waiting and the same failure
-/// for the ones after it.
-fn answers_until_failure(
-    done: Vec<Option<Completion>>,
-    e: SessionError,
-) -> Vec<Result<Completion, SessionError>> {
-    let mut e = Some(e);
-    done.into_iter()
-        .map(|d| match d {
-            Some(c) => Ok(c),
-            None => Err(match e.take() {
-                Some(first) => first,
-                None => SessionError::Protocol {
-                    what: "the connection failed before this answer".into(),
-                    got: Vec::new(),
-                },
-            }),
-        })
-        .collect()
 }
 
 /// A wait for a completion that ended without one.

@@ -59,20 +59,25 @@ impl Session {
             match parser::frame(&self.buf) {
                 Ok(Frame::Complete(n)) => {
                     let raw: Vec<u8> = self.buf.drain(..n).collect();
+                    // Parsed as received; shown, and its texts handed on,
+                    // with our secrets masked (see mask.rs).
+                    let shown = self.mask.apply(&raw).into_owned();
                     let tls = self.transport.is_tls();
                     self.transcript
-                        .line(tls, "S:", &escape_cut(trim_eol(&raw), TRANSCRIPT_CUT));
+                        .line(tls, "S:", &escape_cut(trim_eol(&shown), TRANSCRIPT_CUT));
                     return match parser::parse_response(&raw) {
                         Ok(resp) => {
                             self.note_esearch(&resp, &raw);
                             if let Some(why) = resp.not_understood() {
-                                self.transcript.note(&format!("ignored: {why}"));
+                                let why = self.mask.apply(why.as_bytes()).into_owned();
+                                self.transcript
+                                    .note(&format!("ignored: {}", String::from_utf8_lossy(&why)));
                             }
-                            Ok((resp, raw))
+                            Ok((self.mask.response(resp), shown))
                         }
                         Err(e) => Err(SessionError::protocol(
                             format!("unparsable response ({e})"),
-                            &raw,
+                            &shown,
                         )),
                     };
                 }
@@ -102,7 +107,7 @@ impl Session {
                                 parser::MAX_LITERAL
                             ),
                         };
-                        let head = self.buf[..start.min(self.buf.len())].to_vec();
+                        let head = self.mask.apply(&self.buf[..start.min(self.buf.len())]);
                         return Err(SessionError::protocol(what, &head));
                     }
                 }
@@ -111,8 +116,11 @@ impl Session {
                         ParseError::LineTooLong => format!("{e} (an endless line)"),
                         _ => e.to_string(),
                     };
-                    let head: Vec<u8> = self.buf.iter().take(200).copied().collect();
-                    return Err(SessionError::protocol(what, &head));
+                    // Masked before it is cut: a secret across the cut
+                    // must not leave its first part behind.
+                    let masked = self.mask.apply(&self.buf);
+                    let head = &masked[..masked.len().min(200)];
+                    return Err(SessionError::protocol(what, head));
                 }
             }
         }
@@ -122,6 +130,7 @@ impl Session {
         let mut chunk = [0u8; READ_CHUNK];
         let n = self.transport.read(&mut chunk)?;
         if n == 0 {
+            self.peer_closed = true;
             return Err(SessionError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the server closed the connection",
@@ -142,7 +151,7 @@ impl Session {
             "S:",
             &format!(
                 "{} <{len} bytes of literal data, streamed>",
-                escape_cut(trim_eol(&header), TRANSCRIPT_CUT)
+                escape_cut(trim_eol(&self.mask.apply(&header)), TRANSCRIPT_CUT)
             ),
         );
         let mut remaining = len;
@@ -155,6 +164,7 @@ impl Session {
         while remaining > 0 {
             let n = self.transport.read(&mut chunk)?;
             if n == 0 {
+                self.peer_closed = true;
                 return Err(SessionError::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection in the middle of a literal",

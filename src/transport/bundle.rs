@@ -6,13 +6,35 @@ use std::path::Path;
 
 use native_tls::Certificate;
 
+/// The largest `--ca-file` read. A system's whole CA bundle in PEM is
+/// about 220 KiB; 4 MiB leaves room for bundles with every intermediate
+/// and still bounds the memory a wrong file name can take.
+pub const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
 /// Reads every certificate in a PEM file (a bundle may hold several) and
 /// returns them as DER. Decoded and checked with our own base64 and DER
 /// readers, not OpenSSL: this runs before connecting, and initialising
 /// OpenSSL here would delay the first packet; the TLS context is built on
 /// a helper thread instead (see [`TlsSettings::prepare`]).
+///
+/// At most [`MAX_CA_FILE`] bytes are read: `--ca-file /dev/zero` (or a
+/// huge file named by mistake) is refused without filling memory.
 pub fn load_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_CA_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_CA_FILE {
+        return Err(format!(
+            "{} is larger than {} MiB, far more than a CA bundle (the whole Mozilla store is about 220 KiB in PEM): name the CA's certificate file",
+            path.display(),
+            MAX_CA_FILE >> 20
+        ));
+    }
     let mut certs = Vec::new();
     for (i, block) in certificate_blocks(&text).enumerate() {
         let n = i + 1;
@@ -310,5 +332,11 @@ mod tests {
         std::fs::write(&path, block(RSA_CA_V1_PEM)).unwrap();
         assert_eq!(load_ca_file(&path).unwrap().len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ca_files_have_a_limit() {
+        let err = load_ca_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("larger than 4 MiB"), "{err}");
     }
 }

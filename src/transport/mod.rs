@@ -32,8 +32,11 @@ use std::time::{Duration, Instant};
 use native_tls::{TlsConnector, TlsStream};
 
 /// The check's one deadline: DNS, connect, TLS, every read and write.
+/// It is also the run's one clock: what a run reports it took counts from
+/// when its deadline started.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
+    start: Instant,
     end: Instant,
 }
 
@@ -58,9 +61,16 @@ pub fn interrupted() -> bool {
 
 impl Deadline {
     pub fn after(budget: Duration) -> Deadline {
+        let start = Instant::now();
         Deadline {
-            end: Instant::now() + budget,
+            start,
+            end: start + budget,
         }
+    }
+
+    /// When the deadline started: when the run it bounds began.
+    pub fn started(&self) -> Instant {
+        self.start
     }
 
     /// Time left, or a `TimedOut` error once the deadline has passed (or

@@ -170,9 +170,10 @@ impl Metrics {
                 .unwrap_or("");
             assert_eq!(unit, expected_unit, "{name}'s unit");
         }
-        // One status per check: per address with --all-addresses.
+        // One status per check: per address with --all-addresses (whose
+        // round-wide families, such as the addresses left out, have none).
         let checks: std::collections::BTreeSet<Option<&String>> = self
-            .samples
+            .all("imapcheck_status", &[])
             .iter()
             .map(|s| s.labels.get("address"))
             .collect();

@@ -113,22 +113,48 @@ pub fn kb_fetch_reply() -> String {
     )
 }
 
+/// The LOGOUT reply.
+pub const KB_LOGOUT_REPLY: &str =
+    "* BYE Logging out\r\n{tag} OK Logout completed (0.001 + 0.000 secs).\r\n";
+
+/// The fetch step's FETCH, pipelined: of `*`, the newest message.
+pub const KB_FETCH_NEWEST: &str = "FETCH * (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
+
 /// LOGIN .. LOGOUT of the usual happy path, without the greeting (and
-/// without CAPABILITY/STARTTLS), ending with `ExpectEof`.
+/// without CAPABILITY/STARTTLS), ending with `ExpectEof`. After LOGIN,
+/// alone, the rest comes in one write: LIST, EXAMINE, FETCH of the newest
+/// message and LOGOUT. Each is answered in turn; `ExpectQueued` proves
+/// each had arrived before the answer to the one before it went out.
 pub fn kb_script_after_greeting() -> Vec<Step> {
     vec![
         Step::ExpectAlone("LOGIN *".into()),
         Step::Send(kb_login_ok()),
         Step::Expect("LIST \"\" \"*\"".into()),
         Step::Send(kb_list_reply()),
-        Step::Expect("EXAMINE INBOX".into()),
+        Step::ExpectQueued("EXAMINE INBOX".into()),
         Step::Send(kb_examine_reply()),
-        Step::Expect("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+        Step::ExpectQueued(KB_FETCH_NEWEST.into()),
+        Step::Send(kb_fetch_reply()),
+        Step::ExpectQueued("LOGOUT".into()),
+        Step::Send(KB_LOGOUT_REPLY.into()),
+        Step::ExpectEof,
+    ]
+}
+
+/// `kb_script_after_greeting` for `--no-pipelining`: one command at a
+/// time, each alone, FETCH of the message EXISTS names.
+pub fn kb_script_one_at_a_time() -> Vec<Step> {
+    vec![
+        Step::ExpectAlone("LOGIN *".into()),
+        Step::Send(kb_login_ok()),
+        Step::ExpectAlone("LIST \"\" \"*\"".into()),
+        Step::Send(kb_list_reply()),
+        Step::ExpectAlone("EXAMINE INBOX".into()),
+        Step::Send(kb_examine_reply()),
+        Step::ExpectAlone("FETCH 3 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
         Step::Send(kb_fetch_reply()),
         Step::Expect("LOGOUT".into()),
-        Step::Send(
-            "* BYE Logging out\r\n{tag} OK Logout completed (0.001 + 0.000 secs).\r\n".into(),
-        ),
+        Step::Send(KB_LOGOUT_REPLY.into()),
         Step::ExpectEof,
     ]
 }

@@ -42,8 +42,8 @@ pub enum Mode {
 pub enum Step {
     /// Text sent as-is after replacing every "{tag}" with the last tag read
     /// from the client (an error if none was read yet), "{prevtag}" with the
-    /// one before it and "{prevtag2}" with the one before that (for
-    /// answering pipelined commands); one write.
+    /// one before it, "{prevtag2}" with the one before that, and so on up
+    /// to "{prevtag5}" (for answering pipelined commands); one write.
     Send(String),
     /// Raw bytes, no substitution; one write.
     SendBytes(Vec<u8>),
@@ -57,6 +57,10 @@ pub enum Step {
     /// (e.g. `Expect("")` for the bare CRLF that ends `LOGIN a {5}\r\nhello\r\n`).
     /// A line ending in a bare LF is an error.
     Expect(String),
+    /// Like `Expect`, for a line that came in the same write as the line
+    /// before it (a pipelined batch): it must be complete among the bytes
+    /// already read, without waiting for more.
+    ExpectQueued(String),
     /// Like `Expect`, for a line nothing may be pipelined behind (LOGIN,
     /// AUTHENTICATE). Like Courier's login process, which hands the
     /// connection to a new process after a successful login, the server
@@ -210,6 +214,7 @@ impl ScriptedServer {
                     tag: None,
                     prev_tag: None,
                     prev_tag2: None,
+                    tags: Vec::new(),
                     after_literal: false,
                     deadline,
                     stop: stop2,
@@ -374,6 +379,9 @@ struct Session {
     prev_tag: Option<String>,
     /// The tag before `prev_tag`, for "{prevtag2}".
     prev_tag2: Option<String>,
+    /// Every tag read, in order, for "{prevtag3}" to "{prevtag5}" (the
+    /// answers to a pipelined batch).
+    tags: Vec<String>,
     after_literal: bool,
     deadline: Instant,
     stop: Arc<AtomicBool>,
@@ -511,10 +519,19 @@ impl Session {
 
     fn substitute(&self, text: &str) -> Result<String, String> {
         let mut text = text.to_string();
+        let back = |n: usize| {
+            self.tags
+                .len()
+                .checked_sub(n + 1)
+                .and_then(|i| self.tags.get(i))
+        };
         for (mark, value) in [
-            ("{prevtag2}", &self.prev_tag2),
-            ("{prevtag}", &self.prev_tag),
-            ("{tag}", &self.tag),
+            ("{prevtag5}", back(5)),
+            ("{prevtag4}", back(4)),
+            ("{prevtag3}", back(3)),
+            ("{prevtag2}", self.prev_tag2.as_ref()),
+            ("{prevtag}", self.prev_tag.as_ref()),
+            ("{tag}", self.tag.as_ref()),
         ] {
             if !text.contains(mark) {
                 continue;
@@ -556,6 +573,15 @@ impl Session {
                 Ok(())
             }
             Step::Expect(pattern) => self.expect(pattern),
+            Step::ExpectQueued(pattern) => {
+                if !self.pending.contains(&b'\n') {
+                    return Err(format!(
+                        "{pattern:?} did not come in the same write as the line before it: no complete line was pending (\"{}\")",
+                        escape(&self.pending)
+                    ));
+                }
+                self.expect(pattern)
+            }
             Step::ExpectAlone(pattern) => {
                 self.expect(pattern)?;
                 self.drop_pipelined()
@@ -703,6 +729,7 @@ impl Session {
             self.prev_tag2 = self.prev_tag.take();
             self.prev_tag = self.tag.take();
             self.tag = Some(String::from_utf8_lossy(tag).into_owned());
+            self.tags.push(String::from_utf8_lossy(tag).into_owned());
             rest
         };
         if glob_match(pattern, rest) {

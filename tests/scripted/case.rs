@@ -366,14 +366,37 @@ pub fn opened(command: &str, reply: String) -> Vec<Step> {
     vec![Step::Expect(command.into()), Step::Send(reply)]
 }
 
-/// The envelope FETCH of message `seq`, answered with `reply`.
+/// The envelope FETCH of the newest message (`*`, sent before EXISTS is
+/// known), answered with `reply` about message `seq`.
 pub fn fetched(seq: u32, reply: String) -> Vec<Step> {
+    assert!(reply.contains(&format!("* {seq} FETCH")) || !reply.contains(" FETCH "));
+    vec![Step::Expect(KB_FETCH_NEWEST.into()), Step::Send(reply)]
+}
+
+/// The envelope FETCH of `--message seq`, answered with `reply`; queued
+/// behind EXAMINE in the batch.
+pub fn fetched_message(seq: u32, reply: String) -> Vec<Step> {
     vec![
-        Step::Expect(format!(
+        Step::ExpectQueued(format!(
             "FETCH {seq} (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"
         )),
         Step::Send(reply),
     ]
+}
+
+/// The rest of the batch after login once a step has failed: each of
+/// `commands` (sent in the same write) read and refused with BAD, as a
+/// server answers what cannot run; then LOGOUT, answered properly.
+pub fn batch_refused(commands: &[&str]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for c in commands {
+        steps.push(Step::ExpectQueued(c.to_string()));
+        steps.push(Step::Send("{tag} BAD No mailbox selected.\r\n".into()));
+    }
+    steps.push(Step::ExpectQueued("LOGOUT".into()));
+    steps.push(Step::Send(KB_LOGOUT_REPLY.into()));
+    steps.push(Step::ExpectEof);
+    steps
 }
 
 /// Logged in, the KB folders listed and INBOX examined with `examine`.

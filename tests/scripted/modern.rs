@@ -249,7 +249,9 @@ fn capability_and_id_ride_with_list_when_the_login_answer_has_none() {
             kb_list_reply()
         )),
     ];
-    steps.extend(kb_after_login().split_off(2));
+    steps.extend(
+        kb_after_login_with_quota("{tag} BAD Unknown command GETQUOTAROOT\r\n").split_off(2),
+    );
     let c = Case::tls(steps).args(&["-t", "5"]).json();
     c.exit(0);
     assert_eq!(c.v["server_id"]["name"], "Dovecot", "{}", c.ctx);

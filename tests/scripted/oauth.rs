@@ -69,7 +69,7 @@ pub fn exchange_online() -> Vec<Step> {
                 kb_list_reply()
             )),
         ],
-        kb_after_login().split_off(2),
+        kb_after_login_with_quota("{tag} BAD Command Error. 12\r\n").split_off(2),
     ])
 }
 

@@ -66,20 +66,20 @@ fn lines_that_do_not_parse_are_reported_and_ignored() {
                 "reason": "response code not understood: expected a number (0 to 4294967295) at byte 13"
             },
             {
-                // GETQUOTAROOT rides with EXAMINE: its answer arrives there.
-                "step": "examine",
+                // The quota step reads GETQUOTAROOT's answer.
+                "step": "quota",
                 "response": "* QUOTA \"\" (STORAGE ten 100)",
                 "reason": "expected quota resource, usage and limit at byte 28"
             },
         ]),
         "{ctx}"
     );
-    c.detail_ends_with("examine", "; ignored 2 responses not understood: [UNSEEN none] (response code not understood: expected a number (0 to 4294967295) at byte 13)");
+    c.detail_ends_with("examine", "; ignored 1 response not understood: [UNSEEN none] (response code not understood: expected a number (0 to 4294967295) at byte 13)");
     // The unparsed code is not taken for a value.
     assert!(v["mailbox"]["unseen"].is_null(), "{ctx}");
     assert_eq!(
         c.step("quota")["detail"],
-        "no limits reported for INBOX",
+        "no limits reported for INBOX; ignored 1 response not understood: * QUOTA \"\" (STORAGE ten 100) (expected quota resource, usage and limit at byte 28)",
         "{ctx}"
     );
     for line in [
