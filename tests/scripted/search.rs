@@ -22,14 +22,27 @@ fn opened_with(caps: &str, exists: u32) -> Vec<Step> {
             Step::Send(format!("{{tag}} OK [CAPABILITY {caps}] Logged in\r\n")),
         ],
         listed(kb_list_reply()),
-        opened(
-            "EXAMINE INBOX",
-            format!(
-                "* {exists} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n\
+        // The rest of the batch after login: in the same write as LIST.
+        vec![Step::ExpectQueued("EXAMINE INBOX".into())],
+        opened_reply(format!(
+            "* {exists} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n\
                  {{tag}} OK [READ-ONLY] Examine completed.\r\n"
-            ),
-        ),
+        )),
     ])
+}
+
+/// EXAMINE's answer (the command itself expected queued).
+fn opened_reply(reply: String) -> Vec<Step> {
+    vec![Step::Send(reply)]
+}
+
+/// LOGOUT in the same write as the command before it.
+fn logout_queued() -> Vec<Step> {
+    vec![
+        Step::ExpectQueued("LOGOUT".into()),
+        Step::Send("* BYE Logging out\r\n{tag} OK Logout completed.\r\n".into()),
+        Step::ExpectEof,
+    ]
 }
 
 fn logout() -> Vec<Step> {
@@ -74,14 +87,14 @@ fn esearch_with_searchres_fetches_the_newest_match_in_the_same_write() {
     let s = script(vec![
         opened_with(&format!("{BASE_CAPS} ESEARCH SEARCHRES"), 1204),
         vec![
-            Step::Expect("SEARCH RETURN (SAVE MAX COUNT) FROM backup@example.org".into()),
-            Step::Expect("FETCH $ (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::ExpectQueued("SEARCH RETURN (SAVE MAX COUNT) FROM backup@example.org".into()),
+            Step::ExpectQueued("FETCH $ (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
             Step::Send(format!(
                 "* ESEARCH (TAG \"{{prevtag}}\") COUNT 3 MAX 1203\r\n{{prevtag}} OK Search done\r\n{}{{tag}} OK Fetch done\r\n",
                 fetch_data(1203, OLD_DATE)
             )),
         ],
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s)
         .args(&["--search", "FROM backup@example.org", "-v"])
@@ -118,14 +131,14 @@ fn esearch_alone_fetches_the_max_it_names() {
     let s = script(vec![
         opened_with(&format!("{BASE_CAPS} ESEARCH"), 50),
         vec![
-            Step::Expect("SEARCH RETURN (MAX COUNT) SUBJECT \"nightly report\"".into()),
+            Step::ExpectQueued("SEARCH RETURN (MAX COUNT) SUBJECT \"nightly report\"".into()),
             Step::Send("* ESEARCH (TAG \"{tag}\") COUNT 2 MAX 41\r\n{tag} OK done\r\n".into()),
         ],
         fetched(
             41,
             format!("{}{{tag}} OK done\r\n", fetch_data(41, OLD_DATE)),
         ),
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s)
         .args(&["--search", "subject \"nightly report\""])
@@ -141,14 +154,14 @@ fn plain_search_is_counted_and_its_highest_fetched() {
     let s = script(vec![
         opened_with(BASE_CAPS, 30),
         vec![
-            Step::Expect("SEARCH FROM backup@example.org".into()),
+            Step::ExpectQueued("SEARCH FROM backup@example.org".into()),
             Step::Send("* SEARCH 5 27 17\r\n{tag} OK done\r\n".into()),
         ],
         fetched(
             27,
             format!("{}{{tag}} OK done\r\n", fetch_data(27, OLD_DATE)),
         ),
-        logout(),
+        logout_queued(),
     ]);
     let (m, c) = Case::tls(s)
         .args(&["--search", "FROM backup@example.org", "--messages", "1:,1:"])
@@ -167,14 +180,14 @@ fn plain_search_is_counted_and_its_highest_fetched() {
     let s = script(vec![
         opened_with(BASE_CAPS, 30),
         vec![
-            Step::Expect("SEARCH FROM backup@example.org".into()),
+            Step::ExpectQueued("SEARCH FROM backup@example.org".into()),
             Step::Send("* SEARCH 5 27 17\r\n{tag} OK done\r\n".into()),
         ],
         fetched(
             27,
             format!("{}{{tag}} OK done\r\n", fetch_data(27, OLD_DATE)),
         ),
-        logout(),
+        logout_queued(),
     ]);
     let ran = Case::tls(s)
         .args(&[
@@ -204,9 +217,9 @@ fn search_all_measured(n: u32) -> (Checked, i64, usize) {
     let bytes = answer.len();
     let s = script(vec![
         opened_with(BASE_CAPS, n),
-        vec![Step::Expect("SEARCH ALL".into()), Step::Send(answer)],
+        vec![Step::ExpectQueued("SEARCH ALL".into()), Step::Send(answer)],
         fetched(n, format!("{}{{tag}} OK done\r\n", fetch_data(n, OLD_DATE))),
-        logout(),
+        logout_queued(),
     ]);
     let (c, rss) = Case::tls(s)
         .args(&["--search", "ALL", "-t", "20"])
@@ -247,11 +260,11 @@ fn esearch_garbage_is_a_quirk_not_a_crash() {
         let s = script(vec![
             opened_with(&format!("{BASE_CAPS} ESEARCH"), 10),
             vec![
-                Step::Expect("SEARCH RETURN (MAX COUNT) SEEN".into()),
+                Step::ExpectQueued("SEARCH RETURN (MAX COUNT) SEEN".into()),
                 Step::Send(format!("{answer}{{tag}} OK done\r\n")),
             ],
             fetched(7, format!("{}{{tag}} OK done\r\n", fetch_data(7, OLD_DATE))),
-            logout(),
+            logout_queued(),
         ]);
         let c = Case::tls(s)
             .named(answer)
@@ -291,7 +304,7 @@ fn refusals_fail_at_the_search_with_a_hint() {
         ),
     ];
     for (reply, keys, sent, hint, message) in table {
-        let mut search = vec![Step::Expect((*sent).into())];
+        let mut search = vec![Step::ExpectQueued((*sent).into())];
         if keys.contains("Grüße") {
             search.push(Step::ExpectBytes("Grüße".len()));
             search.push(Step::Expect(String::new()));
@@ -320,13 +333,13 @@ fn within_announced_uses_younger() {
             Step::Expect(
                 "SEARCH RETURN (SAVE MAX COUNT) FROM backup@example.org YOUNGER 7200".into(),
             ),
-            Step::Expect("FETCH $ (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::ExpectQueued("FETCH $ (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
             Step::Send(format!(
                 "* ESEARCH (TAG \"{{prevtag}}\") COUNT 1 MAX 99\r\n{{prevtag}} OK done\r\n{}{{tag}} OK done\r\n",
                 fetch_data(99, &date_ago(600))
             )),
         ],
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s)
         .args(&[
@@ -351,7 +364,7 @@ fn within_not_announced_filters_the_dates_itself() {
     let s = script(vec![
         opened_with(BASE_CAPS, 100),
         vec![
-            Step::Expect("SEARCH FROM backup@example.org SINCE *-*-*".into()),
+            Step::ExpectQueued("SEARCH FROM backup@example.org SINCE *-*-*".into()),
             Step::Send("* SEARCH 40 41 42\r\n{tag} OK done\r\n".into()),
             Step::Expect("FETCH 40:42 (INTERNALDATE)".into()),
             Step::Send(format!(
@@ -365,7 +378,7 @@ fn within_not_announced_filters_the_dates_itself() {
             41,
             format!("{}{{tag}} OK done\r\n", fetch_data(41, &date_ago(3600))),
         ),
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s)
         .args(&[
@@ -387,7 +400,7 @@ fn counted(matches: u32, date: &str) -> Vec<Step> {
     let mut s = script(vec![
         opened_with(BASE_CAPS, 20),
         vec![
-            Step::Expect("SEARCH SEEN".into()),
+            Step::ExpectQueued("SEARCH SEEN".into()),
             Step::Send(format!("* SEARCH{numbers}\r\n{{tag}} OK done\r\n")),
         ],
     ]);
@@ -396,8 +409,11 @@ fn counted(matches: u32, date: &str) -> Vec<Step> {
             matches,
             format!("{}{{tag}} OK done\r\n", fetch_data(matches, date)),
         ));
+        // The newest match's FETCH and LOGOUT in one write.
+        s.extend(logout_queued());
+    } else {
+        s.extend(logout());
     }
-    s.extend(logout());
     s
 }
 
@@ -506,11 +522,11 @@ fn plain_search_words_not_numbers_are_a_quirk() {
     let s = script(vec![
         opened_with(BASE_CAPS, 10),
         vec![
-            Step::Expect("SEARCH SEEN".into()),
+            Step::ExpectQueued("SEARCH SEEN".into()),
             Step::Send("* SEARCH 2 5 (MODSEQ 917162500) x7\r\n{tag} OK done\r\n".into()),
         ],
         fetched(5, format!("{}{{tag}} OK done\r\n", fetch_data(5, OLD_DATE))),
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s).args(&["--search", "SEEN"]).json();
     c.exit(0);
@@ -532,7 +548,7 @@ fn more_matches_than_dates_checked_is_a_lower_bound() {
     let s = script(vec![
         opened_with(BASE_CAPS, 1500),
         vec![
-            Step::Expect("SEARCH ALL SINCE *".into()),
+            Step::ExpectQueued("SEARCH ALL SINCE *".into()),
             Step::Send(format!("* SEARCH{numbers}\r\n{{tag}} OK done\r\n")),
             // The newest thousand, as one range.
             Step::Expect("FETCH 501:1500 (INTERNALDATE)".into()),
@@ -542,7 +558,7 @@ fn more_matches_than_dates_checked_is_a_lower_bound() {
             1500,
             format!("{}{{tag}} OK done\r\n", fetch_data(1500, &recent)),
         ),
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s).args(&["--search-within", "1h"]).json();
     c.exit(0);
@@ -559,11 +575,11 @@ fn gmail_raw_goes_where_announced() {
     let s = script(vec![
         opened_with(&format!("{BASE_CAPS} X-GM-EXT-1"), 9),
         vec![
-            Step::Expect("SEARCH X-GM-RAW \"has:attachment in:inbox\"".into()),
+            Step::ExpectQueued("SEARCH X-GM-RAW \"has:attachment in:inbox\"".into()),
             Step::Send("* SEARCH 4 9\r\n{tag} OK done\r\n".into()),
         ],
         fetched(9, format!("{}{{tag}} OK done\r\n", fetch_data(9, OLD_DATE))),
-        logout(),
+        logout_queued(),
     ]);
     let c = Case::tls(s)
         .args(&["--search", "X-GM-RAW \"has:attachment in:inbox\""])
