@@ -587,3 +587,101 @@ fn gmail_raw_goes_where_announced() {
     c.exit(0);
     assert_eq!(c.v["search"]["matches"], 2, "{}", c.ctx);
 }
+
+#[test]
+fn no_pipelining_searches_one_command_at_a_time() {
+    let s = script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+            Step::Send(format!(
+                "{{tag}} OK [CAPABILITY {BASE_CAPS} ESEARCH SEARCHRES] Logged in\r\n"
+            )),
+            Step::ExpectAlone("LIST \"\" \"*\"".into()),
+            Step::Send(kb_list_reply()),
+            Step::ExpectAlone("EXAMINE INBOX".into()),
+            Step::Send(
+                "* 12 EXISTS\r\n* 0 RECENT\r\n{tag} OK [READ-ONLY] Examine completed.\r\n".into(),
+            ),
+            // One command at a time: no FETCH $ behind the SEARCH.
+            Step::ExpectAlone("SEARCH RETURN (MAX COUNT) SEEN".into()),
+            Step::Send("* ESEARCH (TAG \"{tag}\") COUNT 2 MAX 11\r\n{tag} OK done\r\n".into()),
+            Step::ExpectAlone("FETCH 11 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)".into()),
+            Step::Send(format!("{}{{tag}} OK done\r\n", fetch_data(11, OLD_DATE))),
+        ],
+        logout(),
+    ]);
+    let c = Case::tls(s)
+        .args(&["--search", "SEEN", "--no-pipelining"])
+        .json();
+    c.exit(0);
+    assert_eq!(c.v["message"]["seq"], 11, "{}", c.ctx);
+    assert_eq!(c.v["search"]["method"], "ESEARCH", "{}", c.ctx);
+}
+
+#[test]
+fn capabilities_unknown_at_login_search_plainly_in_the_batch() {
+    let s = script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+            Step::Send("{tag} OK Logged in\r\n".into()),
+            Step::Expect("CAPABILITY".into()),
+            Step::Send(format!(
+                "* CAPABILITY {BASE_CAPS} ESEARCH SEARCHRES\r\n{{tag}} OK done\r\n"
+            )),
+        ],
+        listed(kb_list_reply()),
+        vec![Step::ExpectQueued("EXAMINE INBOX".into())],
+        opened_reply(
+            "* 12 EXISTS\r\n* 0 RECENT\r\n{tag} OK [READ-ONLY] Examine completed.\r\n".into(),
+        ),
+        vec![
+            Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+            Step::Send("{tag} BAD unknown command\r\n".into()),
+            // Sent before CAPABILITY was answered: plain SEARCH.
+            Step::ExpectQueued("SEARCH SEEN".into()),
+            Step::Send("* SEARCH 3 11\r\n{tag} OK done\r\n".into()),
+        ],
+        fetched(
+            11,
+            format!("{}{{tag}} OK done\r\n", fetch_data(11, OLD_DATE)),
+        ),
+        logout_queued(),
+    ]);
+    let c = Case::tls(s).args(&["--search", "SEEN"]).json();
+    c.exit(0);
+    assert_eq!(c.v["search"]["matches"], 2, "{}", c.ctx);
+    assert_eq!(c.v["search"]["method"], "SEARCH", "{}", c.ctx);
+}
+
+#[test]
+fn a_synchronizing_literal_keeps_the_search_out_of_the_batch() {
+    let s = script(vec![
+        vec![
+            Step::Send(GREETING.into()),
+            Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+            Step::Send("{tag} OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n".into()),
+        ],
+        listed(kb_list_reply()),
+        vec![Step::ExpectQueued("EXAMINE INBOX".into())],
+        opened_reply(
+            "* 12 EXISTS\r\n* 0 RECENT\r\n{tag} OK [READ-ONLY] Examine completed.\r\n".into(),
+        ),
+        vec![
+            Step::Expect("SEARCH CHARSET UTF-8 SUBJECT {7}".into()),
+            Step::Send("+ go ahead\r\n".into()),
+            Step::ExpectBytes("Grüße".len()),
+            Step::Expect(String::new()),
+            Step::Send("* SEARCH 11\r\n{tag} OK done\r\n".into()),
+        ],
+        fetched(
+            11,
+            format!("{}{{tag}} OK done\r\n", fetch_data(11, OLD_DATE)),
+        ),
+        logout_queued(),
+    ]);
+    let c = Case::tls(s).args(&["--search", "SUBJECT Grüße"]).json();
+    c.exit(0);
+    assert_eq!(c.v["search"]["matches"], 1, "{}", c.ctx);
+}
