@@ -478,6 +478,85 @@ fn match_count(count: i64, range: &str, keys: &str) -> Failure {
 mod tests {
     use super::*;
 
+    fn config(list: &[&str]) -> Config {
+        use argh::FromArgs;
+        let args = crate::cli::Args::from_args(&["imapcheck"], list).expect("flags");
+        crate::cli::configure(args, true, false).expect("config")
+    }
+
+    fn sent(list: &[&str], plan: SearchPlan) -> String {
+        let cfg = config(list);
+        search_words(&cfg, &plan)
+            .iter()
+            .map(|w| match w {
+                Word::Raw(s) => s.clone(),
+                Word::Str(b) => format!("<{}>", String::from_utf8_lossy(b)),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_search_command_under_each_plan() {
+        let now = 1_704_276_000; // 3-Jan-2024 10:00 UTC
+        let plain = SearchPlan {
+            now,
+            ..SearchPlan::plain()
+        };
+        let esearch = SearchPlan {
+            esearch: true,
+            ..plain
+        };
+        let searchres = SearchPlan {
+            prefetch: true,
+            ..esearch
+        };
+        let within = SearchPlan {
+            younger: true,
+            ..searchres
+        };
+        let table: &[(&[&str], SearchPlan, &str)] = &[
+            (
+                &["h", "-u", "a", "--search", "FROM x"],
+                plain,
+                "SEARCH FROM x",
+            ),
+            (
+                &["h", "-u", "a", "--search", "FROM x"],
+                esearch,
+                "SEARCH RETURN (MAX COUNT) FROM x",
+            ),
+            (
+                &["h", "-u", "a", "--search", "FROM x"],
+                searchres,
+                "SEARCH RETURN (SAVE MAX COUNT) FROM x",
+            ),
+            (
+                &["h", "-u", "a", "--search", "SUBJECT ä"],
+                plain,
+                "SEARCH CHARSET UTF-8 SUBJECT <ä>",
+            ),
+            (
+                &["h", "-u", "a", "--search-within", "2h"],
+                within,
+                "SEARCH RETURN (SAVE MAX COUNT) ALL YOUNGER 7200",
+            ),
+            // A day's margin before the day two hours ago.
+            (
+                &["h", "-u", "a", "--search-within", "2h"],
+                plain,
+                "SEARCH ALL SINCE 2-Jan-2024",
+            ),
+        ];
+        for (flags, plan, want) in table {
+            assert_eq!(sent(flags, *plan), *want, "{flags:?}");
+            assert_eq!(
+                plan.exact_dates(&config(flags)),
+                flags.contains(&"--search-within") && !plan.younger
+            );
+        }
+    }
+
     #[test]
     fn sequence_sets_join_runs() {
         assert_eq!(sequence_set(&[1]), "1");
