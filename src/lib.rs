@@ -4,7 +4,8 @@
 //! Data flows one way: flags → configuration (`cli`) → `runner` → the
 //! steps of `check` → `session` → `transport`; results flow back into one
 //! `report`, which a renderer (`report::text`, `nagios`, `json`,
-//! `openmetrics`) writes to `output`.
+//! `openmetrics`) writes to `output`. `serve` runs checks for Prometheus
+//! at scrape time, above the runner.
 
 pub mod age;
 pub mod base64;
@@ -24,6 +25,7 @@ pub mod rfc2047;
 pub mod runner;
 pub mod sasl;
 pub mod search;
+pub mod serve;
 pub mod session;
 #[cfg(test)]
 mod test_input;

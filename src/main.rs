@@ -37,24 +37,13 @@ fn main() {
 fn run() -> i32 {
     // SAFETY: first thing in the process; no other thread exists yet.
     let trust = unsafe { transport::adopt_trust_plan() };
+    // `imapcheck serve …` is the exporter (a host named serve is `-H serve`).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "serve") {
+        return serve_main();
+    }
 
-    // Logs go to stderr and are off unless RUST_LOG asks; the transcript
-    // lines they carry are already redacted. Every message is escaped like
-    // the rest of the output, whoever logged it.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
-        .target(env_logger::Target::Stderr)
-        .format(|buf, record| {
-            let text = record.args().to_string();
-            writeln!(
-                buf,
-                "[{} {} {}] {}",
-                buf.timestamp(),
-                record.level(),
-                record.target(),
-                imapcheck::report::terminal(&text)
-            )
-        })
-        .init();
+    // Logs go to stderr and are off unless RUST_LOG asks.
+    imapcheck::transcript::init_log("off");
     log::debug!("system CAs: {}", trust.plan.describe());
 
     let mut raw_args = Vec::new();
@@ -120,12 +109,7 @@ fn run() -> i32 {
             }
         }
     } else if cfg.user.is_some() {
-        // With an OAuth mechanism the "password" is an access token, which
-        // may be longer than any password.
-        let max_line = match cfg.auth {
-            cli::AuthMethod::XOAuth2 | cli::AuthMethod::OAuthBearer => password::MAX_TOKEN_LINE,
-            cli::AuthMethod::Login | cli::AuthMethod::Plain => password::MAX_PASSWORD_LINE,
-        };
+        let max_line = cfg.auth.secret_line_limit();
         match password::read_password(&cfg.password_source, env_password, max_line) {
             Ok(p) => credentials.password = Some(p),
             Err(msg) => {
@@ -137,22 +121,28 @@ fn run() -> i32 {
     runner.run(credentials).exit_code()
 }
 
+/// `imapcheck serve`, with its arguments after the word.
+fn serve_main() -> i32 {
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(2)
+        .map(|a| a.into_string())
+        .collect();
+    match args {
+        Ok(args) => {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            imapcheck::serve::main(&refs)
+        }
+        Err(a) => {
+            err!("imapcheck serve: argument {:?} is not valid UTF-8", a);
+            3
+        }
+    }
+}
+
 /// Which TLS library this binary uses, and its version.
 fn tls_library() -> String {
-    unsafe extern "C" {
-        // OpenSSL >= 1.1.0; native-tls links libssl/libcrypto on Linux.
-        fn OpenSSL_version(kind: std::ffi::c_int) -> *const std::ffi::c_char;
-    }
-    // SAFETY: OpenSSL_version(OPENSSL_VERSION = 0) returns a pointer to a
-    // static NUL-terminated string owned by the library.
-    let version = unsafe {
-        let p = OpenSSL_version(0);
-        if p.is_null() {
-            String::from("OpenSSL (unknown version)")
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
+    // A static string; asking for it does not initialise OpenSSL.
+    let version = openssl::version::version();
     if cfg!(feature = "vendored") {
         format!("{version}, vendored (statically linked into this binary)")
     } else {

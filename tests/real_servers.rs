@@ -97,10 +97,38 @@ fn assert_message_is(o: &Out, truth_msg: &Value) {
 // The cases
 // ---------------------------------------------------------------------------
 
+/// What the handshake negotiated: a current version and cipher, the
+/// chain as sent complete, and no HelloRetryRequest (X25519 and P-256 key
+/// shares are offered, and Cyrus's default is P-256).
+#[track_caller]
+fn assert_modern_session(o: &Out) {
+    let version = o.str("tls.session.version");
+    assert!(
+        ["TLS 1.3", "TLS 1.2"].contains(&version),
+        "version{}",
+        o.ctx()
+    );
+    assert!(
+        o.str("tls.session.cipher").starts_with("TLS_"),
+        "cipher{}",
+        o.ctx()
+    );
+    o.eq("tls.session.chain_complete", true);
+    o.eq("tls.session.hello_retry", false);
+    assert!(
+        !o.at("tls.session.chain")
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "chain{}",
+        o.ctx()
+    );
+}
+
 fn starttls_full_check(inst: &Instance) {
     let o = check(inst, "starttls", &[]);
     o.verdict("ok", 0);
     assert_healthy(&o, "starttls", "examine", &[]);
+    assert_modern_session(&o);
     if inst.id {
         assert!(o.at("server_id").is_object(), "server_id{}", o.ctx());
     }
@@ -112,6 +140,7 @@ fn tls_full_check(inst: &Instance) {
     assert_healthy(&o, "tls", "examine", &[]);
     o.eq("tls.verified", true);
     o.eq("tls.subject", "CN=localhost");
+    assert_modern_session(&o);
 }
 
 fn cleartext_check(inst: &Instance) {

@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use crate::der;
 use crate::report::TlsReport;
 use crate::session::Session;
-use crate::transport::{Transport, resolve};
+use crate::transport::{Transport, probe_old_version, resolve};
 
 use super::diagnosis::{self, NO_CONNECTION, NO_TLS_CONTEXT};
+use super::tls_session;
 use super::{Check, Done, Step, StepOutcome};
 
 impl Check<'_> {
@@ -79,12 +80,21 @@ impl Check<'_> {
             .session
             .as_mut()
             .ok_or_else(|| NO_CONNECTION.with(None))?;
-        if let Err(e) = session.transport_mut().start_tls(connector, &host) {
-            session.mark_broken();
-            return Err(diagnosis::tls_failure(&e, step, self.cfg));
-        }
+        let shook = match session.transport_mut().start_tls(connector, &host) {
+            Ok(shook) => shook,
+            Err(mut e) => {
+                session.mark_broken();
+                if e.refused_version().is_some_and(|v| v >= 0x0303) {
+                    // The alert names no version: ask on a second connection.
+                    let peer = session.transport().peer;
+                    let starttls = step == Step::Starttls;
+                    e.old_version = probe_old_version(peer, &host, starttls, self.deadline);
+                }
+                return Err(diagnosis::tls_failure(&e, step, self.cfg));
+            }
+        };
         self.transcript.note("TLS established");
-        let der = session.transport().peer_certificate_der();
+        let der = shook.leaf.clone();
         let verified = !self.cfg.insecure;
         let mut tls = TlsReport {
             name: host.clone(),
@@ -94,6 +104,7 @@ impl Check<'_> {
             not_after: None,
             not_after_unix: None,
             days_left: None,
+            session: None,
         };
         // Unverified is said once, by the warning below.
         let mut detail: Vec<String> = Vec::new();
@@ -127,12 +138,30 @@ impl Check<'_> {
             Some(Err(e)) => detail.push(format!("certificate not readable: {e}")),
             None => detail.push("no certificate received".into()),
         }
+        if let (false, Some(why)) = (verified, &shook.unverified) {
+            detail.push(format!("the certificate would not verify: {why}"));
+        }
+        let (session_detail, session_warnings) = tls_session::describe(&shook, self.cfg.insecure);
+        detail.extend(session_detail);
+        warnings.extend(session_warnings);
+        tls.session = Some(tls_session::report(&shook));
+        let below_floor = tls_session::below_floor(&shook, self.cfg);
+        if let Some((_, false)) = &below_floor {
+            warnings.push(tls_session::floor_warning(&shook, self.cfg));
+        }
         let crit = tls
             .days_left
             .zip(self.cfg.cert_crit_days)
             .filter(|&(days, crit)| days < crit);
         let not_after = tls.not_after.clone().unwrap_or_default();
         self.report.tls = Some(tls);
+        if let Some((floor, true)) = below_floor {
+            self.finding = true;
+            return Err(diagnosis::tls_version_below(
+                &shook.negotiated.version,
+                &floor,
+            ));
+        }
         if let Some((days, crit)) = crit {
             // A finding about the certificate, not a broken session: the
             // later steps still run.

@@ -177,6 +177,9 @@ pub(super) fn tls_failure(e: &TlsError, step: Step, cfg: &Config) -> Failure {
     if let Some(f) = tls_not_started(e, step, cfg) {
         return f;
     }
+    if let Some(f) = tls_chain_or_version(e) {
+        return f;
+    }
     let implicit = step == Step::Tls;
     let (message, timed_out) = (e.message.as_str(), e.timed_out);
     let m = message.to_ascii_lowercase();
@@ -754,6 +757,61 @@ pub(super) fn io_failure(e: &SessionError, step: Step, expected: &str) -> Failur
             "the server sent something no IMAP server should; run with -v for the transcript",
         ),
     }
+}
+
+/// A handshake that failed for a reason the chain as sent or the
+/// server's version names: an issuer nobody sent, TLS 1.0 or 1.1 only.
+fn tls_chain_or_version(e: &TlsError) -> Option<Failure> {
+    let message = e.message.as_bytes();
+    if let Some(v) = e.refused_version() {
+        let version = match v {
+            0x0300..0x0303 => crate::transport::tls::version_name(v),
+            _ => "TLS versions older than 1.2".to_string(),
+        };
+        return Some(failure(
+            format!(
+                "this server offers only {version}; current clients and this OpenSSL refuse it"
+            ),
+            "a TLS 1.2 or 1.3 handshake",
+            Some(message),
+            "enable TLS 1.2 and 1.3 on the server: RFC 8996 retired TLS 1.0 and 1.1, and Microsoft 365, Apple and Mozilla clients no longer speak them",
+        ));
+    }
+    let chain = e.chain.as_ref()?;
+    let (issuer, url) = chain.missing_issuer.as_ref()?;
+    let sent = match chain.sent.len() {
+        1 => format!("only its own certificate, and its issuer {issuer} is not trusted here"),
+        n => format!(
+            "{n} certificates, and the last one's issuer {issuer} is neither sent nor trusted here"
+        ),
+    };
+    // A caIssuers URL says a public CA's intermediate is meant; without
+    // one the issuer may as well be a private root: both are said, the
+    // likelier first.
+    let hint = match url {
+        Some(u) => format!(
+            "the server must send the intermediate certificate {issuer} (the certificate says it is at {u}) after its own; if {issuer} is a private root CA instead, pass it with --ca-file"
+        ),
+        None => format!(
+            "if {issuer} is a private root CA, pass it with --ca-file; otherwise the server must send the intermediate certificate {issuer} after its own"
+        ),
+    };
+    Some(failure(
+        format!("the server certificate is not issued by a trusted CA: the server sent {sent}"),
+        "a certificate chain that reaches a trusted root",
+        Some(message),
+        hint,
+    ))
+}
+
+/// `--min-tls`'s critical floor: the negotiated version is below it.
+pub(super) fn tls_version_below(version: &str, floor: &str) -> Failure {
+    failure(
+        format!("the server negotiated {version}, below the critical --min-tls {floor}"),
+        format!("{floor} or later"),
+        None,
+        "enable TLS 1.3 (and 1.2) on the server; RFC 8996 retired TLS 1.0 and 1.1",
+    )
 }
 
 #[cfg(test)]

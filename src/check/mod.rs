@@ -29,6 +29,7 @@ mod search;
 mod seen;
 mod starttls;
 mod step;
+mod tls_session;
 mod token;
 mod token_diagnosis;
 
@@ -186,6 +187,7 @@ impl<'a> Check<'a> {
     ) -> Check<'a> {
         let transcript = Transcript {
             enabled: cfg.verbose,
+            capture: cfg.capture,
         };
         // First of all, so the token request overlaps everything up to
         // the login.

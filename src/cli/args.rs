@@ -75,6 +75,12 @@ pub struct Args {
     #[argh(switch)]
     pub insecure: bool,
 
+    /// TLS version floor: <warn>[,<crit>], each 1.2 or 1.3: WARNING when
+    /// the server negotiates below <warn>, CRITICAL below <crit> (default:
+    /// the version is reported, not judged)
+    #[argh(option)]
+    pub min_tls: Option<String>,
+
     /// WARNING when the certificate expires within this many days (default 14)
     #[argh(option)]
     pub cert_warn_days: Option<u32>,

@@ -53,6 +53,17 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// The longest first line a secret file (or standard input, or the
+    /// prompt) may give for this method: with an OAuth mechanism the
+    /// "password" is an access token, which may be longer than any
+    /// password.
+    pub fn secret_line_limit(self) -> usize {
+        match self {
+            AuthMethod::XOAuth2 | AuthMethod::OAuthBearer => crate::password::MAX_TOKEN_LINE,
+            AuthMethod::Login | AuthMethod::Plain => crate::password::MAX_PASSWORD_LINE,
+        }
+    }
+
     /// The SASL mechanism name, for AUTHENTICATE (None for LOGIN).
     pub fn mechanism(self) -> Option<&'static str> {
         match self {
@@ -70,6 +81,15 @@ pub enum Format {
     Nagios,
     Json,
     OpenMetrics,
+}
+
+/// `--min-tls`: TLS versions as on the wire (0x0303 is TLS 1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFloor {
+    /// Below this: WARNING.
+    pub warn: u16,
+    /// Below this: CRITICAL.
+    pub crit: Option<u16>,
 }
 
 /// The checked configuration of one run.
@@ -92,6 +112,8 @@ pub struct Config {
     pub sni: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
+    /// `--min-tls`: the lowest TLS version that is not a finding.
+    pub min_tls: Option<TlsFloor>,
     pub cert_warn_days: i64,
     /// CRITICAL below this many days left; None: off.
     pub cert_crit_days: Option<i64>,
@@ -126,6 +148,9 @@ pub struct Config {
     /// OpenMetrics sample carries.
     pub labels: Vec<(String, String)>,
     pub verbose: bool,
+    /// With `verbose`: the transcript goes to this capture, not stderr
+    /// (`serve`'s `debug=true`); never set from the command line.
+    pub capture: Option<crate::transcript::CaptureId>,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
 }
@@ -223,6 +248,10 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         {
             return Err(format!("{flag} must be a number of seconds, 0 or more"));
         }
+    }
+    let min_tls = args.min_tls.as_deref().map(values::min_tls).transpose()?;
+    if min_tls.is_some() && security == Security::None {
+        return Err("--min-tls needs TLS: it excludes --security none".into());
     }
     let (cert_warn_days, cert_crit_days) = values::cert_days(
         args.certificate.as_deref(),
@@ -359,6 +388,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         sni: args.sni,
         ca_file: args.ca_file,
         insecure: args.insecure,
+        min_tls,
         cert_warn_days,
         cert_crit_days,
         user: args.user,
@@ -382,6 +412,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         output,
         labels,
         verbose: args.verbose,
+        capture: None,
         warning: args.warning,
         critical: args.critical,
     })
@@ -398,6 +429,20 @@ mod tests {
 
     fn config(list: &[&str]) -> Result<Config, String> {
         configure(args(list).map_err(|e| e.output)?, false, false)
+    }
+
+    #[test]
+    fn min_tls_needs_tls_and_takes_a_critical_floor() {
+        let c = config(&["h", "--min-tls", "1.3,1.2"]).expect("config");
+        let want = TlsFloor {
+            warn: 0x0304,
+            crit: Some(0x0303),
+        };
+        assert_eq!(c.min_tls, Some(want));
+        assert_eq!(config(&["h"]).expect("config").min_tls, None);
+        let e = config(&["h", "--security", "none", "--min-tls", "1.2"]).unwrap_err();
+        assert!(e.contains("--min-tls needs TLS"), "{e}");
+        assert!(config(&["h", "--min-tls", "1.0"]).is_err());
     }
 
     #[test]

@@ -143,3 +143,40 @@ pub(super) fn labels(list: &[String]) -> Result<Vec<(String, String)>, String> {
     }
     Ok(out)
 }
+
+/// `--min-tls <warn>[,<crit>]`: `1.2`, `1.3`, or `1.3,1.2`.
+pub fn min_tls(text: &str) -> Result<super::TlsFloor, String> {
+    let version = |v: &str| match v.trim() {
+        "1.2" => Ok(0x0303),
+        "1.3" => Ok(0x0304),
+        other => Err(format!(
+            "--min-tls takes 1.2 or 1.3 (a warning floor, then optionally ,<critical floor>), not {other:?}"
+        )),
+    };
+    let (warn, crit) = match text.split_once(',') {
+        Some((w, c)) => (version(w)?, Some(version(c)?)),
+        None => (version(text)?, None),
+    };
+    if crit.is_some_and(|c| c > warn) {
+        return Err(
+            "--min-tls <warn>,<crit>: the critical floor cannot be above the warning floor".into(),
+        );
+    }
+    Ok(super::TlsFloor { warn, crit })
+}
+
+#[cfg(test)]
+mod min_tls_tests {
+    use super::*;
+
+    #[test]
+    fn min_tls_takes_a_floor_and_an_optional_critical_one() {
+        let floor = |w, c| Ok(super::super::TlsFloor { warn: w, crit: c });
+        assert_eq!(min_tls("1.2"), floor(0x0303, None));
+        assert_eq!(min_tls("1.3,1.2"), floor(0x0304, Some(0x0303)));
+        assert_eq!(min_tls("1.3,1.3"), floor(0x0304, Some(0x0304)));
+        assert!(min_tls("1.2,1.3").is_err());
+        assert!(min_tls("1.1").is_err());
+        assert!(min_tls("").is_err());
+    }
+}

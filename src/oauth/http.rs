@@ -7,7 +7,7 @@
 //! Nothing read from the network is trusted: no unwrap, no unchecked index.
 //! How the body is delimited is `body`'s.
 
-use native_tls::TlsConnector;
+use crate::transport::TlsContext;
 
 use crate::password::Secret;
 use crate::report::escape_cut;
@@ -54,7 +54,7 @@ pub fn post_form(
     url: &TokenUrl,
     form: &Secret,
     shown: &str,
-    connector: &TlsConnector,
+    connector: &TlsContext,
     deadline: Deadline,
     transcript: Transcript,
     mask: Mask,
@@ -213,7 +213,14 @@ mod tests {
             at: 0,
             size,
         });
-        read_response(&mut conn, Transcript { enabled: false }, &|b| b.to_vec())
+        read_response(
+            &mut conn,
+            Transcript {
+                enabled: false,
+                capture: None,
+            },
+            &|b| b.to_vec(),
+        )
     }
 
     /// The framing and body, the same whether read 1, 3 or 8192 bytes at a

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use native_tls::TlsConnector;
+use crate::transport::TlsContext;
 
 use crate::json::Json;
 use crate::password::Secret;
@@ -88,7 +88,7 @@ pub enum TokenError {
 pub fn fetch(
     cfg: &OAuthConfig,
     secrets: &OAuthSecrets,
-    connector: &TlsConnector,
+    connector: &TlsContext,
     deadline: Deadline,
     transcript: Transcript,
 ) -> Result<Token, TokenError> {

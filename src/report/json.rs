@@ -7,7 +7,7 @@ use crate::json::{Json, ObjBuilder};
 
 use super::{
     MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Repeated, Report, Round,
-    SearchReport, Series, StepResult, StepStats, TlsReport, Verdict, ms,
+    SearchReport, Series, StepResult, StepStats, TlsReport, TlsSession, Verdict, ms,
 };
 
 pub struct JsonObject;
@@ -66,9 +66,30 @@ fn round_object(round: &Round) -> Json {
                     Json::Arr(round.reports.iter().map(report_object).collect()),
                 )
                 .field("addresses_left_out", int(round.left_out as u64))
+                .field("certificates", address_certificates(round))
                 .build()
         }
     }
+}
+
+/// `--all-addresses`: each address's leaf (SHA-256, notAfter), and
+/// whether they differ.
+fn address_certificates(round: &Round) -> Json {
+    let per = super::certificates::per_address(&round.reports);
+    let list = per.iter().map(|c| {
+        Json::obj()
+            .field("address", Json::str(c.address.as_str()))
+            .field("leaf_sha256", Json::str(c.sha256.as_str()))
+            .field("not_after", opt_str(&c.not_after))
+            .build()
+    });
+    Json::obj()
+        .field(
+            "differ",
+            Json::opt(round.certificate_differences(), Json::Str),
+        )
+        .field("leaves", Json::Arr(list.collect()))
+        .build()
 }
 
 /// The fields a round's and a repetition's objects open with, as a
@@ -181,6 +202,26 @@ fn tls(t: &TlsReport) -> Json {
         .field("issuer", opt_str(&t.issuer))
         .field("not_after", opt_str(&t.not_after))
         .field("days_left", Json::opt(t.days_left, Json::Int))
+        .field("session", Json::opt(t.session.as_ref(), tls_session))
+        .build()
+}
+
+/// What the handshake negotiated and the chain as sent (see the man page).
+fn tls_session(s: &TlsSession) -> Json {
+    let chain = s.chain.iter().map(|(subject, issuer)| {
+        Json::obj()
+            .field("subject", Json::str(subject.as_str()))
+            .field("issuer", Json::str(issuer.as_str()))
+            .build()
+    });
+    Json::obj()
+        .field("version", Json::str(s.version.as_str()))
+        .field("cipher", Json::str(s.cipher.as_str()))
+        .field("group", opt_str(&s.group))
+        .field("hello_retry", Json::Bool(s.hello_retry))
+        .field("chain", Json::Arr(chain.collect()))
+        .field("chain_complete", Json::opt(s.chain_complete, Json::Bool))
+        .field("leaf_sha256", opt_str(&s.leaf_sha256))
         .build()
 }
 

@@ -4,6 +4,7 @@
 //! finishes), one Nagios/Icinga line with performance data, one JSON
 //! object, and OpenMetrics for Prometheus; a new format is a new file.
 
+pub mod certificates;
 mod escape;
 mod json;
 mod nagios;
@@ -116,6 +117,29 @@ pub struct TlsReport {
     /// notAfter in seconds since the epoch, for OpenMetrics.
     pub not_after_unix: Option<i64>,
     pub days_left: Option<i64>,
+    /// What the handshake negotiated and the chain as sent; None when
+    /// the handshake did not finish.
+    pub session: Option<TlsSession>,
+}
+
+/// What a TLS handshake negotiated, and the chain the server sent.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSession {
+    /// `TLS 1.3`.
+    pub version: String,
+    /// IANA name, `TLS_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    /// Key-exchange group, `X25519`; None when OpenSSL does not say.
+    pub group: Option<String>,
+    /// Whether the server sent a HelloRetryRequest.
+    pub hello_retry: bool,
+    /// Subject and issuer of each certificate sent (cut short), leaf first.
+    pub chain: Vec<(String, String)>,
+    /// Whether the chain as sent reaches a trusted root by itself; None
+    /// when nothing verified.
+    pub chain_complete: Option<bool>,
+    /// The leaf certificate's SHA-256 fingerprint, hex.
+    pub leaf_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

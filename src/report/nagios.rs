@@ -225,6 +225,7 @@ mod tests {
             not_after: None,
             not_after_unix: None,
             days_left: Some(20),
+            session: None,
         });
         r.cert_warn_days = Some(30);
         r.cert_crit_days = Some(14);

@@ -223,6 +223,35 @@ fn tls_families(out: &mut Families, report: &Report) {
             vec![(vec![label("sni", tls.name.clone())], t.to_string())],
         );
     }
+    tls_session_families(out, tls);
+}
+
+/// The negotiated version and cipher, and the length of the chain as sent.
+fn tls_session_families(out: &mut Families, tls: &crate::report::TlsReport) {
+    let Some(s) = &tls.session else { return };
+    let mut labels = vec![
+        label("sni", tls.name.clone()),
+        label("version", s.version.clone()),
+        label("cipher", s.cipher.clone()),
+    ];
+    if let Some(group) = &s.group {
+        labels.push(label("group", group.clone()));
+    }
+    out.push(
+        "imapcheck_tls_info",
+        None,
+        "The TLS version, cipher suite and key-exchange group negotiated; always 1.",
+        vec![(labels, "1".to_string())],
+    );
+    out.push(
+        "imapcheck_tls_chain_certificates",
+        None,
+        "Certificates the server sent in its chain, the leaf included.",
+        vec![(
+            vec![label("sni", tls.name.clone())],
+            s.chain.len().to_string(),
+        )],
+    );
 }
 
 fn mailbox_families(out: &mut Families, report: &Report) {
@@ -599,6 +628,7 @@ mod tests {
             not_after: None,
             not_after_unix: Some(1),
             days_left: None,
+            session: None,
         });
         r.quota = Some(vec![QuotaReport {
             root: "r".into(),

@@ -27,11 +27,24 @@ pub struct Round {
 impl Round {
     /// The worst of the reports (UNKNOWN for none, which cannot happen).
     pub fn verdict(&self) -> Verdict {
-        self.reports
+        let worst = self
+            .reports
             .iter()
             .map(Report::verdict)
             .max()
-            .unwrap_or(Verdict::Unknown)
+            .unwrap_or(Verdict::Unknown);
+        match self.certificate_differences() {
+            Some(_) => worst.max(Verdict::Warning),
+            None => worst,
+        }
+    }
+
+    /// With `--all-addresses`: the addresses present different leaf
+    /// certificates (a WARNING), said in a sentence.
+    pub fn certificate_differences(&self) -> Option<String> {
+        self.all_addresses
+            .then(|| super::certificates::differences(&self.reports))
+            .flatten()
     }
 
     /// `host: 2 of 3 addresses OK; [2001:db8::5]:993 connect failed: …`,
@@ -61,6 +74,9 @@ impl Round {
                 }
                 for r in self.reports.iter().filter(|r| r.verdict() != Verdict::Ok) {
                     let _ = write!(s, "; {} {}", address_label(r), r.outcome());
+                }
+                if let Some(differ) = self.certificate_differences() {
+                    let _ = write!(s, "; {differ}");
                 }
                 s
             }

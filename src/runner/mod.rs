@@ -77,6 +77,12 @@ impl<'a> Runner<'a> {
         self.finish(&report)
     }
 
+    /// One round with nothing printed, for a caller that renders the
+    /// result itself (`serve`'s probes).
+    pub fn quiet_round(&self, credentials: Credentials, tls: TlsSettings) -> Round {
+        self.round(credentials, tls, false)
+    }
+
     /// One round: a check, or one per address with `--all-addresses`.
     /// `live`: each step is printed as it finishes (not under `--repeat`).
     /// The round's one deadline is its one clock: its time, and each

@@ -1,10 +1,10 @@
 //! PEM files of CA certificates read with our own PEM (base64) and DER
 //! readers: `--ca-file`, and the system bundle of the Once trust plan,
-//! whose roots are decoded once on the TLS thread for native-tls.
+//! whose roots are decoded once on the TLS thread for OpenSSL.
 
 use std::path::Path;
 
-use native_tls::Certificate;
+use openssl::x509::X509;
 
 /// The largest `--ca-file` read. A system's whole CA bundle in PEM is
 /// about 220 KiB; 4 MiB leaves room for bundles with every intermediate
@@ -79,12 +79,12 @@ const PEM_LINE: usize = 64;
 /// block is broken. Our readers never decide to trust more than OpenSSL.
 /// (Decoding in several threads was tried: OpenSSL 3.0's decoders contend
 /// on their locks, so it took longer.)
-pub(super) fn system_roots(pem: &[u8]) -> Vec<Certificate> {
+pub(super) fn system_roots(pem: &[u8]) -> Vec<X509> {
     if let Some(roots) = regular_bodies(pem).and_then(|bodies| decode_bodies(&bodies)) {
         log::debug!("system bundle: {} roots, read by imapcheck", roots.len());
         return roots;
     }
-    match Certificate::stack_from_pem(pem) {
+    match X509::stack_from_pem(pem) {
         Ok(roots) => {
             log::debug!("system bundle: {} roots, read by OpenSSL", roots.len());
             roots
@@ -126,12 +126,12 @@ fn regular_bodies(text: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 /// Each body as an OpenSSL certificate, or None when our readers or
 /// OpenSSL's DER decoder refuse one.
-fn decode_bodies(bodies: &[Vec<u8>]) -> Option<Vec<Certificate>> {
+fn decode_bodies(bodies: &[Vec<u8>]) -> Option<Vec<X509>> {
     let mut roots = Vec::with_capacity(bodies.len());
     for body in bodies {
         let der = crate::base64::decode(body).ok()?;
         crate::der::check_certificate_frame(&der).ok()?;
-        roots.push(Certificate::from_der(&der).ok()?);
+        roots.push(X509::from_der(&der).ok()?);
     }
     Some(roots)
 }
@@ -243,7 +243,7 @@ mod tests {
 
     /// What OpenSSL's own PEM reader makes of `text`: how many roots.
     fn openssl_count(text: &str) -> usize {
-        Certificate::stack_from_pem(text.as_bytes()).map_or(0, |c| c.len())
+        X509::stack_from_pem(text.as_bytes()).map_or(0, |c| c.len())
     }
 
     #[test]

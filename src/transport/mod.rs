@@ -7,17 +7,27 @@
 //! not into a per-read timeout that restarts with every byte. Name
 //! resolution is in `resolve`; the race of a name's addresses to connect
 //! in `connect`; where the system's CAs come from (the trust plan) in
-//! `plan`; what TLS trusts, and the TLS context built from it, in `trust`.
+//! `plan`; what TLS trusts, and the TLS context built from it, in `trust`;
+//! the context builder and what a handshake negotiated in `tls`; the chain
+//! as sent in `chain`.
 
 mod bundle;
+pub mod chain;
 mod connect;
+mod handshake;
+mod old_tls;
 pub mod plan;
 mod resolve;
+pub mod tls;
 mod trust;
 
+pub use chain::Chain;
 pub use connect::{ATTEMPT_DELAY, Attempt, MAX_ADDRESSES, Outcome, interleave};
+pub use handshake::{Cleartext, Handshake, TlsError, cleartext_in};
+pub use old_tls::probe_old_version;
 pub use plan::{CA_BUNDLE_FILES, CA_DIRS, PROBE_DIRS};
 pub use resolve::{ConnectError, Family, resolve};
+pub use tls::{Negotiated, TlsContext};
 pub use trust::{
     PreparedTls, TlsSettings, TrustPlan, adopt_trust_plan, load_ca_file, read_bundle,
     trust_store_sources,
@@ -29,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use native_tls::{TlsConnector, TlsStream};
+use openssl::ssl::SslStream;
 
 /// The check's one deadline: DNS, connect, TLS, every read and write.
 /// It is also the run's one clock: what a run reports it took counts from
@@ -227,55 +237,9 @@ pub fn describe_io(e: &io::Error) -> String {
 
 enum Stream {
     Plain(TimedTcp),
-    Tls(Box<TlsStream<TimedTcp>>),
+    Tls(Box<SslStream<TimedTcp>>),
     /// After a failed handshake the stream is gone.
     Closed,
-}
-
-/// What a server sent during a failed TLS handshake, seen as TLS records.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Cleartext<'a> {
-    /// Nothing at all.
-    Nothing,
-    /// Only complete TLS alert records (a close_notify, say).
-    OnlyAlerts,
-    /// After any complete alerts, bytes that are no TLS record: the start
-    /// of a cleartext line (Courier's couriertls: a close_notify, then
-    /// `NO STARTTLS failed: ...`).
-    Text(&'a [u8]),
-    /// TLS handshake data: a real TLS peer.
-    Tls,
-}
-
-/// Reads `received` as TLS records: every record starts with a content
-/// type (0x14 to 0x17), version 3.x and a two-byte length.
-pub fn cleartext_in(received: &[u8]) -> Cleartext<'_> {
-    let mut rest = received;
-    let mut alerts = false;
-    while let [kind @ 0x14..=0x17, 3, _, hi, lo, ..] = rest {
-        let len = 5 + (usize::from(*hi) << 8 | usize::from(*lo));
-        if *kind != 0x15 || rest.len() < len {
-            return Cleartext::Tls;
-        }
-        rest = &rest[len..];
-        alerts = true;
-    }
-    match rest.first() {
-        None if alerts => Cleartext::OnlyAlerts,
-        None => Cleartext::Nothing,
-        Some(b) if b.is_ascii_graphic() || *b == b' ' => Cleartext::Text(rest),
-        Some(_) => Cleartext::Tls,
-    }
-}
-
-/// Why a TLS handshake failed.
-#[derive(Debug)]
-pub struct TlsError {
-    pub message: String,
-    pub timed_out: bool,
-    /// The first bytes the server sent during the handshake (at most
-    /// HANDSHAKE_KEPT): cleartext here means it never started TLS.
-    pub received: Vec<u8>,
 }
 
 /// One connection to the server.
@@ -314,92 +278,10 @@ impl Transport {
         matches!(self.stream, Stream::Tls(_))
     }
 
-    /// Performs the client side of a TLS handshake (implicit TLS or after
-    /// STARTTLS). `server_name` is used for SNI and verification.
-    pub fn start_tls(
-        &mut self,
-        connector: &TlsConnector,
-        server_name: &str,
-    ) -> Result<(), TlsError> {
-        let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
-            return Err(TlsError {
-                message: "TLS is already active or the connection is closed".into(),
-                timed_out: false,
-                received: Vec::new(),
-            });
-        };
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        tcp.handshake_bytes = Some(Arc::clone(&kept));
-        // A second handle, to read the rest of a cleartext line after a
-        // failure (the stream itself is gone with the handshake's error).
-        let spare = tcp.tcp.try_clone().ok();
-        let result = connector.connect(server_name, tcp);
-        let mut received = kept.lock().map(|k| k.clone()).unwrap_or_default();
-        if result.is_err()
-            && let Some(spare) = spare
-        {
-            self.finish_cleartext_line(spare, &mut received);
-        }
-        match result {
-            Ok(mut tls) => {
-                tls.get_mut().handshake_bytes = None;
-                self.stream = Stream::Tls(Box::new(tls));
-                Ok(())
-            }
-            Err(native_tls::HandshakeError::Failure(e)) => {
-                let message = e.to_string();
-                let timed_out = self.deadline.remaining().is_err()
-                    || message.contains("timed out")
-                    || message.contains("Resource temporarily unavailable");
-                Err(TlsError {
-                    message,
-                    timed_out,
-                    received,
-                })
-            }
-            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(TlsError {
-                message: "the TLS handshake did not finish before the deadline".into(),
-                timed_out: true,
-                received,
-            }),
-        }
-    }
-
-    /// Completes `received` up to the end of a cleartext line, when it
-    /// holds (after any TLS alerts) the start of one or nothing yet,
-    /// within the deadline and a short wait.
-    fn finish_cleartext_line(&self, mut tcp: TcpStream, received: &mut Vec<u8>) {
-        let unfinished = |r: &[u8]| match cleartext_in(r) {
-            Cleartext::OnlyAlerts => true,
-            Cleartext::Text(t) => !t.contains(&b'\n'),
-            Cleartext::Nothing | Cleartext::Tls => false,
-        };
-        let Ok(left) = self.deadline.remaining() else {
-            return;
-        };
-        let until = Instant::now() + left.min(CLEARTEXT_REST_WAIT);
-        let mut chunk = [0u8; HANDSHAKE_KEPT];
-        while unfinished(received) && received.len() < HANDSHAKE_KEPT {
-            let wait = until.saturating_duration_since(Instant::now());
-            if wait < Duration::from_millis(1) || tcp.set_read_timeout(Some(wait)).is_err() {
-                return;
-            }
-            let room = HANDSHAKE_KEPT - received.len();
-            match tcp.read(&mut chunk[..room]) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => received.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
     /// The server's leaf certificate in DER, when TLS is active.
     pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
         match &self.stream {
-            Stream::Tls(tls) => tls
-                .peer_certificate()
-                .ok()
-                .flatten()
-                .and_then(|c| c.to_der().ok()),
+            Stream::Tls(tls) => tls.ssl().peer_certificate().and_then(|c| c.to_der().ok()),
             _ => None,
         }
     }
@@ -439,33 +321,6 @@ impl Transport {
                 let _ = s.get_ref().tcp.shutdown(Shutdown::Both);
             }
             Stream::Closed => {}
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cleartext_after_alerts_is_found_and_tls_is_not() {
-        let close_notify = [0x15, 3, 3, 0, 2, 1, 0];
-        let mut courier = close_notify.to_vec();
-        courier.extend_from_slice(b"b NO STARTTLS failed: couriertls: x.pem: Permission denied\n");
-        for (bytes, want) in [
-            (&b""[..], Cleartext::Nothing),
-            (&close_notify[..], Cleartext::OnlyAlerts),
-            (&courier[..], Cleartext::Text(&courier[7..])),
-            (
-                b"* NO STARTTLS failed\r\n",
-                Cleartext::Text(b"* NO STARTTLS failed\r\n"),
-            ),
-            // A ServerHello, and a record cut short: a TLS peer.
-            (&[0x16, 3, 3, 0, 0x7a, 2, 0][..], Cleartext::Tls),
-            (&[0x15, 3, 3, 0, 2, 1][..], Cleartext::Tls),
-            (&[0x15, 3, 3, 0, 2, 1, 0, 0x80][..], Cleartext::Tls),
-        ] {
-            assert_eq!(cleartext_in(bytes), want, "{bytes:?}");
         }
     }
 }

@@ -7,10 +7,11 @@
 //!   OpenSSL looks the CAs it needs up there on demand and the bundle is
 //!   never read.
 //! - **Once**: the bundle is read here, parsed once on the TLS thread with
-//!   our own PEM and DER readers (`trust`), and its roots handed to
-//!   native-tls. OpenSSL's own two loads of the file
-//!   (`SSL_CTX_set_default_verify_paths`, and native-tls's through
-//!   openssl-probe) are switched off by `SSL_CERT_FILE=/dev/null`.
+//!   our own PEM and DER readers (`trust`), and its roots added to the
+//!   context's store. OpenSSL's own two loads of the file
+//!   (`SSL_CTX_set_default_verify_paths`, and the probed bundle `tls`
+//!   loads as native-tls did through openssl-probe) are switched off by
+//!   `SSL_CERT_FILE=/dev/null`.
 //! - **As is**: anything else, including a bundle with any block but a
 //!   plain `CERTIFICATE` (a `TRUSTED CERTIFICATE` carries reject and purpose
 //!   settings that dropping would widen): OpenSSL loads what it always has.
@@ -22,8 +23,8 @@ use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// CA bundle files OpenSSL is pointed at on Linux, in the order native-tls
-/// (through openssl-probe) tries them; the first that exists is loaded.
+/// CA bundle files OpenSSL is pointed at on Linux, in the order openssl-probe
+/// tries them; the first that exists is loaded.
 pub const CA_BUNDLE_FILES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Gentoo
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // RHEL/CentOS 7+, Fedora
@@ -32,9 +33,10 @@ pub const CA_BUNDLE_FILES: &[&str] = &[
     "/etc/pki/tls/cacert.pem",            // OpenELEC
     "/etc/ssl/cert.pem",                  // Alpine
     "/opt/etc/ssl/certs/ca-certificates.crt", // Entware
+    "/etc/ssl/certs/cacert.pem",          // OpenHarmony
 ];
 
-/// The directories openssl-probe hands native-tls on Linux, searched on
+/// The directories openssl-probe lists on Linux (loaded by `tls`), searched on
 /// demand whatever the plan.
 pub const PROBE_DIRS: &[&str] = &[
     "/etc/ssl/certs",

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use native_tls::{Certificate, TlsConnector};
+use openssl::x509::X509;
+
+use super::tls::TlsContext;
 
 pub use super::bundle::load_ca_file;
 
@@ -24,6 +26,9 @@ pub struct TlsSettings {
     /// The system bundle's PEM text when the trust plan is Once: parsed on
     /// the TLS thread, its roots added like `extra_roots`.
     pub system_bundle: Option<&'static [u8]>,
+    /// A context built once and shared (`serve`: one per module, for all
+    /// its probes); `prepare` hands out this one instead of building.
+    pub prebuilt: Option<TlsContext>,
 }
 
 impl TlsSettings {
@@ -33,25 +38,28 @@ impl TlsSettings {
             extra_roots,
             insecure,
             system_bundle: PLAN.get().and_then(|p| p.bundle_pem.as_deref()),
+            prebuilt: None,
         }
     }
 
+    /// These settings, with `context` (built from them once) handed to
+    /// every check instead of a context built per check. Cloning a
+    /// context shares its `SSL_CTX` and CA store; it copies neither.
+    pub fn shared(mut self, context: TlsContext) -> TlsSettings {
+        self.prebuilt = Some(context);
+        self
+    }
+
     /// The TLS context these settings make, built on the calling thread.
-    pub fn connector(&self) -> Result<TlsConnector, native_tls::Error> {
-        let mut builder = TlsConnector::builder();
+    pub fn connector(&self) -> Result<TlsContext, String> {
+        let mut roots = Vec::new();
         if let Some(pem) = self.system_bundle {
-            for cert in system_roots(pem) {
-                builder.add_root_certificate(cert);
-            }
+            roots.extend(system_roots(pem));
         }
         for der in &self.extra_roots {
-            builder.add_root_certificate(Certificate::from_der(der)?);
+            roots.push(X509::from_der(der).map_err(|e| e.to_string())?);
         }
-        if self.insecure {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        builder.build()
+        TlsContext::build(roots, self.insecure).map_err(|e| e.to_string())
     }
 
     /// Builds the TLS context on a helper thread. Where the trust plan is
@@ -60,6 +68,9 @@ impl TlsSettings {
     /// connect and the cleartext steps wait for the network, that cost
     /// shows up as server latency only where the network is faster.
     pub fn prepare(self) -> PreparedTls {
+        if let Some(context) = self.prebuilt {
+            return PreparedTls::shared(context);
+        }
         let started = Instant::now();
         let handle = std::thread::spawn(move || {
             let result = self
@@ -74,17 +85,27 @@ impl TlsSettings {
     }
 }
 
-type ConnectorJob = std::thread::JoinHandle<(Result<TlsConnector, String>, Duration)>;
+type ConnectorJob = std::thread::JoinHandle<(Result<TlsContext, String>, Duration)>;
 
 /// A TLS context being built, or built.
 pub struct PreparedTls {
     pending: Option<ConnectorJob>,
-    ready: Option<Result<TlsConnector, String>>,
+    ready: Option<Result<TlsContext, String>>,
 }
 
 impl PreparedTls {
+    /// A context built already, shared (a clone of a `TlsContext` is one
+    /// more reference to the same `SSL_CTX`): concurrent checks need not
+    /// each build their own.
+    pub fn shared(context: TlsContext) -> PreparedTls {
+        PreparedTls {
+            pending: None,
+            ready: Some(Ok(context)),
+        }
+    }
+
     /// Waits for the context; also says how long building it took.
-    pub fn get(&mut self) -> (Result<&TlsConnector, String>, Option<Duration>) {
+    pub fn get(&mut self) -> (Result<&TlsContext, String>, Option<Duration>) {
         let mut took = None;
         if let Some(job) = self.pending.take() {
             let (result, elapsed) = job.join().unwrap_or_else(|_| {

@@ -113,9 +113,10 @@ fn certificates_that_do_not_verify() {
             Identity::Good,
             "localhost",
             false,
-            "the server certificate is not issued by a trusted CA",
+            // The issuer named: the chain as sent stops below it.
+            "the server certificate is not issued by a trusted CA: the server sent only its own certificate, and its issuer CN=imapcheck test CA, O=imapcheck test is not trusted here",
             "unable to get local issuer",
-            "",
+            "the server must send the intermediate certificate CN=imapcheck test CA, O=imapcheck test after its own",
         ),
         (
             Identity::WrongName,

@@ -141,6 +141,18 @@ fn starttls_full_check() {
     assert_eq!(commands(&c.log), want, "{ctx}");
     assert_eq!(c.log.tls_handshakes, 1);
     c.detail_contains("starttls", "capabilities after TLS");
+    // What the handshake negotiated, and the chain as sent (issue 22).
+    let session = &v["tls"]["session"];
+    // (The scripted server's native-tls acceptor speaks TLS 1.2.)
+    assert_eq!(session["version"], "TLS 1.2", "{ctx}");
+    assert_eq!(session["group"], "X25519", "{ctx}");
+    assert_eq!(session["chain"].as_array().map(Vec::len), Some(1), "{ctx}");
+    assert_eq!(session["chain_complete"], true, "{ctx}");
+    c.detail_contains("starttls", "TLS 1.2, TLS_ECDHE_");
+    c.detail_contains(
+        "starttls",
+        "chain as sent: 1 certificate, reaches a trusted root by itself",
+    );
 }
 
 #[test]
