@@ -26,6 +26,7 @@ mod mailbox;
 mod pipeline;
 mod proxy_reuse;
 mod search;
+mod search_within;
 mod seen;
 mod starttls;
 mod step;

@@ -3,6 +3,7 @@
 //! counted as it streams, keeping only the newest matches (`tally`). The
 //! search step itself is `check::search`.
 
+pub mod dates;
 pub mod keys;
 pub mod tally;
 
