@@ -24,6 +24,7 @@ pub mod report;
 pub mod rfc2047;
 pub mod runner;
 pub mod sasl;
+pub mod search;
 pub mod serve;
 pub mod session;
 #[cfg(test)]

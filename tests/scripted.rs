@@ -44,6 +44,8 @@ mod proxies;
 mod quirks;
 #[path = "scripted/rounds.rs"]
 mod rounds;
+#[path = "scripted/search.rs"]
+mod search;
 #[path = "scripted/secrets.rs"]
 mod secrets;
 #[path = "scripted/terminal.rs"]

@@ -25,6 +25,8 @@ mod logout;
 mod mailbox;
 mod pipeline;
 mod proxy_reuse;
+mod search;
+mod search_within;
 mod seen;
 mod starttls;
 mod step;
@@ -167,6 +169,10 @@ pub struct Check<'a> {
     /// The step's failure is a threshold finding (full quota, certificate
     /// about to expire), not a broken step: the later steps still run.
     finding: bool,
+    /// What `--search` found, for the fetch step.
+    search_found: Option<search::Found>,
+    /// How the SEARCH in the batch after login was sent.
+    search_sent: Option<search::SearchPlan>,
 }
 
 impl<'a> Check<'a> {
@@ -230,6 +236,8 @@ impl<'a> Check<'a> {
             logout_alone: false,
             last_words: None,
             finding: false,
+            search_found: None,
+            search_sent: None,
         }
     }
 
@@ -294,6 +302,7 @@ impl<'a> Check<'a> {
             Step::List => self.list(),
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),
+            Step::Search => self.search(),
             Step::Fetch => self.fetch(),
             Step::Logout => self.logout(),
         }

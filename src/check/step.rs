@@ -24,6 +24,8 @@ pub enum Step {
     /// The folder opened read-write (`--select`).
     Select,
     Quota,
+    /// `--search`: the matches, of which the newest is fetched.
+    Search,
     Fetch,
     Logout,
 }
@@ -42,6 +44,7 @@ impl Step {
             Step::Examine => "examine",
             Step::Select => "select",
             Step::Quota => "quota",
+            Step::Search => "search",
             Step::Fetch => "fetch",
             Step::Logout => "logout",
         }
@@ -72,9 +75,11 @@ pub fn plan(cfg: &Config) -> Vec<Step> {
             Step::Examine
         },
         Step::Quota,
-        Step::Fetch,
-        Step::Logout,
     ]);
+    if cfg.search.is_some() {
+        steps.push(Step::Search);
+    }
+    steps.extend([Step::Fetch, Step::Logout]);
     steps
 }
 
