@@ -761,11 +761,7 @@ impl<'a> Cursor<'a> {
                     _ => return Err(self.err("expected a one-character delimiter or NIL")),
                 };
                 self.expect_space()?;
-                let name = match self.value(0)? {
-                    Value::String(s) | Value::Atom(s) => s,
-                    Value::Number(n) => n.to_string().into_bytes(),
-                    _ => return Err(self.err("expected a mailbox name")),
-                };
+                let name = self.astring()?;
                 // RFC 5258 extended data may follow; we don't need it.
                 Ok(Untagged::List {
                     attributes,
@@ -865,12 +861,27 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An astring or NIL-free string: atom, quoted or literal bytes.
+    /// An astring (RFC 3501 section 9): quoted or literal bytes, or
+    /// ASTRING-CHARs, which unlike an atom's include `[` and `]`: a folder
+    /// `Foo[2]` is one name, not `Foo` and a stray bracket. `NIL` here is a
+    /// name like any other.
     fn astring(&mut self) -> Result<Vec<u8>, ParseError> {
-        match self.value(0)? {
-            Value::String(s) | Value::Atom(s) => Ok(s),
-            Value::Number(n) => Ok(n.to_string().into_bytes()),
-            _ => Err(self.err("expected a string")),
+        match self.peek() {
+            Some(b'"') => self.quoted(),
+            Some(b'{') => self.literal(),
+            _ => {
+                let start = self.pos;
+                while let Some(b) = self.peek() {
+                    if b <= b' ' || b == 0x7f || b"()\"{".contains(&b) {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == start {
+                    return Err(self.err("expected a string"));
+                }
+                Ok(self.buf[start..self.pos].to_vec())
+            }
         }
     }
 
@@ -1369,7 +1380,7 @@ mod tests {
 
     #[test]
     fn list_forms() {
-        let cases: [(&[u8], &[u8], Option<u8>); 5] = [
+        let cases: [(&[u8], &[u8], Option<u8>); 7] = [
             (
                 b"* LIST (\\HasNoChildren \\Drafts) \"/\" Entw&APw-rfe\r\n",
                 b"Entw&APw-rfe",
@@ -1389,6 +1400,17 @@ mod tests {
             (
                 b"* LIST () \"/\" \"a \\\"q\\\" \\\\b\"\r\n",
                 b"a \"q\" \\b",
+                Some(b'/'),
+            ),
+            // ASTRING-CHARs include `[` and `]`: one name, not cut at `[`.
+            (
+                b"* LIST () \"/\" A&ABs-[2J]x\r\n",
+                b"A&ABs-[2J]x",
+                Some(b'/'),
+            ),
+            (
+                b"* LIST () \"/\" [Gmail]/Sent\r\n",
+                b"[Gmail]/Sent",
                 Some(b'/'),
             ),
         ];

@@ -344,6 +344,145 @@ fn checks_leave_every_flag_as_it_was(inst: &Instance) {
     );
 }
 
+/// The round trips of a run's commands: in the `-v` transcript, each time
+/// the server answers after the client wrote (a C: line, then an S: line).
+/// The TCP and TLS handshakes are not in it.
+fn round_trips(o: &Out) -> usize {
+    let mut trips = 0;
+    let mut client_spoke = false;
+    for line in o.run.stderr.lines() {
+        let line = line.strip_prefix("[tls] ").unwrap_or(line);
+        if line.starts_with("C: ") {
+            client_spoke = true;
+        } else if line.starts_with("S: ") && client_spoke {
+            trips += 1;
+            client_spoke = false;
+        }
+    }
+    trips
+}
+
+/// `15-Jan-2024 09:30:00 +0000` as (year, month, day).
+fn ymd(internal_date: &str) -> (u32, u32, u32) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = internal_date.trim().split([' ', '-']);
+    let day = parts.next().and_then(|d| d.parse().ok()).unwrap_or(0);
+    let month = parts
+        .next()
+        .and_then(|m| MONTHS.iter().position(|n| *n == m))
+        .map_or(0, |i| i as u32 + 1);
+    let year = parts.next().and_then(|y| y.parse().ok()).unwrap_or(0);
+    (year, month, day)
+}
+
+/// Arrival checks: each search's match count and newest match against
+/// imaplib's reading of the INBOX (senders, subjects, one of them
+/// non-ASCII, dates and flags differ across the seed), and no flag changed
+/// afterwards.
+fn search_matches_the_truth(inst: &Instance) {
+    let inbox = truth_of(&inst.truth_at_start, "INBOX");
+    let msgs: Vec<Value> = inbox["messages"].as_array().cloned().unwrap_or_default();
+    let has = |m: &Value, field: &str, needle: &str| {
+        m[field]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains(&needle.to_lowercase())
+    };
+    let seen = |m: &Value| {
+        m["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "\\Seen"))
+    };
+    let since_march = |m: &Value| ymd(m["internal_date"].as_str().unwrap_or("")) >= (2024, 3, 1);
+    type Matches<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+    let cases: Vec<(&str, Matches)> = vec![
+        (
+            "FROM bob@example.org",
+            Box::new(|m| has(m, "from", "bob@example.org")),
+        ),
+        (
+            "SUBJECT \"Grüße\"",
+            Box::new(|m| has(m, "subject", "Grüße")),
+        ),
+        ("SINCE 1-Mar-2024", Box::new(since_march)),
+        (
+            "OR FROM admin@example.org SUBJECT report",
+            Box::new(|m| has(m, "from", "admin@example.org") || has(m, "subject", "report")),
+        ),
+        ("NOT SEEN", Box::new(|m| !seen(m))),
+        ("SUBJECT \"no such subject\"", Box::new(|_| false)),
+    ];
+    let security = inst.secure();
+    let plain = check(inst, security, &["-v"]);
+    let base_trips = round_trips(&plain);
+    for (keys, matches) in &cases {
+        let want: Vec<&Value> = msgs.iter().filter(|m| matches(m)).collect();
+        let o = check(inst, security, &["--search", keys, "-v"]);
+        assert_healthy_verdict(&o, security);
+        o.eq("error", Value::Null);
+        o.eq("search.matches", want.len());
+        match want.last() {
+            Some(newest) => {
+                o.eq("search.newest", newest["seq"].clone());
+                assert_message_is(&o, newest);
+            }
+            None => {
+                o.eq("search.newest", Value::Null);
+                o.eq("message", Value::Null);
+                assert_eq!(o.step_detail("fetch"), "no message matches", "{}", o.ctx());
+            }
+        }
+        eprintln!(
+            "{} ({}): --search {keys}: {} matches by {}, {} command round trips (without --search {base_trips})",
+            inst.server,
+            inst.variant,
+            want.len(),
+            o.str("search.method"),
+            round_trips(&o),
+        );
+    }
+    // --search-within: the seed is from 2024, so nothing is within a day,
+    // everything within 2000 days. With --max-age, no match is critical.
+    let o = check(
+        inst,
+        security,
+        &["--search", "ALL", "--search-within", "1d", "-v"],
+    );
+    assert_healthy_verdict(&o, security);
+    o.eq("search.matches", 0);
+    let all = check(inst, security, &["--search-within", "2000d", "-v"]);
+    assert_healthy_verdict(&all, security);
+    all.eq("search.matches", msgs.len());
+    if let Some(newest) = msgs.last() {
+        assert_message_is(&all, newest);
+    }
+    eprintln!(
+        "{} ({}): --search-within: {} command round trips ({})",
+        inst.server,
+        inst.variant,
+        round_trips(&all),
+        all.step_detail("search")
+    );
+    let o = check(
+        inst,
+        security,
+        &["--search-within", "1d", "--max-age", "1h"],
+    );
+    o.verdict("critical", 2);
+    o.eq("error.step", "fetch");
+    // Nothing the searches did changed a flag.
+    let flags = |t: &Value| truth_of(t, "INBOX")["messages"].clone();
+    assert_eq!(
+        flags(&inst.truth()),
+        flags(&inst.truth_at_start),
+        "INBOX changed on {}",
+        inst.server
+    );
+}
+
 // ---------------------------------------------------------------------------
 // What a proxy does instead, where a case above cannot apply
 // ---------------------------------------------------------------------------
@@ -497,6 +636,7 @@ servers_x_cases! {
         without_user_only_connection_steps_run,
         nagios_line,
         checks_leave_every_flag_as_it_was,
+        search_matches_the_truth,
     ]
 }
 
@@ -529,6 +669,7 @@ servers_x_cases! {
         without_user_only_connection_steps_run,
         nagios_line,
         checks_leave_every_flag_as_it_was,
+        search_matches_the_truth,
     ]
 }
 

@@ -757,3 +757,21 @@ fn a_delay_above_the_thresholds_alerts_and_the_message_still_goes() {
     assert_eq!(step(&v, "logout")["status"], "ok", "{v:#}");
     assert_eq!(pair.truth(), before, "the mailbox is not as it was");
 }
+
+#[test]
+fn a_round_trip_with_search_sends_logout_last() {
+    let pair = Pair::start(&[]);
+    let before = pair.truth();
+    let (code, v, transcript) = pair.check(&["--search", "FROM carol@example.org", "-v"], &[]);
+    assert_eq!(code, 0, "{v:#}\n{transcript}");
+    assert_eq!(step(&v, "search")["status"], "ok", "{v:#}");
+    assert_eq!(step(&v, "arrive")["status"], "ok", "{v:#}");
+    let commands: Vec<&str> = transcript
+        .lines()
+        .filter_map(|l| l.strip_prefix("[tls] C: "))
+        .collect();
+    let logout = commands.iter().position(|c| c.ends_with(" LOGOUT"));
+    let expunge = commands.iter().position(|c| c.contains(" UID EXPUNGE "));
+    assert!(expunge.is_some() && logout > expunge, "{commands:#?}");
+    assert_eq!(pair.truth(), before, "the mailbox is not as it was");
+}

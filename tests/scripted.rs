@@ -46,6 +46,8 @@ mod quirks;
 mod round_trip;
 #[path = "scripted/rounds.rs"]
 mod rounds;
+#[path = "scripted/search.rs"]
+mod search;
 #[path = "scripted/secrets.rs"]
 mod secrets;
 #[path = "scripted/terminal.rs"]

@@ -1,12 +1,14 @@
 // Integration tests of `imapcheck serve` against the scripted IMAP server of
 // tests/common: every status code, the allow-list (a refused target gets no
 // connection at all), scrape timeouts, --max-probes, slow and malformed
-// clients, SIGHUP, SIGTERM, TLS on the endpoint, and secrets in every
+// clients, SIGHUP, SIGTERM, TLS and Basic auth on the endpoint, and secrets in every
 // answer and log line. The exporter is started on 127.0.0.1:0; the port is
 // read from its "listening on" log line.
 
 mod common;
 
+#[path = "serve/auth.rs"]
+mod auth;
 #[path = "serve/endpoints.rs"]
 mod endpoints;
 #[path = "serve/lifecycle.rs"]

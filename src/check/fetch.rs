@@ -29,6 +29,12 @@ impl Check<'_> {
         }
         // EXISTS as EXAMINE left it: the folder the FETCH was sent for.
         let exists = self.seen.mailbox.exists;
+        // --search: the newest match (the search step set what to take).
+        let searched = match self.search_target() {
+            Some(Ok(newest)) => Some(newest),
+            Some(Err(outcome)) => return outcome,
+            None => None,
+        };
         let pipelined = self.pipelined(Cmd::Fetch);
         if !pipelined {
             self.seen.fetched.clear();
@@ -38,7 +44,9 @@ impl Check<'_> {
         // data may have come with the answers before it (`send_pipeline`);
         // if it has not, it is that of the message EXAMINE counted last.
         if self.seen.fetch_seq.is_none() {
-            self.seen.fetch_seq = self.cfg.message.or((exists > 0).then_some(exists));
+            self.seen.fetch_seq = searched
+                .or(self.cfg.message)
+                .or((exists > 0).then_some(exists));
         }
         let answer = if pipelined {
             let answer = self.answer(Cmd::Fetch, Step::Fetch, None, fetch_io_failure);
@@ -77,7 +85,12 @@ impl Check<'_> {
             return Err(diagnosis::no_size(&done, seq));
         };
         let mut message = self.message_report(seq, size);
-        let mut detail = format!("#{seq}: {size} bytes");
+        let what = if searched.is_some() {
+            "newest match "
+        } else {
+            ""
+        };
+        let mut detail = format!("{what}#{seq}: {size} bytes");
         if let Some(d) = &message.internal_date {
             detail.push_str(&format!(", {d}"));
         }
@@ -109,9 +122,10 @@ impl Check<'_> {
         }
         self.report.message = Some(message);
         // With --message N, the age is message N's, not the newest's.
-        let which = match self.cfg.message {
-            Some(n) => format!("message {n}"),
-            None => "newest message".to_string(),
+        let which = match (self.cfg.message, searched) {
+            (Some(n), _) => format!("message {n}"),
+            (None, Some(_)) => "newest match".to_string(),
+            (None, None) => "newest message".to_string(),
         };
         match age {
             Some(Age::Critical(secs)) => {

@@ -142,12 +142,24 @@ impl Check<'_> {
         });
         let exists = i64::from(mb.exists);
         self.report.mailbox = Some(mb.clone());
-        if let Some(crit) = self.cfg.messages_crit.as_ref().filter(|r| r.alerts(exists)) {
+        // With --search, --messages judges the matches (the search step).
+        let judged = self.cfg.search.is_none();
+        if let Some(crit) = self
+            .cfg
+            .messages_crit
+            .as_ref()
+            .filter(|r| judged && r.alerts(exists))
+        {
             // A finding about the folder: the message is still fetched.
             self.finding = true;
             return Err(diagnosis::message_count(exists, &crit.text));
         }
-        if let Some(warn) = self.cfg.messages_warn.as_ref().filter(|r| r.alerts(exists)) {
+        if let Some(warn) = self
+            .cfg
+            .messages_warn
+            .as_ref()
+            .filter(|r| judged && r.alerts(exists))
+        {
             return Done::warn(
                 format!("{exists} messages, outside the warning range {}", warn.text),
                 detail,

@@ -27,6 +27,8 @@ mod logout;
 mod mailbox;
 mod pipeline;
 mod proxy_reuse;
+mod search;
+mod search_within;
 mod seen;
 mod send;
 mod send_diagnosis;
@@ -171,6 +173,10 @@ pub struct Check<'a> {
     /// The step's failure is a threshold finding (full quota, certificate
     /// about to expire), not a broken step: the later steps still run.
     finding: bool,
+    /// What `--search` found, for the fetch step.
+    search_found: Option<search::Found>,
+    /// How the SEARCH in the batch after login was sent.
+    search_sent: Option<search::SearchPlan>,
     /// The round trip's TLS settings for SMTP (`--send-via`).
     smtp_tls: Option<TlsSettings>,
     /// The round trip in progress, from the send step to the arrive step.
@@ -242,6 +248,8 @@ impl<'a> Check<'a> {
             logout_alone: false,
             last_words: None,
             finding: false,
+            search_found: None,
+            search_sent: None,
             smtp_tls,
             round_trip: None,
             smtp_secret: None,
@@ -312,6 +320,7 @@ impl<'a> Check<'a> {
             Step::List => self.list(),
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),
+            Step::Search => self.search(),
             Step::Fetch => self.fetch(),
             Step::Send => self.send_message(),
             Step::Arrive => self.arrive(),

@@ -15,7 +15,9 @@ use crate::session::{Arg, Completion, SessionError};
 
 use super::diagnosis;
 use super::login::id_arguments;
+use super::search::{self, SearchPlan};
 use super::{Check, Step};
+use crate::search::Word as SearchWord;
 
 /// The fetch items of the fetch step (the body has its own FETCH).
 const FETCH_ITEMS: &str = "(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)";
@@ -29,6 +31,8 @@ pub(super) enum Cmd {
     /// EXAMINE, or SELECT with `--select`.
     Open,
     Quota,
+    /// `--search`'s SEARCH (see `search`).
+    Search,
     Fetch,
     /// `--body`'s BODY.PEEK[].
     Body,
@@ -57,10 +61,12 @@ impl Word {
 fn words(cfg: &Config, cmd: Cmd, seq: Option<u32>) -> Vec<Word> {
     let raw = |s: &str| Word::Raw(s.to_string());
     let folder = || Word::Str(mutf7::encode(&cfg.folder).into_bytes());
+    // Under --search a batched FETCH is SEARCHRES's `$`: the newest match.
+    let newest = if cfg.search.is_some() { "$" } else { "*" };
     let target = || {
         Word::Raw(
             seq.or(cfg.message)
-                .map_or_else(|| "*".to_string(), |n| n.to_string()),
+                .map_or_else(|| newest.to_string(), |n| n.to_string()),
         )
     };
     match cmd {
@@ -76,6 +82,15 @@ fn words(cfg: &Config, cmd: Cmd, seq: Option<u32>) -> Vec<Word> {
             folder(),
         ],
         Cmd::Quota => vec![raw("GETQUOTAROOT"), folder()],
+        // Sent by the search step itself when not in the batch; this
+        // plain form works on every server.
+        Cmd::Search => search::search_words(cfg, &SearchPlan::plain())
+            .into_iter()
+            .map(|w| match w {
+                SearchWord::Raw(s) => Word::Raw(s),
+                SearchWord::Str(b) => Word::Str(b),
+            })
+            .collect(),
         Cmd::Fetch => vec![raw("FETCH"), target(), raw(FETCH_ITEMS)],
         Cmd::Body => vec![raw("FETCH"), target(), raw("BODY.PEEK[]")],
         Cmd::Logout => vec![raw("LOGOUT")],
@@ -96,6 +111,7 @@ fn verb(cfg: &Config, cmd: Cmd) -> &'static str {
         Cmd::Open if opens_read_write(cfg) => "SELECT",
         Cmd::Open => "EXAMINE",
         Cmd::Quota => "GETQUOTAROOT",
+        Cmd::Search => "SEARCH",
         Cmd::Fetch => "FETCH",
         Cmd::Body => "FETCH BODY.PEEK[]",
         Cmd::Logout => "LOGOUT",
@@ -127,7 +143,20 @@ impl Check<'_> {
         if self.seen.has_cap("QUOTA") || with_capability {
             cmds.push(Cmd::Quota);
         }
-        if !self.cfg.no_fetch {
+        // --search: what follows SEARCH in the batch (see `search_batch`).
+        let search = self.search_batch(with_capability);
+        if let Some((plan, _)) = &search {
+            cmds.push(Cmd::Search);
+            self.search_sent = Some(*plan);
+        }
+        // A search not in the batch, or one whose answer the FETCH needs,
+        // leaves FETCH and LOGOUT to go once it is answered.
+        let searching = self.cfg.search.is_some();
+        let rest = search.as_ref().map_or(!searching, |(_, rest)| *rest);
+        let fetch_rides = search
+            .as_ref()
+            .map_or(!searching, |(plan, _)| plan.prefetch);
+        if !self.cfg.no_fetch && fetch_rides {
             cmds.push(Cmd::Fetch);
             if self.cfg.body {
                 cmds.push(Cmd::Body);
@@ -136,10 +165,19 @@ impl Check<'_> {
         // up-imapproxy, handed LOGOUT in the same write as other commands,
         // closes at once and answers none of them: LOGOUT goes alone there.
         // A round trip's send and arrive steps come before LOGOUT.
-        if !self.logout_alone && self.cfg.round_trip.is_none() {
+        if !self.logout_alone && rest && self.cfg.round_trip.is_none() {
             cmds.push(Cmd::Logout);
         }
-        let all: Vec<Vec<Word>> = cmds.iter().map(|&c| words(self.cfg, c, None)).collect();
+        let mut all: Vec<Vec<Word>> = cmds.iter().map(|&c| words(self.cfg, c, None)).collect();
+        if let (Some((plan, _)), Some(i)) = (&search, cmds.iter().position(|&c| c == Cmd::Search)) {
+            all[i] = search::search_words(self.cfg, plan)
+                .into_iter()
+                .map(|w| match w {
+                    SearchWord::Raw(s) => Word::Raw(s),
+                    SearchWord::Str(b) => Word::Str(b),
+                })
+                .collect();
+        }
         let args: Vec<Vec<Arg>> = all
             .iter()
             .map(|w| w.iter().map(Word::arg).collect())
@@ -168,8 +206,38 @@ impl Check<'_> {
         // meanwhile is announced before its data).
         self.seen.fetched.clear();
         self.seen.fetch_seq = self.cfg.message;
-        self.seen.fetch_newest = self.cfg.message.is_none();
+        self.seen.fetch_newest = self.cfg.message.is_none() && search.is_none();
+        if search.is_some() {
+            // Counted as it streams, whichever step reads it.
+            session.search_tally = Some(crate::search::Tally::default());
+        }
         self.pipeline = cmds.into_iter().zip(tags).collect();
+        Ok(())
+    }
+
+    /// Sends `cmds` (for fetching, message `seq`) in one write, after the
+    /// batch, for the steps to read their answers as from the batch. Does
+    /// nothing with `--no-pipelining`: each step then sends its own.
+    pub(super) fn send_more(&mut self, cmds: &[Cmd], seq: Option<u32>) -> Result<(), SessionError> {
+        if self.cfg.no_pipelining || cmds.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<Vec<Word>> = cmds.iter().map(|&c| words(self.cfg, c, seq)).collect();
+        let args: Vec<Vec<Arg>> = all
+            .iter()
+            .map(|w| w.iter().map(Word::arg).collect())
+            .collect();
+        let refs: Vec<&[Arg]> = args.iter().map(Vec::as_slice).collect();
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        if cmds.contains(&Cmd::Body) {
+            session.stream_literals_up_to = Some(u64::MAX);
+            session.take_streamed();
+        }
+        if let Some(tags) = session.send_batch(&refs)? {
+            self.pipeline.extend(cmds.iter().copied().zip(tags));
+        }
         Ok(())
     }
 

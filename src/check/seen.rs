@@ -171,7 +171,7 @@ impl Seen {
     }
 
     /// A response that was complete but not understood: reported, ignored.
-    fn quirk(&mut self, response: String, reason: String) {
+    pub(super) fn quirk(&mut self, response: String, reason: String) {
         self.quirks_in_step += 1;
         if self.quirks_kept < MAX_QUIRKS {
             self.quirks_kept += 1;

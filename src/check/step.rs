@@ -24,6 +24,8 @@ pub enum Step {
     /// The folder opened read-write (`--select`).
     Select,
     Quota,
+    /// `--search`: the matches, of which the newest is fetched.
+    Search,
     Fetch,
     /// The round trip's message sent by SMTP (`--send-via`).
     Send,
@@ -46,6 +48,7 @@ impl Step {
             Step::Examine => "examine",
             Step::Select => "select",
             Step::Quota => "quota",
+            Step::Search => "search",
             Step::Fetch => "fetch",
             Step::Send => "send",
             Step::Arrive => "arrive",
@@ -79,8 +82,11 @@ pub fn plan(cfg: &Config) -> Vec<Step> {
             Step::Examine
         },
         Step::Quota,
-        Step::Fetch,
     ]);
+    if cfg.search.is_some() {
+        steps.push(Step::Search);
+    }
+    steps.push(Step::Fetch);
     if cfg.round_trip.is_some() {
         steps.extend([Step::Send, Step::Arrive]);
     }

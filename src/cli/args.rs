@@ -170,6 +170,17 @@ pub struct Args {
     #[argh(option)]
     pub max_age: Option<String>,
 
+    /// IMAP SEARCH keys, as one argument (e.g. 'FROM backup@example.org
+    /// SUBJECT "nightly report"'): only matching messages count; --messages
+    /// judges the match count and the newest match is fetched
+    #[argh(option)]
+    pub search: Option<String>,
+
+    /// only messages whose INTERNALDATE is within this duration count
+    /// (90s, 30m, 2h, 1d or seconds); alone, it searches ALL
+    #[argh(option)]
+    pub search_within: Option<String>,
+
     /// do not fetch a message
     #[argh(switch)]
     pub no_fetch: bool,

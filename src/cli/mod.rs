@@ -139,6 +139,10 @@ pub struct Config {
     pub messages_crit: Option<Range>,
     /// `--max-age` in seconds: warn, and crit when given.
     pub max_age: Option<(u64, Option<u64>)>,
+    /// `--search`, checked (`--search-within` alone searches ALL).
+    pub search: Option<crate::search::SearchKeys>,
+    /// `--search-within` in seconds.
+    pub search_within: Option<u64>,
     pub format: Format,
     /// `--output`: the file the result replaces, instead of stdout.
     pub output: Option<PathBuf>,
@@ -329,6 +333,12 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         Some(text) => Some(age::parse_pair(text)?),
         None => None,
     };
+    let (search, search_within) = crate::search::configure(
+        args.search.as_deref(),
+        args.search_within.as_deref(),
+        args.user.is_some(),
+        args.message.is_some(),
+    )?;
     if args.messages.is_some() && args.user.is_none() {
         return Err("--messages needs -u: without a login no folder is opened".into());
     }
@@ -415,6 +425,8 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         messages_warn,
         messages_crit,
         max_age,
+        search,
+        search_within,
         format,
         output,
         labels,

@@ -6,8 +6,8 @@ use crate::cli::Security;
 use crate::json::{Json, ObjBuilder};
 
 use super::{
-    MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Repeated, Report, Round, Series,
-    StepResult, StepStats, TlsReport, TlsSession, Verdict, ms,
+    MailboxReport, MessageReport, Quirk, QuotaReport, Renderer, Repeated, Report, Round,
+    SearchReport, Series, StepResult, StepStats, TlsReport, TlsSession, Verdict, ms,
 };
 
 pub struct JsonObject;
@@ -168,6 +168,7 @@ fn report_object(report: &Report) -> Json {
         .field("folder_count", int(report.folder_count as u64))
         .field("mailbox", Json::opt(report.mailbox.as_ref(), mailbox))
         .field("message", Json::opt(report.message.as_ref(), message))
+        .field("search", Json::opt(report.search.as_ref(), search))
         .field("alerts", strings(&report.alerts))
         .field(
             "server_id",
@@ -272,6 +273,17 @@ fn message(m: &MessageReport) -> Json {
         .field("from_raw", opt_str(&m.from_raw))
         .field("undecoded_charsets", strings(&m.undecoded_charsets))
         .field("body_bytes", Json::opt(m.body_bytes, int))
+        .build()
+}
+
+fn search(s: &SearchReport) -> Json {
+    Json::obj()
+        .field("keys", Json::str(s.keys.as_str()))
+        .field("within_s", Json::opt(s.within_s, int))
+        .field("matches", int(s.matches))
+        .field("matches_at_least", Json::Bool(s.at_least))
+        .field("newest", Json::opt(s.newest, |n| Json::Int(n.into())))
+        .field("method", Json::str(s.method))
         .build()
 }
 

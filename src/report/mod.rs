@@ -188,6 +188,23 @@ pub struct Quirk {
     pub reason: String,
 }
 
+/// What `--search` found.
+#[derive(Debug, Clone)]
+pub struct SearchReport {
+    /// The keys as given (escaped, cut short).
+    pub keys: String,
+    /// `--search-within` in seconds.
+    pub within_s: Option<u64>,
+    pub matches: u64,
+    /// More messages than were checked by date may match
+    /// (`--search-within` without WITHIN, over a thousand candidates).
+    pub at_least: bool,
+    /// The newest match's sequence number.
+    pub newest: Option<u32>,
+    /// How the server was asked: ESEARCH with SEARCHRES, ESEARCH, SEARCH.
+    pub method: &'static str,
+}
+
 /// One quota resource of the open folder's quota roots.
 #[derive(Debug, Clone)]
 pub struct QuotaReport {
@@ -214,6 +231,8 @@ pub struct Report {
     pub folder_count: usize,
     pub mailbox: Option<MailboxReport>,
     pub message: Option<MessageReport>,
+    /// `--search`: the matches; None without it or when not searched.
+    pub search: Option<SearchReport>,
     pub alerts: Vec<String>,
     /// What the server said about itself in reply to ID (RFC 2971).
     pub server_id: Option<Vec<(String, Option<String>)>>,
@@ -292,6 +311,7 @@ impl Report {
             folder_count: 0,
             mailbox: None,
             message: None,
+            search: None,
             alerts: Vec::new(),
             server_id: None,
             quota: None,
@@ -398,6 +418,10 @@ impl Report {
                 mb.exists,
                 if mb.exists == 1 { "" } else { "s" }
             );
+            if let Some(search) = &self.search {
+                let plus = if search.at_least { "at least " } else { "" };
+                let _ = write!(s, ", {plus}{} match `{}`", search.matches, search.keys);
+            }
         }
         s
     }

@@ -26,14 +26,22 @@ impl Renderer for Nagios {
         {
             let _ = write!(perf, " {}={:.6}s;;;0", s.name, s.elapsed.as_secs_f64());
         }
+        // With --search, --messages judges the matches: its thresholds
+        // go with `matches`.
+        let (count_warn, count_crit) = (
+            report.messages_warn.as_deref().unwrap_or_default(),
+            report.messages_crit.as_deref().unwrap_or_default(),
+        );
         if let Some(mb) = &report.mailbox {
-            let _ = write!(
-                perf,
-                " messages={};{};{};0",
-                mb.exists,
-                report.messages_warn.as_deref().unwrap_or_default(),
-                report.messages_crit.as_deref().unwrap_or_default()
-            );
+            let (w, c) = if report.search.is_some() {
+                ("", "")
+            } else {
+                (count_warn, count_crit)
+            };
+            let _ = write!(perf, " messages={};{w};{c};0", mb.exists);
+        }
+        if let Some(s) = &report.search {
+            let _ = write!(perf, " matches={};{count_warn};{count_crit};0", s.matches);
         }
         if let Some(age) = report.message.as_ref().and_then(|m| m.age_s) {
             let (warn, crit) = report.max_age.unzip();

@@ -315,6 +315,14 @@ fn mailbox_families(out: &mut Families, report: &Report) {
         "Messages in the folder checked (EXISTS).",
         vec![(folder(), mb.exists.to_string())],
     );
+    if let Some(s) = &report.search {
+        out.push(
+            "imapcheck_search_matches",
+            None,
+            "Messages in the folder that match --search (and --search-within).",
+            vec![(folder(), s.matches.to_string())],
+        );
+    }
     let Some(msg) = &report.message else { return };
     out.push(
         "imapcheck_message_size_bytes",
@@ -329,6 +337,14 @@ fn mailbox_families(out: &mut Families, report: &Report) {
             "Age of the fetched message by its INTERNALDATE and this host's clock.",
             vec![(folder(), age.to_string())],
         );
+        if report.search.is_some() {
+            out.push(
+                "imapcheck_search_newest_age_seconds",
+                Some("seconds"),
+                "Age of the newest message matching --search, by its INTERNALDATE.",
+                vec![(folder(), age.to_string())],
+            );
+        }
     }
 }
 

@@ -148,7 +148,7 @@ impl Stats {
             &mut out,
             "imapcheck_exporter_module_load_errors_total",
             "counter",
-            "Reloads (SIGHUP) that failed on a broken module file; the modules before stay in use.",
+            "Reloads (SIGHUP) that failed on a broken module file or users file; what was loaded before stays in use.",
         );
         let _ = writeln!(
             out,
@@ -158,7 +158,7 @@ impl Stats {
         gauge(
             &mut out,
             "imapcheck_exporter_last_reload_success_timestamp_seconds",
-            "When the modules were last loaded successfully.",
+            "When the modules (and the users file) were last loaded successfully.",
             self.last_reload_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         );
         gauge(

@@ -5,7 +5,8 @@
 //! module's allow-list permits (`allow`). Around it: a hand-written
 //! HTTP/1.1 server (`http` parses, `server` serves, `respond` writes),
 //! the exporter's own metrics (`metrics`), the landing page with the last
-//! probes (`landing`), and the signals (`signals`).
+//! probes (`landing`), the signals (`signals`), and Basic auth for the
+//! endpoint (`webauth`, with `--web-auth-file`).
 
 mod allow;
 pub mod http;
@@ -16,6 +17,7 @@ mod probe;
 mod respond;
 mod server;
 mod signals;
+pub mod webauth;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
 use metrics::Refused;
 use modules::Module;
 use respond::Answer;
+use webauth::Users;
 
 /// Where `serve` listens unless `--listen` says otherwise: loopback only,
 /// since `/probe` makes the exporter log in to mail servers.
@@ -62,6 +65,11 @@ pub struct ServeArgs {
     /// the private key for --web-tls-cert (PEM, PKCS#8)
     #[argh(option)]
     pub web_tls_key: Option<PathBuf>,
+
+    /// require HTTP Basic auth of the users in this file (user:hash lines,
+    /// SHA-512 crypt); /-/healthy stays open
+    #[argh(option)]
+    pub web_auth_file: Option<PathBuf>,
 }
 
 /// The endpoint's TLS (`--web-tls-cert`, `--web-tls-key`): Mozilla's
@@ -91,6 +99,49 @@ pub struct State {
     max_probes: usize,
     stats: metrics::Stats,
     history: landing::History,
+    /// With `--web-auth-file`: the file and the users read from it.
+    web_auth: Option<WebAuth>,
+}
+
+/// The users file and the users it held when last read without error.
+struct WebAuth {
+    file: PathBuf,
+    users: RwLock<Arc<Users>>,
+}
+
+impl WebAuth {
+    fn load(file: &Path) -> Result<WebAuth, String> {
+        let users = Users::load(file)?;
+        log::info!("{} users may log in, from {}", users.len(), file.display());
+        Ok(WebAuth {
+            file: file.to_path_buf(),
+            users: RwLock::new(Arc::new(users)),
+        })
+    }
+
+    fn users(&self) -> Arc<Users> {
+        Arc::clone(
+            &self
+                .users
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Reads the file anew; a broken one keeps the users before.
+    fn reload(&self) -> Result<(), String> {
+        let users = Users::load(&self.file)?;
+        log::info!(
+            "reloaded {} users from {}",
+            users.len(),
+            self.file.display()
+        );
+        *self
+            .users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(users);
+        Ok(())
+    }
 }
 
 impl State {
@@ -108,8 +159,11 @@ impl State {
         self.modules().iter().map(|m| m.name.clone()).collect()
     }
 
-    /// SIGHUP: the modules read anew; a broken file keeps the old set.
+    /// SIGHUP: the modules and the users file read anew. Each is kept
+    /// as it was when its file is broken, and counts a reload error; the
+    /// reload succeeded when both read well.
     fn reload(&self) {
+        let mut ok = true;
         match modules::load_dir(&self.modules_dir) {
             Ok((loaded, warnings)) => {
                 for w in warnings {
@@ -120,12 +174,22 @@ impl State {
                     .modules
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(loaded);
-                self.stats.reloaded();
             }
             Err(e) => {
                 log::error!("reload failed, the modules before stay in use: {e}");
                 self.stats.reload_failed();
+                ok = false;
             }
+        }
+        if let Some(auth) = &self.web_auth
+            && let Err(e) = auth.reload()
+        {
+            log::error!("reload failed, the users before stay in use: {e}");
+            self.stats.reload_failed();
+            ok = false;
+        }
+        if ok {
+            self.stats.reloaded();
         }
     }
 
@@ -181,12 +245,18 @@ fn start(args: ServeArgs) -> Result<i32, String> {
     for w in warnings {
         log::warn!("{w}");
     }
+    let web_auth = args
+        .web_auth_file
+        .as_deref()
+        .map(WebAuth::load)
+        .transpose()?;
     let state = Arc::new(State {
         modules_dir: args.modules.clone(),
         modules: RwLock::new(Arc::new(loaded)),
         max_probes,
         stats: metrics::Stats::default(),
         history: landing::History::default(),
+        web_auth,
     });
     state.stats.reloaded();
     signals::install();
@@ -206,12 +276,14 @@ fn handle(state: &Arc<State>, req: &http::Request) -> Answer {
     if req.path == "/-/healthy" {
         return Answer::text(200, "Healthy\n".into());
     }
-    // ---- Basic auth (--web-auth-file) goes here, and only here. ----
-    // With `Option<webauth::Users>` in `State`: when it is Some and
-    // `users.allows(req.authorization.as_deref())` is false, answer
-    //   state.refuse(Refused::Unauthorized, 401, "authentication required")
-    // with the header `WWW-Authenticate: Basic realm="imapcheck"`.
-    // /-/healthy (above) stays open, for a load balancer's health check.
+    // Basic auth guards every endpoint but /-/healthy (above), which stays
+    // open for a load balancer's health check. Only the path is logged:
+    // the header holds the password.
+    if let Some(auth) = &state.web_auth
+        && !auth.users().allows(req.authorization.as_deref())
+    {
+        return unauthorized(state, req);
+    }
     match req.path.as_str() {
         "/-/ready" => Answer::text(200, "Ready\n".into()),
         "/probe" => probe::probe(state, req),
@@ -233,4 +305,20 @@ fn handle(state: &Arc<State>, req: &http::Request) -> Answer {
         }
         _ => state.refuse(Refused::NotFound, 404, "not found: try /, /probe, /metrics"),
     }
+}
+
+/// 401 for a request that Basic auth refused. The log names the path only,
+/// never the header: it holds the password.
+fn unauthorized(state: &State, req: &http::Request) -> Answer {
+    let reason = if req.authorization.is_some() {
+        "authentication failed: unknown user or wrong password"
+    } else {
+        "authentication required"
+    };
+    log::info!("401 for {}: {reason}", req.path.escape_default());
+    let mut answer = state.refuse(Refused::Unauthorized, 401, reason);
+    answer
+        .headers
+        .push("WWW-Authenticate: Basic realm=\"imapcheck\"".into());
+    answer
 }

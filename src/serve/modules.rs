@@ -351,4 +351,38 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_module_takes_search_keys_as_the_rest_of_its_line() {
+        let dir =
+            std::env::temp_dir().join(format!("imapcheck-search-modules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        write(&dir, "pw", "secret\n");
+        let p = write(
+            &dir,
+            "backup.conf",
+            "-u alice\n--password-file pw\n--allow-target 127.0.0.0/8\n--search FROM backup@example.org SUBJECT \"nightly report\"\n--search-within 26h\n",
+        );
+        let m = load_file(&dir, &p, &mut TlsContexts::default()).expect("loads");
+        let c = m.configure("127.0.0.1", None).expect("probe config");
+        let keys = c.search.expect("search keys");
+        assert_eq!(
+            keys.text,
+            "FROM backup@example.org SUBJECT \"nightly report\""
+        );
+        assert_eq!(c.search_within, Some(26 * 3600));
+        let p = write(
+            &dir,
+            "typo.conf",
+            "-u alice\n--password-file pw\n--search FORM x\n",
+        );
+        let err = load_file(&dir, &p, &mut TlsContexts::default())
+            .err()
+            .expect("refused");
+        assert!(
+            err.contains("typo.conf") && err.contains("unknown search key 'FORM'"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -18,6 +18,7 @@ mod encode;
 mod idle;
 mod mask;
 mod read;
+mod search;
 
 use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
@@ -105,6 +106,9 @@ pub struct Session {
     pub stream_literals_up_to: Option<u64>,
     /// Lengths of the literals streamed since the last take.
     streamed: Vec<u64>,
+    /// While set, SEARCH and ESEARCH answers are counted into it (see
+    /// `search.rs`) — used for `--search`.
+    pub search_tally: Option<crate::search::Tally>,
     /// A read or write failed or the server broke the protocol: nothing
     /// more can be sent on this connection.
     broken: bool,
@@ -132,6 +136,7 @@ impl Session {
             literal_minus: false,
             stream_literals_up_to: None,
             streamed: Vec::new(),
+            search_tally: None,
             broken: false,
             mask: Mask::default(),
             peer_closed: false,

@@ -35,6 +35,9 @@ impl Session {
         let mut waiting_line: Option<(usize, usize)> = None;
         let mut wait_for_len: Option<usize> = None;
         loop {
+            if self.at_plain_search() {
+                return self.stream_search();
+            }
             let ready = match (waiting_line, wait_for_len) {
                 (Some((line_start, checked)), _) => {
                     let new_lf = self
@@ -64,6 +67,7 @@ impl Session {
                         .line(tls, "S:", &escape_cut(trim_eol(&shown), TRANSCRIPT_CUT));
                     return match parser::parse_response(&raw) {
                         Ok(resp) => {
+                            self.note_esearch(&resp, &raw);
                             if let Some(why) = resp.not_understood() {
                                 let why = self.mask.apply(why.as_bytes()).into_owned();
                                 self.transcript
@@ -122,7 +126,7 @@ impl Session {
         }
     }
 
-    fn read_more(&mut self) -> Result<(), SessionError> {
+    pub(super) fn read_more(&mut self) -> Result<(), SessionError> {
         let mut chunk = [0u8; READ_CHUNK];
         let n = self.transport.read(&mut chunk)?;
         if n == 0 {

@@ -139,3 +139,53 @@ fn serve_is_a_word_only_in_first_place() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `--flags` in `text` (roff's `\-` read as `-`), but --help.
+fn long_flags(text: &str) -> std::collections::BTreeSet<String> {
+    let text = text.replace("\\-", "-");
+    let mut flags = std::collections::BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("--") {
+        rest = &rest[at + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+            .unwrap_or(rest.len());
+        if end > 0 && &rest[..end] != "help" {
+            flags.insert(format!("--{}", &rest[..end]));
+        }
+        rest = &rest[end..];
+    }
+    flags
+}
+
+#[test]
+fn serve_help_and_the_man_page_list_the_same_options() {
+    let r = run(&["serve", "--help"], &[], None);
+    assert_eq!(r.status, 0, "{r:?}");
+    let options = r.stdout.split_once("Options:").expect("Options:").1;
+    // The first flag of each option line, not the flags its text names.
+    let help: std::collections::BTreeSet<String> = options
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .map(|l| format!("--{}", l.split_whitespace().next().unwrap_or_default()))
+        .filter(|f| f != "--help,")
+        .collect();
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/imapcheck.1"))
+        .expect("man page");
+    let between = |from: &str, to: &str| -> String {
+        let start = man.find(from).unwrap_or_else(|| panic!("{from}"));
+        let len = man[start..].find(to).unwrap_or_else(|| panic!("{to}"));
+        man[start..start + len].to_string()
+    };
+    // Each entry's tag: the line after .TP.
+    let section = between(".SS Options of serve", ".SS Endpoints");
+    let lines: Vec<&str> = section.lines().collect();
+    let tags: String = lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| format!("{}\n", w[1]))
+        .collect();
+    assert_eq!(long_flags(&tags), help, "SERVE's option entries");
+    let synopsis = between(".SY \"imapcheck serve\"", ".YS");
+    assert_eq!(long_flags(&synopsis), help, "SYNOPSIS of serve");
+}

@@ -1,6 +1,7 @@
 //! Basic authentication for the exporter's HTTP endpoint: the users file
-//! (`--web-auth-file`, one `user:hash` line each) and the check of an
-//! `Authorization: Basic …` header against it.
+//! (`imapcheck serve --web-auth-file`, one `user:hash` line each) and the
+//! check of an `Authorization: Basic …` header against it, which
+//! `serve::handle` asks for every request but `/-/healthy`.
 //!
 //! The hashes are SHA-512 crypt (`$6$[rounds=N$]salt$hash`), what
 //! `openssl passwd -6` and `mkpasswd -m sha-512` print, computed here as
