@@ -124,8 +124,16 @@ impl Check<'_> {
     /// The SMTP login: by default the IMAP user with its password (or its
     /// OAuth token, by the same mechanism), else `--send-user`'s.
     fn smtp_login(&self, rt: &RoundTrip) -> Result<Option<SmtpLogin>, Failure> {
-        let read = |source: PasswordSource, env| {
-            read_password(&source, env, MAX_PASSWORD_LINE).map_err(|e| Failure {
+        let read = |source: PasswordSource, env: Option<std::ffi::OsString>| {
+            // read_password names IMAPCHECK_PASSWORD for an empty value.
+            let e = match &env {
+                Some(v) if v.is_empty() => Err(format!(
+                    "{} is empty",
+                    crate::cli::round_trip::SEND_PASSWORD_ENV
+                )),
+                _ => read_password(&source, env, MAX_PASSWORD_LINE),
+            };
+            e.map_err(|e| Failure {
                 message: format!("cannot read the SMTP password: {e}"),
                 expected: "the SMTP password of --send-user".into(),
                 got: None,
