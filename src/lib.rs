@@ -26,6 +26,7 @@ pub mod runner;
 pub mod sasl;
 pub mod serve;
 pub mod session;
+mod signals;
 #[cfg(test)]
 mod test_input;
 pub mod transcript;
