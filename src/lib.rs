@@ -27,6 +27,7 @@ pub mod sasl;
 pub mod search;
 pub mod serve;
 pub mod session;
+mod signals;
 pub mod smtp;
 #[cfg(test)]
 mod test_input;

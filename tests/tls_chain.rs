@@ -58,9 +58,23 @@ fn pki() -> &'static Pki {
                 &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", name],
             )
         };
+        // A key, a request for `subject`, and the certificate `ca` issues
+        // for it, valid `days`, with the extensions in the file `ext`.
+        let issue = |name: &str, subject: &str, ca: &str, ext: &str, days: &str| {
+            let file = |suffix: &str| format!("{name}.{suffix}");
+            let (key_file, csr, pem) = (file("key"), file("csr"), file("pem"));
+            let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+            key(&key_file);
+            ossl(&dir, &["req", "-new", "-key", &key_file, "-out", &csr, "-subj", subject]);
+            ossl(
+                &dir,
+                &[
+                    "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key,
+                    "-CAcreateserial", "-out", &pem, "-days", days, "-extfile", ext,
+                ],
+            );
+        };
         key("root.key");
-        key("int.key");
-        key("leaf.key");
         ossl(
             &dir,
             &[
@@ -74,14 +88,7 @@ fn pki() -> &'static Pki {
             "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
         )
         .expect("write");
-        ossl(&dir, &["req", "-new", "-key", "int.key", "-out", "int.csr", "-subj", "/CN=imapcheck chain test intermediate"]);
-        ossl(
-            &dir,
-            &[
-                "x509", "-req", "-in", "int.csr", "-CA", "root.pem", "-CAkey", "root.key",
-                "-CAcreateserial", "-out", "int.pem", "-days", "30", "-extfile", "int.ext",
-            ],
-        );
+        issue("int", "/CN=imapcheck chain test intermediate", "root", "int.ext", "30");
         std::fs::write(
             dir.join("leaf.ext"),
             format!(
@@ -89,34 +96,11 @@ fn pki() -> &'static Pki {
             ),
         )
         .expect("write");
-        ossl(&dir, &["req", "-new", "-key", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
-        ossl(
-            &dir,
-            &[
-                "x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key",
-                "-CAcreateserial", "-out", "leaf.pem", "-days", "20", "-extfile", "leaf.ext",
-            ],
-        );
+        issue("leaf", "/CN=localhost", "int", "leaf.ext", "20");
         // Another intermediate of the same root: no part of the leaf's path.
-        key("other.key");
-        ossl(&dir, &["req", "-new", "-key", "other.key", "-out", "other.csr", "-subj", "/CN=imapcheck chain test other"]);
-        ossl(
-            &dir,
-            &[
-                "x509", "-req", "-in", "other.csr", "-CA", "root.pem", "-CAkey", "root.key",
-                "-CAcreateserial", "-out", "other.pem", "-days", "30", "-extfile", "int.ext",
-            ],
-        );
+        issue("other", "/CN=imapcheck chain test other", "root", "int.ext", "30");
         // A second leaf for the same name, as after a renewal.
-        key("leaf2.key");
-        ossl(&dir, &["req", "-new", "-key", "leaf2.key", "-out", "leaf2.csr", "-subj", "/CN=localhost"]);
-        ossl(
-            &dir,
-            &[
-                "x509", "-req", "-in", "leaf2.csr", "-CA", "int.pem", "-CAkey", "int.key",
-                "-CAcreateserial", "-out", "leaf2.pem", "-days", "25", "-extfile", "leaf.ext",
-            ],
-        );
+        issue("leaf2", "/CN=localhost", "int", "leaf.ext", "25");
         let read = |n: &str| std::fs::read_to_string(dir.join(n)).expect("read pem");
         let (root, int) = (read("root.pem"), read("int.pem"));
         std::fs::write(dir.join("chain-int.pem"), &int).expect("write");
@@ -246,16 +230,78 @@ fn check(server: &SServer, ca_file: &str, extra: &[&str]) -> (Run, Value, Value)
     (r, step, v["tls"].clone())
 }
 
+/// A server that sends its leaf and the intermediate (a complete chain
+/// below the root), with `extra` s_server options.
+fn full_chain_server(extra: &[&str]) -> SServer {
+    let chain = pki().path("chain-int.pem");
+    let mut args = vec!["-cert_chain", chain.as_str()];
+    args.extend(extra);
+    SServer::start(&args)
+}
+
+/// A server that sends its leaf and then the certificates of `bundle`,
+/// checked against the root: the check succeeds; the tls step's detail
+/// and the tls object are for what each test asserts besides.
+fn check_sending(bundle: &str) -> (String, Value) {
+    let p = pki();
+    let s = SServer::start(&["-cert_chain", &p.path(bundle)]);
+    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
+    assert_eq!(step["status"], "ok", "{r:?}");
+    (detail(&step), tls)
+}
+
+/// A full-chain server offering only key-exchange `group`: the check
+/// succeeds and names the group; the step and the tls object are for
+/// what each group's test asserts besides.
+fn check_group_only(group: &str) -> (Value, Value) {
+    let s = full_chain_server(&["-groups", group]);
+    let (r, step, tls) = check(&s, &pki().path("root.pem"), &[]);
+    assert_eq!(step["status"], "ok", "{r:?}");
+    assert_eq!(tls["session"]["group"], group, "{tls}");
+    (step, tls)
+}
+
+/// `--all-addresses --format json` against `localhost`, which the hosts
+/// file maps to the two addresses of `servers`; each `(address, leaf)`
+/// is a full-chain server on one shared port presenting `<leaf>.pem`.
+fn check_all_addresses(servers: [(&str, &str); 2]) -> Value {
+    let p = pki();
+    let port = closed_port();
+    let chain = p.path("chain-int.pem");
+    let args = ["-cert_chain", chain.as_str()];
+    let _running = servers.map(|(ip, leaf)| SServer::serve(ip, port, 1, leaf, &args));
+    let hosts: String = servers
+        .iter()
+        .map(|(ip, _)| format!("{ip} localhost\n"))
+        .collect();
+    let port = port.to_string();
+    let r = run_with_hosts(
+        &hosts,
+        &[
+            "localhost",
+            "--port",
+            &port,
+            "--security",
+            "tls",
+            "--all-addresses",
+            "--format",
+            "json",
+            "--ca-file",
+            &p.path("root.pem"),
+        ],
+        &[],
+        None,
+    );
+    parse_json_stdout(&r)
+}
+
 fn detail(step: &Value) -> String {
     step["detail"].as_str().unwrap_or_default().to_string()
 }
 
 #[test]
 fn full_chain_reaches_the_root_by_itself() {
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem")]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
+    let (d, tls) = check_sending("chain-int.pem");
     let session = &tls["session"];
     assert_eq!(session["chain"].as_array().map(Vec::len), Some(2), "{tls}");
     assert_eq!(session["chain_complete"], true, "{tls}");
@@ -279,7 +325,6 @@ fn full_chain_reaches_the_root_by_itself() {
         Some(64),
         "{tls}"
     );
-    let d = detail(&step);
     assert!(
         d.contains("chain as sent: 2 certificates, reaches a trusted root by itself"),
         "{d}"
@@ -336,11 +381,7 @@ fn leaf_only_verified_through_the_local_store_warns() {
 
 #[test]
 fn wrong_order_and_a_sent_root_are_notes() {
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-root-int.pem")]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    let d = detail(&step);
+    let (d, tls) = check_sending("chain-root-int.pem");
     assert!(d.contains("note: the chain is not sent leaf first"), "{d}");
     assert!(
         d.contains("note: the root CN=imapcheck chain test root is sent"),
@@ -352,11 +393,7 @@ fn wrong_order_and_a_sent_root_are_notes() {
 
 #[test]
 fn root_included_in_order_is_a_note_only() {
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int-root.pem")]);
-    let (r, step, _) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    let d = detail(&step);
+    let (d, _) = check_sending("chain-int-root.pem");
     assert!(
         d.contains("note: the root CN=imapcheck chain test root is sent"),
         "{d}"
@@ -366,11 +403,7 @@ fn root_included_in_order_is_a_note_only() {
 
 #[test]
 fn a_p256_only_server_needs_no_hello_retry() {
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-groups", "P-256"]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    assert_eq!(tls["session"]["group"], "P-256", "{tls}");
+    let (step, tls) = check_group_only("P-256");
     assert_eq!(tls["session"]["hello_retry"], false, "{tls}");
     assert!(!detail(&step).contains("HelloRetryRequest"));
 }
@@ -395,11 +428,7 @@ fn sends_two_key_shares() -> bool {
 fn an_x25519_only_server_is_reported_as_such() {
     // With two key shares (OpenSSL 3.5+, the static builds) X25519 needs
     // no retry; with one (P-256's, OpenSSL 3.0 to 3.4) it does, and says so.
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-groups", "X25519"]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    assert_eq!(tls["session"]["group"], "X25519", "{tls}");
+    let (_, tls) = check_group_only("X25519");
     assert_eq!(
         tls["session"]["hello_retry"],
         !sends_two_key_shares(),
@@ -410,7 +439,7 @@ fn an_x25519_only_server_is_reported_as_such() {
 #[test]
 fn tls12_under_min_tls_13_warns_and_its_critical_form_fails() {
     let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-tls1_2"]);
+    let s = full_chain_server(&["-tls1_2"]);
     let (r, step, tls) = check(&s, &p.path("root.pem"), &["--min-tls", "1.3"]);
     assert_eq!(step["status"], "warning", "{r:?}");
     assert_eq!(tls["session"]["version"], "TLS 1.2", "{tls}");
@@ -420,13 +449,13 @@ fn tls12_under_min_tls_13_warns_and_its_critical_form_fails() {
         "{r:?}"
     );
     drop(s);
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-tls1_2"]);
+    let s = full_chain_server(&["-tls1_2"]);
     let (r, step, _) = check(&s, &p.path("root.pem"), &["--min-tls", "1.3,1.3"]);
     assert_eq!(step["status"], "failed", "{r:?}");
     assert_eq!(r.status, 2);
     drop(s);
     // Without --min-tls: reported, not judged.
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-tls1_2"]);
+    let s = full_chain_server(&["-tls1_2"]);
     let (r, step, _) = check(&s, &p.path("root.pem"), &[]);
     assert_eq!(step["status"], "ok", "{r:?}");
     assert!(detail(&step).contains("TLS 1.2, "), "{}", detail(&step));
@@ -474,7 +503,7 @@ fn insecure_still_reports_the_chain_and_why_it_would_not_verify() {
 #[test]
 fn insecure_never_says_the_chain_is_trusted() {
     let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem")]);
+    let s = full_chain_server(&[]);
     let (r, step, tls) = check(&s, &p.path("root.pem"), &["--insecure"]);
     assert_eq!(step["status"], "warning", "{r:?}");
     assert_eq!(tls["verified"], false);
@@ -490,7 +519,7 @@ fn insecure_never_says_the_chain_is_trusted() {
 #[test]
 fn openmetrics_has_the_tls_info_and_the_chain_length() {
     let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem")]);
+    let s = full_chain_server(&[]);
     let port = s.port.to_string();
     let r = run(
         &[
@@ -528,31 +557,7 @@ fn openmetrics_has_the_tls_info_and_the_chain_length() {
 
 #[test]
 fn all_addresses_compares_the_certificates() {
-    let p = pki();
-    let port = closed_port();
-    let chain = p.path("chain-int.pem");
-    let args = ["-cert_chain", chain.as_str()];
-    let _a = SServer::serve("127.0.2.1", port, 1, "leaf", &args);
-    let _b = SServer::serve("127.0.2.2", port, 1, "leaf2", &args);
-    let port = port.to_string();
-    let r = run_with_hosts(
-        "127.0.2.1 localhost\n127.0.2.2 localhost\n",
-        &[
-            "localhost",
-            "--port",
-            &port,
-            "--security",
-            "tls",
-            "--all-addresses",
-            "--format",
-            "json",
-            "--ca-file",
-            &p.path("root.pem"),
-        ],
-        &[],
-        None,
-    );
-    let v = parse_json_stdout(&r);
+    let v = check_all_addresses([("127.0.2.1", "leaf"), ("127.0.2.2", "leaf2")]);
     let certs = &v["certificates"];
     let leaves = certs["leaves"].as_array().expect("leaves");
     assert_eq!(leaves.len(), 2, "{v}");
@@ -569,31 +574,7 @@ fn all_addresses_compares_the_certificates() {
 
 #[test]
 fn all_addresses_with_one_certificate_agree() {
-    let p = pki();
-    let port = closed_port();
-    let chain = p.path("chain-int.pem");
-    let args = ["-cert_chain", chain.as_str()];
-    let _a = SServer::serve("127.0.2.3", port, 1, "leaf", &args);
-    let _b = SServer::serve("127.0.2.4", port, 1, "leaf", &args);
-    let port = port.to_string();
-    let r = run_with_hosts(
-        "127.0.2.3 localhost\n127.0.2.4 localhost\n",
-        &[
-            "localhost",
-            "--port",
-            &port,
-            "--security",
-            "tls",
-            "--all-addresses",
-            "--format",
-            "json",
-            "--ca-file",
-            &p.path("root.pem"),
-        ],
-        &[],
-        None,
-    );
-    let v = parse_json_stdout(&r);
+    let v = check_all_addresses([("127.0.2.3", "leaf"), ("127.0.2.4", "leaf")]);
     assert_eq!(v["certificates"]["differ"], Value::Null, "{v}");
     assert_eq!(
         v["certificates"]["leaves"].as_array().map(Vec::len),
@@ -606,22 +587,14 @@ fn all_addresses_with_one_certificate_agree() {
 fn a_p384_only_server_shows_its_hello_retry() {
     // No key share for P-384 is offered: the server must ask for one. This
     // is what the P-256-only case above looked like before (X25519 alone).
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int.pem"), "-groups", "P-384"]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    assert_eq!(tls["session"]["group"], "P-384", "{tls}");
+    let (step, tls) = check_group_only("P-384");
     assert_eq!(tls["session"]["hello_retry"], true, "{tls}");
     assert!(detail(&step).contains("after a HelloRetryRequest (one more round trip)"));
 }
 
 #[test]
 fn a_certificate_off_the_path_is_a_note() {
-    let p = pki();
-    let s = SServer::start(&["-cert_chain", &p.path("chain-int-other.pem")]);
-    let (r, step, tls) = check(&s, &p.path("root.pem"), &[]);
-    assert_eq!(step["status"], "ok", "{r:?}");
-    let d = detail(&step);
+    let (d, tls) = check_sending("chain-int-other.pem");
     assert!(
         d.contains("note: sent but no part of the verified path: CN=imapcheck chain test other"),
         "{d}"

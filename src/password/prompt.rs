@@ -1,6 +1,7 @@
 //! The password prompt on the terminal: echo is switched off with termios
-//! (tcgetattr/tcsetattr, declared here as the runner declares sigaction:
-//! no new dependency, no `stty` to find on PATH) and switched back on
+//! (tcgetattr/tcsetattr, declared here by hand as the crate's `signals`
+//! module declares sigaction: no new dependency, no `stty` to find on
+//! PATH) and switched back on
 //! whatever ends the prompt: a line, end of input, an error, or SIGINT,
 //! SIGTERM, SIGHUP or SIGQUIT, whose handlers restore the terminal and
 //! then let the signal end the process as it would have. A terminal whose
@@ -59,6 +60,8 @@ mod termios {
     use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicI32, Ordering};
 
+    use crate::signals::{self, Previous};
+
     /// `struct termios` as glibc and musl lay it out on Linux (x86_64 and
     /// aarch64): four flag words, the line discipline, 32 control
     /// characters and the two speeds (a unit test compares it with the
@@ -79,10 +82,6 @@ mod termios {
     unsafe extern "C" {
         fn tcgetattr(fd: i32, termios: *mut Termios) -> i32;
         fn tcsetattr(fd: i32, when: i32, termios: *const Termios) -> i32;
-        /// The handler as a word (SIG_DFL is 0, SIG_IGN 1, SIG_ERR -1):
-        /// what was there before the prompt is put back after it.
-        fn signal(signal: i32, handler: usize) -> usize;
-        fn raise(signal: i32) -> i32;
         fn write(fd: i32, bytes: *const u8, len: usize) -> isize;
     }
 
@@ -91,10 +90,16 @@ mod termios {
     const TCSANOW: i32 = 0;
     /// Also drops what was typed ahead while echo was still on.
     const TCSAFLUSH: i32 = 2;
-    /// SIGHUP, SIGINT, SIGQUIT, SIGTERM: what ends a prompt from outside.
-    const SIGNALS: [i32; 4] = [1, 2, 3, 15];
-    const SIG_DFL: usize = 0;
-    const SIG_ERR: usize = usize::MAX;
+    /// What ends a prompt from outside.
+    const SIGNALS: [i32; 4] = [
+        signals::SIGHUP,
+        signals::SIGINT,
+        signals::SIGQUIT,
+        signals::SIGTERM,
+    ];
+    /// As `signal()` installs a handler in glibc and musl: interrupted
+    /// calls restart, and the handler stays.
+    const HANDLER_FLAGS: i32 = signals::SA_RESTART;
 
     /// The terminal and its settings from before the prompt, for the
     /// signal handler: `TTY_FD` is published (>= 0) only after `SAVED`
@@ -117,25 +122,24 @@ mod termios {
 
     extern "C" fn on_signal(sig: i32) {
         let fd = TTY_FD.load(Ordering::SeqCst);
-        // SAFETY: tcsetattr, write, signal and raise are
-        // async-signal-safe; SAVED is complete while fd is published.
-        // The signal is blocked while its handler runs: raised again with
-        // the default action, it ends the process as soon as this returns.
+        // SAFETY: tcsetattr and write are async-signal-safe; SAVED is
+        // complete while fd is published.
         unsafe {
             if fd >= 0 {
                 tcsetattr(fd, TCSANOW, SAVED.0.get());
                 write(fd, b"\n".as_ptr(), 1);
             }
-            signal(sig, SIG_DFL);
-            raise(sig);
         }
+        // The signal is blocked while its handler runs: raised again with
+        // the default action, it ends the process as soon as this returns.
+        signals::raise_with_default_action(sig);
     }
 
     /// Echo off on one terminal until dropped.
     pub(super) struct EchoOff {
         fd: i32,
         saved: Termios,
-        old_handlers: Vec<(i32, usize)>,
+        old_handlers: Vec<Previous>,
     }
 
     impl EchoOff {
@@ -163,11 +167,10 @@ mod termios {
                 saved,
                 old_handlers: Vec::new(),
             };
+            // The handler only makes async-signal-safe calls.
             for sig in SIGNALS {
-                // SAFETY: the handler only makes async-signal-safe calls.
-                let old = unsafe { signal(sig, on_signal as extern "C" fn(i32) as usize) };
-                if old != SIG_ERR {
-                    guard.old_handlers.push((sig, old));
+                if let Some(old) = signals::install(sig, on_signal, HANDLER_FLAGS) {
+                    guard.old_handlers.push(old);
                 }
             }
             let mut quiet = saved;
@@ -195,9 +198,8 @@ mod termios {
             // `saved` is what tcgetattr filled in.
             unsafe { tcsetattr(self.fd, TCSANOW, &self.saved) };
             TTY_FD.store(-1, Ordering::SeqCst);
-            for &(sig, old) in &self.old_handlers {
-                // SAFETY: `old` is what signal returned for `sig`.
-                unsafe { signal(sig, old) };
+            for old in &self.old_handlers {
+                signals::restore(old);
             }
         }
     }
@@ -234,8 +236,7 @@ mod termios {
             assert_eq!(ECHONL, libc::ECHONL);
             assert_eq!(TCSANOW, libc::TCSANOW);
             assert_eq!(TCSAFLUSH, libc::TCSAFLUSH);
-            assert_eq!(SIG_DFL, libc::SIG_DFL);
-            assert_eq!(SIG_ERR, libc::SIG_ERR);
+            assert_eq!(HANDLER_FLAGS, libc::SA_RESTART);
             assert_eq!(
                 SIGNALS,
                 [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM]

@@ -1,8 +1,8 @@
 //! `--repeat n --interval secs`: rounds one after another, like ping, each
 //! with its own deadline and connection, a line printed as each ends; then
 //! the statistics. Ctrl-C stops the loop and the statistics of the runs so
-//! far are still printed: SIGINT only sets a flag (no new dependency, a
-//! small `sigaction` declaration), which ends the pause, and makes every
+//! far are still printed: SIGINT only sets a flag (no new dependency: the
+//! crate's `signals` module), which ends the pause, and makes every
 //! deadline count as passed so a run in progress ends within
 //! `transport::WAKE`; that cut-short run is left out of the statistics.
 //! A second Ctrl-C ends the process at once (SA_RESETHAND). Each round
@@ -14,6 +14,7 @@ use crate::check;
 use crate::credentials::Credentials;
 use crate::oauth;
 use crate::report::Repeated;
+use crate::signals;
 use crate::transport::{self, TlsSettings};
 
 use super::Runner;
@@ -103,39 +104,13 @@ extern "C" fn on_sigint(_signal: i32) {
     transport::interrupt();
 }
 
-/// Installs the SIGINT handler. Failure leaves Ctrl-C as it was (it ends
-/// the process, without the statistics), which is harmless.
-#[cfg(target_os = "linux")]
+/// Installs the SIGINT handler: restart interrupted calls; a second
+/// Ctrl-C gets the default action. Failure leaves Ctrl-C as it was (it
+/// ends the process, without the statistics), which is harmless.
 fn catch_sigint() {
-    /// `struct sigaction` as glibc and musl lay it out on Linux (x86_64
-    /// and aarch64): the handler, a 1024-bit signal mask, the flags, and
-    /// the restorer the C library fills in itself.
-    #[repr(C)]
-    struct SigAction {
-        handler: extern "C" fn(i32),
-        mask: [u64; 16],
-        flags: i32,
-        restorer: usize,
-    }
-    unsafe extern "C" {
-        fn sigaction(signal: i32, action: *const SigAction, old: *mut SigAction) -> i32;
-    }
-    const SIGINT: i32 = 2;
-    // Restart interrupted calls; a second Ctrl-C gets the default action.
-    const SA_RESTART: i32 = 0x1000_0000;
-    const SA_RESETHAND: i32 = 0x8000_0000_u32 as i32;
-    let action = SigAction {
-        handler: on_sigint,
-        mask: [0; 16],
-        flags: SA_RESTART | SA_RESETHAND,
-        restorer: 0,
-    };
-    // SAFETY: `action` is a valid, initialised struct sigaction; a null
-    // `old` is allowed; the handler only stores to an atomic.
-    unsafe {
-        sigaction(SIGINT, &action, std::ptr::null_mut());
-    }
+    signals::install(
+        signals::SIGINT,
+        on_sigint,
+        signals::SA_RESTART | signals::SA_RESETHAND,
+    );
 }
-
-#[cfg(not(target_os = "linux"))]
-fn catch_sigint() {}

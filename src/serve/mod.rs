@@ -17,6 +17,7 @@ mod probe;
 mod respond;
 mod server;
 mod signals;
+mod target;
 pub mod webauth;
 
 use std::net::{SocketAddr, TcpListener};

@@ -27,6 +27,7 @@ use super::http::Request;
 use super::metrics::Refused;
 use super::modules::Module;
 use super::respond::{Answer, Format};
+use super::target::split_target;
 
 /// Taken off Prometheus's scrape timeout, so the answer is on its way
 /// before Prometheus gives up (blackbox's `timeout_offset`).
@@ -130,23 +131,14 @@ pub fn probe(state: &Arc<State>, req: &Request) -> Answer {
     } else {
         Format::Prometheus
     };
-    match outcome {
-        Outcome::Refused(why) => state.refuse(Refused::NotAllowed, 403, &why),
+    let (round, text) = match outcome {
+        Outcome::Refused(why) => return state.refuse(Refused::NotAllowed, 403, &why),
         Outcome::Failed(why) => {
             log::info!(
                 "probe module={module_name} target={}: {why}",
                 target.escape_default()
             );
-            finish(
-                state,
-                module_name,
-                target,
-                debug,
-                format,
-                None,
-                elapsed,
-                format!("probe failed: {why}\n"),
-            )
+            (None, format!("probe failed: {why}\n"))
         }
         Outcome::Checked { round, transcript } => {
             let report = text_report(&round);
@@ -154,18 +146,19 @@ pub fn probe(state: &Arc<State>, req: &Request) -> Answer {
                 Some(t) => format!("{t}\n{report}"),
                 None => report,
             };
-            finish(
-                state,
-                module_name,
-                target,
-                debug,
-                format,
-                Some(&round),
-                elapsed,
-                text,
-            )
+            (Some(round), text)
         }
-    }
+    };
+    finish(
+        state,
+        module_name,
+        target,
+        debug,
+        format,
+        round.as_ref(),
+        elapsed,
+        text,
+    )
 }
 
 /// Counts the probe, keeps its report for the landing page, and answers.
@@ -317,44 +310,6 @@ fn read_credentials(cfg: &Config) -> Result<Credentials, String> {
     Ok(credentials)
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address.
-pub fn split_target(target: &str) -> Result<(String, Option<u16>), String> {
-    let bad = || {
-        format!(
-            "target '{}' is not host[:port] or [address]:port",
-            target.escape_default()
-        )
-    };
-    let port = |p: &str| -> Result<Option<u16>, String> {
-        match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
-            _ => Err(bad()),
-        }
-    };
-    if let Some(rest) = target.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
-        return match after {
-            "" => Ok((host.to_string(), None)),
-            _ => Ok((
-                host.to_string(),
-                port(after.strip_prefix(':').ok_or_else(bad)?)?,
-            )),
-        };
-    }
-    if target.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Ok((target.to_string(), None));
-    }
-    let (host, p) = match target.rsplit_once(':') {
-        Some((h, p)) => (h, port(p)?),
-        None => (target, None),
-    };
-    if host.is_empty() || host.contains(':') {
-        return Err(bad());
-    }
-    Ok((host.to_string(), p))
-}
-
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text).trim()
 }
@@ -378,26 +333,5 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.stats.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        let ok = |t: &str| split_target(t).expect(t);
-        assert_eq!(ok("mail.example.org"), ("mail.example.org".into(), None));
-        assert_eq!(ok("mail:993"), ("mail".into(), Some(993)));
-        assert_eq!(ok("[::1]:143"), ("::1".into(), Some(143)));
-        assert_eq!(ok("[::1]"), ("::1".into(), None));
-        assert_eq!(ok("::1"), ("::1".into(), None));
-        assert_eq!(ok("127.0.0.1:10143"), ("127.0.0.1".into(), Some(10143)));
-        for bad in [
-            "", ":143", "h:", "h:0", "h:65536", "h:+1", "[::1]x", "[h]:1", "[::1", "a:b:c",
-        ] {
-            assert!(split_target(bad).is_err(), "{bad:?} accepted");
-        }
     }
 }

@@ -2,6 +2,7 @@
 //! hashes made by `openssl passwd -6` at test time, and every way a
 //! header or a line can be wrong.
 
+use super::sha512_crypt::{MAX_SALT, MIN_ROUNDS, SPEC_MAX_ROUNDS, encode, sha512_crypt};
 use super::*;
 use std::process::Command;
 
