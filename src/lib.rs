@@ -28,6 +28,7 @@ pub mod search;
 pub mod serve;
 pub mod session;
 mod signals;
+pub mod smtp;
 #[cfg(test)]
 mod test_input;
 pub mod transcript;

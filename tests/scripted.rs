@@ -42,6 +42,8 @@ mod protocol;
 mod proxies;
 #[path = "scripted/quirks.rs"]
 mod quirks;
+#[path = "scripted/round_trip.rs"]
+mod round_trip;
 #[path = "scripted/rounds.rs"]
 mod rounds;
 #[path = "scripted/search.rs"]

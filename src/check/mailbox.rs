@@ -115,7 +115,7 @@ impl Check<'_> {
         let read_only = match &done.code {
             Some(Code::ReadOnly) => true,
             Some(Code::ReadWrite) => false,
-            _ => !self.cfg.select,
+            _ => !(self.cfg.select || self.cfg.round_trip.is_some()),
         };
         self.seen.mailbox.read_only = read_only;
         let mb = &self.seen.mailbox;

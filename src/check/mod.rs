@@ -15,6 +15,8 @@
 //! Each phase has a file of its own; every failure's wording is in
 //! `diagnosis`.
 
+mod arrive;
+mod cleanup;
 mod cloud;
 mod connect;
 mod diagnosis;
@@ -28,6 +30,8 @@ mod proxy_reuse;
 mod search;
 mod search_within;
 mod seen;
+mod send;
+mod send_diagnosis;
 mod starttls;
 mod step;
 mod tls_session;
@@ -173,6 +177,13 @@ pub struct Check<'a> {
     search_found: Option<search::Found>,
     /// How the SEARCH in the batch after login was sent.
     search_sent: Option<search::SearchPlan>,
+    /// The round trip's TLS settings for SMTP (`--send-via`).
+    smtp_tls: Option<TlsSettings>,
+    /// The round trip in progress, from the send step to the arrive step.
+    round_trip: Option<send::RoundTripState>,
+    /// The IMAP secret kept for the SMTP login of a round trip (the login
+    /// step takes and wipes its own copy).
+    smtp_secret: Option<crate::password::Secret>,
 }
 
 impl<'a> Check<'a> {
@@ -203,6 +214,7 @@ impl<'a> Check<'a> {
         // TLS needs it right after connect, so it starts now and overlaps
         // DNS and the TCP handshake; STARTTLS starts it once connected,
         // so its CPU work never delays the first packet.
+        let smtp_tls = cfg.round_trip.as_ref().map(|_| tls_settings.clone());
         let (tls, tls_settings) = match cfg.security {
             Security::Tls => (Some(tls_settings.prepare()), None),
             Security::Starttls => (None, Some(tls_settings)),
@@ -238,6 +250,9 @@ impl<'a> Check<'a> {
             finding: false,
             search_found: None,
             search_sent: None,
+            smtp_tls,
+            round_trip: None,
+            smtp_secret: None,
         }
     }
 
@@ -298,12 +313,17 @@ impl<'a> Check<'a> {
             Step::Greeting => self.greeting(),
             Step::Capability => self.capability(),
             Step::Starttls => self.starttls(),
-            Step::Login => self.login(),
+            Step::Login => {
+                self.keep_secret_for_smtp();
+                self.login()
+            }
             Step::List => self.list(),
             Step::Examine | Step::Select => self.open_folder(step),
             Step::Quota => self.quota(),
             Step::Search => self.search(),
             Step::Fetch => self.fetch(),
+            Step::Send => self.send_message(),
+            Step::Arrive => self.arrive(),
             Step::Logout => self.logout(),
         }
     }

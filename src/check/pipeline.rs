@@ -73,7 +73,14 @@ fn words(cfg: &Config, cmd: Cmd, seq: Option<u32>) -> Vec<Word> {
         Cmd::Capability => vec![raw("CAPABILITY")],
         Cmd::Id => vec![raw("ID"), Word::Raw(id_arguments())],
         Cmd::List => vec![raw("LIST"), raw("\"\""), raw("\"*\"")],
-        Cmd::Open => vec![raw(if cfg.select { "SELECT" } else { "EXAMINE" }), folder()],
+        Cmd::Open => vec![
+            raw(if opens_read_write(cfg) {
+                "SELECT"
+            } else {
+                "EXAMINE"
+            }),
+            folder(),
+        ],
         Cmd::Quota => vec![raw("GETQUOTAROOT"), folder()],
         // Sent by the search step itself when not in the batch; this
         // plain form works on every server.
@@ -90,13 +97,18 @@ fn words(cfg: &Config, cmd: Cmd, seq: Option<u32>) -> Vec<Word> {
     }
 }
 
+/// SELECT with `--select`, and for a round trip, whose cleanup writes.
+fn opens_read_write(cfg: &Config) -> bool {
+    cfg.select || cfg.round_trip.is_some()
+}
+
 /// How a command is named in a diagnosis.
 fn verb(cfg: &Config, cmd: Cmd) -> &'static str {
     match cmd {
         Cmd::Capability => "CAPABILITY",
         Cmd::Id => "ID",
         Cmd::List => "LIST",
-        Cmd::Open if cfg.select => "SELECT",
+        Cmd::Open if opens_read_write(cfg) => "SELECT",
         Cmd::Open => "EXAMINE",
         Cmd::Quota => "GETQUOTAROOT",
         Cmd::Search => "SEARCH",
@@ -152,7 +164,8 @@ impl Check<'_> {
         }
         // up-imapproxy, handed LOGOUT in the same write as other commands,
         // closes at once and answers none of them: LOGOUT goes alone there.
-        if !self.logout_alone && rest {
+        // A round trip's send and arrive steps come before LOGOUT.
+        if !self.logout_alone && rest && self.cfg.round_trip.is_none() {
             cmds.push(Cmd::Logout);
         }
         let mut all: Vec<Vec<Word>> = cmds.iter().map(|&c| words(self.cfg, c, None)).collect();

@@ -284,7 +284,8 @@ impl Check<'_> {
             self.seen.fetched.clear();
             self.seen.fetch_newest = false;
         }
-        if !self.logout_alone {
+        // A round trip's send and arrive steps come before LOGOUT.
+        if !self.logout_alone && self.cfg.round_trip.is_none() {
             cmds.push(Cmd::Logout);
         }
         self.send_more(&cmds, newest)

@@ -27,6 +27,10 @@ pub enum Step {
     /// `--search`: the matches, of which the newest is fetched.
     Search,
     Fetch,
+    /// The round trip's message sent by SMTP (`--send-via`).
+    Send,
+    /// The round trip's message waited for, and removed again.
+    Arrive,
     Logout,
 }
 
@@ -46,6 +50,8 @@ impl Step {
             Step::Quota => "quota",
             Step::Search => "search",
             Step::Fetch => "fetch",
+            Step::Send => "send",
+            Step::Arrive => "arrive",
             Step::Logout => "logout",
         }
     }
@@ -69,7 +75,8 @@ pub fn plan(cfg: &Config) -> Vec<Step> {
     steps.extend([
         Step::Login,
         Step::List,
-        if cfg.select {
+        // A round trip removes its message: read-write.
+        if cfg.select || cfg.round_trip.is_some() {
             Step::Select
         } else {
             Step::Examine
@@ -79,7 +86,11 @@ pub fn plan(cfg: &Config) -> Vec<Step> {
     if cfg.search.is_some() {
         steps.push(Step::Search);
     }
-    steps.extend([Step::Fetch, Step::Logout]);
+    steps.push(Step::Fetch);
+    if cfg.round_trip.is_some() {
+        steps.extend([Step::Send, Step::Arrive]);
+    }
+    steps.push(Step::Logout);
     steps
 }
 

@@ -193,6 +193,43 @@ pub struct Args {
     /// answer commands sent together in one write
     #[argh(switch)]
     pub no_pipelining: bool,
+    /// turn the check into a round trip: send a test message by SMTP
+    /// through <host>[:<port>] (default port 587, 465 with tls), wait for
+    /// it in the folder, then remove exactly that message
+    #[argh(option)]
+    pub send_via: Option<String>,
+
+    /// tls, starttls or none for --send-via (default: tls on port 465, else
+    /// starttls)
+    #[argh(option)]
+    pub send_security: Option<String>,
+
+    /// the SMTP login's user when not the IMAP user; its password comes
+    /// from IMAPCHECK_SEND_PASSWORD or --send-password-file
+    #[argh(option)]
+    pub send_user: Option<String>,
+
+    /// read the SMTP password of --send-user from the first line of this
+    /// file
+    #[argh(option)]
+    pub send_password_file: Option<PathBuf>,
+
+    /// the round trip's sender address (default: the IMAP user)
+    #[argh(option)]
+    pub send_from: Option<String>,
+
+    /// the round trip's recipient address (default: the IMAP user)
+    #[argh(option)]
+    pub send_to: Option<String>,
+
+    /// leave the round trip's message in the folder
+    #[argh(switch)]
+    pub keep: bool,
+
+    /// WARNING (and CRITICAL) when the round trip's delivery delay is above
+    /// <warn>[,<crit>] seconds (fractions allowed) or 30s, 2m
+    #[argh(option)]
+    pub arrival: Option<String>,
 
     /// output format: text (default), nagios, json or openmetrics
     #[argh(option)]

@@ -6,9 +6,11 @@
 
 mod args;
 pub mod getopt;
+pub mod round_trip;
 mod values;
 
 pub use args::Args;
+pub use round_trip::{RoundTrip, SendSecret};
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -153,6 +155,9 @@ pub struct Config {
     pub capture: Option<crate::transcript::CaptureId>,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
+    /// `--send-via` and its flags: the check sends a message and waits
+    /// for it (the only run that writes to the mailbox).
+    pub round_trip: Option<RoundTrip>,
 }
 
 /// Checks the parsed flags and fills in defaults. `Err` is a message for
@@ -358,6 +363,20 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
             );
         }
     }
+    let round_trip = round_trip::from_flags(
+        round_trip::Flags {
+            send_via: args.send_via,
+            send_security: args.send_security,
+            send_user: args.send_user,
+            send_password_file: args.send_password_file,
+            send_from: args.send_from,
+            send_to: args.send_to,
+            keep: args.keep,
+            arrival: args.arrival,
+        },
+        args.user.as_deref(),
+        std::env::var_os(round_trip::SEND_PASSWORD_ENV).is_some(),
+    )?;
     let folder = args.folder.unwrap_or_else(|| "INBOX".to_string());
     if folder.is_empty() {
         return Err("--folder must not be empty".into());
@@ -415,6 +434,7 @@ pub fn configure(args: Args, env_password_set: bool, stdin_is_tty: bool) -> Resu
         capture: None,
         warning: args.warning,
         critical: args.critical,
+        round_trip,
     })
 }
 

@@ -131,6 +131,22 @@ fn series_object(series: &Series) -> Json {
     )
 }
 
+/// The round trip (`--send-via`): the delay, where it arrived, what the
+/// cleanup removed.
+fn round_trip(rt: &crate::report::RoundTripReport) -> Json {
+    Json::obj()
+        .field("arrival_s", Json::opt(rt.delay_secs, Json::Float))
+        .field("folder", opt_str(&rt.folder))
+        .field("junk", Json::Bool(rt.junk))
+        .field(
+            "removed_uids",
+            Json::Arr(rt.removed.iter().map(|&u| int(u64::from(u))).collect()),
+        )
+        .field("arrival_warn_s", Json::opt(rt.warn_secs, Json::Float))
+        .field("arrival_crit_s", Json::opt(rt.crit_secs, Json::Float))
+        .build()
+}
+
 fn report_object(report: &Report) -> Json {
     let v = report.verdict();
     Json::obj()
@@ -169,6 +185,10 @@ fn report_object(report: &Report) -> Json {
         .field(
             "quirks",
             Json::Arr(report.quirks.iter().map(quirk).collect()),
+        )
+        .field(
+            "round_trip",
+            Json::opt(report.round_trip.as_ref(), round_trip),
         )
         .field(
             "error",

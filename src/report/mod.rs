@@ -265,6 +265,24 @@ pub struct Report {
     pub folder_label: Option<String>,
     /// `--label name=value` pairs every metric carries.
     pub labels: Vec<(String, String)>,
+    /// The round trip (`--send-via`), once the arrive step ran.
+    pub round_trip: Option<RoundTripReport>,
+}
+
+/// What a round trip measured and changed.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTripReport {
+    /// From DATA's 250 to the arrival; None when it did not arrive.
+    pub delay_secs: Option<f64>,
+    /// The folder it arrived in.
+    pub folder: Option<String>,
+    /// It arrived in a junk folder.
+    pub junk: bool,
+    /// The UIDs removed: this run's message, then leftovers.
+    pub removed: Vec<u32>,
+    /// `--arrival` thresholds.
+    pub warn_secs: Option<f64>,
+    pub crit_secs: Option<f64>,
 }
 
 impl Report {
@@ -313,6 +331,7 @@ impl Report {
             quota_crit: 0,
             folder_label: None,
             labels: Vec::new(),
+            round_trip: None,
         }
     }
 

@@ -60,6 +60,17 @@ impl Renderer for Nagios {
                 report.quota_warn, report.quota_crit
             );
         }
+        if let Some(rt) = &report.round_trip
+            && let Some(delay) = rt.delay_secs
+        {
+            let opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
+            let _ = write!(
+                perf,
+                " arrival={delay:.6}s;{};{};0",
+                opt(rt.warn_secs),
+                opt(rt.crit_secs)
+            );
+        }
         if let Some(days) = report.tls.as_ref().and_then(|t| t.days_left) {
             // Fewer days left is worse: the range `N:` alerts below N.
             let below = |d: Option<i64>| d.map(|d| format!("{d}:")).unwrap_or_default();

@@ -72,8 +72,18 @@ impl super::Renderer for OpenMetrics {
 
 /// The label names the families here set themselves: a `--label` of one
 /// of these would give a sample one name twice, so the CLI refuses them.
-pub const BUILT_IN_LABELS: [&str; 10] = [
-    "host", "port", "security", "address", "folder", "step", "status", "sni", "root", "resource",
+pub const BUILT_IN_LABELS: [&str; 11] = [
+    "host",
+    "port",
+    "security",
+    "address",
+    "folder",
+    "step",
+    "status",
+    "sni",
+    "root",
+    "resource",
+    "arrived_in",
 ];
 
 /// Longest label value taken from what a server sent (ID fields, quota
@@ -193,6 +203,7 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
     tls_families(&mut out, report);
     mailbox_families(&mut out, report);
     quota_families(&mut out, report);
+    round_trip_families(&mut out, report);
     if let Some(pairs) = &report.server_id {
         out.push(
             "imapcheck_server_info",
@@ -202,6 +213,29 @@ fn families(report: &Report, address: Option<String>) -> Vec<Family> {
         );
     }
     out.list
+}
+
+/// The round trip (`--send-via`): the delivery delay, labelled with the
+/// folder it arrived in (`arrived_in`: the checked folder, or a junk
+/// folder; `folder` is the checked one on every sample), and how many
+/// messages the cleanup removed.
+fn round_trip_families(out: &mut Families, report: &Report) {
+    let Some(rt) = &report.round_trip else { return };
+    if let Some(delay) = rt.delay_secs {
+        let folder = rt.folder.clone().unwrap_or_default();
+        out.push(
+            "imapcheck_arrival_seconds",
+            Some("seconds"),
+            "The round trip's delivery delay: from the SMTP server's 250 to DATA to the message's arrival in the folder.",
+            vec![(vec![label("arrived_in", folder)], format!("{delay:.6}"))],
+        );
+    }
+    out.push(
+        "imapcheck_round_trip_removed_messages",
+        None,
+        "Messages the round trip's cleanup removed (its own, and any left behind by earlier runs).",
+        vec![(vec![], rt.removed.len().to_string())],
+    );
 }
 
 fn tls_families(out: &mut Families, report: &Report) {
@@ -636,6 +670,11 @@ mod tests {
             used: 1,
             limit: 2,
         }]);
+        r.round_trip = Some(super::super::RoundTripReport {
+            delay_secs: Some(0.5),
+            folder: Some("Junk".into()),
+            ..Default::default()
+        });
         let mut names: Vec<String> = families(&r, Some("192.0.2.1:993".into()))
             .iter()
             .flat_map(|f| f.samples.iter())

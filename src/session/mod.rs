@@ -15,12 +15,14 @@
 
 mod authenticate;
 mod encode;
+mod idle;
 mod mask;
 mod read;
 mod search;
 
 use crate::transcript::Transcript;
 pub use encode::{Arg, Encoding, encode_astring};
+pub use idle::Idling;
 
 use encode::show_arg;
 use mask::Mask;

@@ -113,6 +113,9 @@ const HANDSHAKE_KEPT: usize = 512;
 /// header's 5 bytes; the server wrote the whole line at once).
 const CLEARTEXT_REST_WAIT: Duration = Duration::from_millis(250);
 
+/// What a read says when a wait limit (not the deadline) ended it.
+pub const WAIT_LIMIT_PASSED: &str = "the wait's limit passed";
+
 /// A TCP stream whose every read and write is bounded by the deadline.
 #[derive(Debug)]
 pub struct TimedTcp {
@@ -120,6 +123,8 @@ pub struct TimedTcp {
     deadline: Deadline,
     /// During a TLS handshake: the first bytes the server sent.
     handshake_bytes: Option<Arc<Mutex<Vec<u8>>>>,
+    /// A wait shorter than the deadline (see `Transport::set_wait_limit`).
+    wait_limit: Option<Instant>,
 }
 
 /// Asks Linux to acknowledge incoming data at once rather than delaying the
@@ -185,11 +190,21 @@ impl Read for TimedTcp {
         // retried, against what is left of the deadline.
         // The wait wakes every WAKE to notice Ctrl-C during --repeat.
         let n = loop {
-            let left = self.deadline.remaining()?;
+            let mut left = self.deadline.remaining()?;
+            if let Some(limit) = self.wait_limit {
+                let until_limit = limit.saturating_duration_since(Instant::now());
+                if until_limit < Duration::from_millis(1) {
+                    // WouldBlock: TLS takes it as "try again later" and
+                    // keeps the connection usable.
+                    return Err(io::Error::new(io::ErrorKind::WouldBlock, WAIT_LIMIT_PASSED));
+                }
+                left = left.min(until_limit);
+            }
             self.tcp.set_read_timeout(Some(left.min(WAKE)))?;
             match self.tcp.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) && left > WAKE => continue,
+                // Under a wait limit, the next round says which one passed.
+                Err(e) if is_timeout(&e) && (left > WAKE || self.wait_limit.is_some()) => continue,
                 other => break other.map_err(timeout_kind)?,
             }
         };
@@ -267,6 +282,7 @@ impl Transport {
                 tcp,
                 deadline,
                 handshake_bytes: None,
+                wait_limit: None,
             }),
             peer: won.peer,
             deadline,
@@ -276,6 +292,18 @@ impl Transport {
 
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Ends reads at `limit` (before the deadline) with a `WouldBlock`
+    /// error saying [`WAIT_LIMIT_PASSED`], leaving the connection usable:
+    /// for a wait that must leave time for what follows it (the round
+    /// trip's IDLE). None lifts the limit.
+    pub fn set_wait_limit(&mut self, limit: Option<Instant>) {
+        match &mut self.stream {
+            Stream::Plain(s) => s.wait_limit = limit,
+            Stream::Tls(s) => s.get_mut().wait_limit = limit,
+            Stream::Closed => {}
+        }
     }
 
     /// The server's leaf certificate in DER, when TLS is active.

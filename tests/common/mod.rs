@@ -17,6 +17,7 @@ pub mod certs;
 pub mod metrics;
 pub mod scripts;
 pub mod server;
+pub mod smtp_server;
 pub mod token_endpoint;
 
 // Re-exports: each test binary uses only some of them.
