@@ -50,6 +50,14 @@ impl Check<'_> {
         let done = self.answer(Cmd::List, Step::List, None, |e| {
             diagnosis::io_failure(e, Step::List, "a tagged response to LIST")
         })?;
+        // Never after the server has ended the session (a BYE in LIST's
+        // answer): the logout step then says so instead.
+        if std::mem::take(&mut self.logout_after_list) && self.seen.bye.is_none() {
+            // LIST is answered whole: LOGOUT may follow the rest of the
+            // batch now (see `send_pipeline`). A failed write shows at the
+            // logout step, which sends LOGOUT itself when it did not go.
+            let _ = self.send_more(&[Cmd::Logout], None);
+        }
         if done.status != Status::Ok {
             return Err(LIST_REFUSED.with(Some(&done.raw)));
         }

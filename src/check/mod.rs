@@ -167,6 +167,9 @@ pub struct Check<'a> {
     dropped: Option<Vec<pipeline::Cmd>>,
     /// The server announced XIMAPPROXY before login: LOGOUT goes alone.
     logout_alone: bool,
+    /// LOGOUT is to go as soon as LIST's answer has come, behind the rest
+    /// of the batch (see `send_pipeline`).
+    logout_after_list: bool,
     /// The last untagged response during the latest command: a proxy's
     /// last words before it closes (see `login`).
     last_words: Option<Vec<u8>>,
@@ -246,6 +249,7 @@ impl<'a> Check<'a> {
             batch_answered: false,
             dropped: None,
             logout_alone: false,
+            logout_after_list: false,
             last_words: None,
             finding: false,
             search_found: None,

@@ -162,12 +162,16 @@ impl Check<'_> {
                 cmds.push(Cmd::Body);
             }
         }
-        // up-imapproxy, handed LOGOUT in the same write as other commands,
-        // closes at once and answers none of them: LOGOUT goes alone there.
-        // A round trip's send and arrive steps come before LOGOUT.
-        if !self.logout_alone && rest && self.cfg.round_trip.is_none() {
-            cmds.push(Cmd::Logout);
-        }
+        // LOGOUT never rides in the batch with LIST: Dovecot runs LOGOUT
+        // beside a LIST still writing its answer (LIST uses no message
+        // numbers, so the two are not ambiguous to it) and closes the
+        // connection with the folders of a large account half sent. It
+        // goes as soon as LIST's answer is complete, behind the answers
+        // still on their way (the list step sends it). up-imapproxy,
+        // handed LOGOUT in the same write as other commands, closes at
+        // once and answers none of them: LOGOUT goes alone there. A round
+        // trip's send and arrive steps come before LOGOUT.
+        self.logout_after_list = !self.logout_alone && rest && self.cfg.round_trip.is_none();
         let mut all: Vec<Vec<Word>> = cmds.iter().map(|&c| words(self.cfg, c, None)).collect();
         if let (Some((plan, _)), Some(i)) = (&search, cmds.iter().position(|&c| c == Cmd::Search)) {
             all[i] = search::search_words(self.cfg, plan)

@@ -393,7 +393,7 @@ pub fn batch_refused(commands: &[&str]) -> Vec<Step> {
         steps.push(Step::ExpectQueued(c.to_string()));
         steps.push(Step::Send("{tag} BAD No mailbox selected.\r\n".into()));
     }
-    steps.push(Step::ExpectQueued("LOGOUT".into()));
+    steps.push(Step::Expect("LOGOUT".into()));
     steps.push(Step::Send(KB_LOGOUT_REPLY.into()));
     steps.push(Step::ExpectEof);
     steps

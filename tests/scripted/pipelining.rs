@@ -11,8 +11,9 @@ use super::*;
 const FULL_CAPS: &str = "IMAP4rev1 SASL-IR ID QUOTA LITERAL+ AUTH=PLAIN";
 
 /// After LOGIN (answered with FULL_CAPS), the whole batch: ID, LIST,
-/// EXAMINE, GETQUOTAROOT, FETCH * and LOGOUT, each answered in turn. Every
-/// line after the first must have come in the same write.
+/// EXAMINE, GETQUOTAROOT and FETCH *, each answered in turn, every line
+/// after the first in the same write; then LOGOUT, sent once LIST's
+/// answer was complete (see `logout_waits_for_lists_answer`).
 fn full_batch() -> Vec<Step> {
     vec![
         Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
@@ -30,10 +31,49 @@ fn full_batch() -> Vec<Step> {
         ),
         Step::ExpectQueued(KB_FETCH_NEWEST.into()),
         Step::Send(kb_fetch_reply()),
-        Step::ExpectQueued("LOGOUT".into()),
+        Step::Expect("LOGOUT".into()),
         Step::Send(KB_LOGOUT_REPLY.into()),
         Step::ExpectEof,
     ]
+}
+
+/// LOGOUT is not in the batch: Dovecot runs a LOGOUT beside a LIST still
+/// writing a large answer and closes with the folders half sent (seen
+/// with 10,000 folders). The batch ends at FETCH, nothing behind it while
+/// LIST's answer is unfinished; LOGOUT follows LIST's tagged answer.
+#[test]
+fn logout_waits_for_lists_answer() {
+    let greeting = format!("* OK [CAPABILITY {FULL_CAPS}] ready\r\n");
+    let folders: String = (0..200)
+        .map(|i| format!("* LIST () \".\" Folder{i:03}\r\n"))
+        .collect();
+    let s = vec![
+        Step::Send(greeting),
+        Step::ExpectAlone(format!("LOGIN {USER} {PASS}")),
+        Step::Send(format!("{{tag}} OK [CAPABILITY {FULL_CAPS}] Logged in\r\n")),
+        Step::Expect("ID (\"name\" \"imapcheck\" *)".into()),
+        Step::ExpectQueued("LIST \"\" \"*\"".into()),
+        Step::ExpectQueued("EXAMINE INBOX".into()),
+        Step::ExpectQueued("GETQUOTAROOT INBOX".into()),
+        // Nothing behind the FETCH: LOGOUT did not ride in the batch.
+        Step::ExpectAlone(KB_FETCH_NEWEST.into()),
+        Step::Send("* ID (\"name\" \"Dovecot\")\r\n{prevtag4} OK ID completed.\r\n".into()),
+        // LIST's answer, half of it, then a pause: still no LOGOUT.
+        Step::Send(folders),
+        Step::Sleep(Duration::from_millis(200)),
+        Step::Send("* LIST () \".\" INBOX\r\n{prevtag3} OK List completed.\r\n".into()),
+        Step::Send(kb_examine_reply().replace("{tag}", "{prevtag2}")),
+        Step::Send(
+            "* QUOTAROOT INBOX \"User quota\"\r\n{prevtag} OK Getquotaroot completed.\r\n".into(),
+        ),
+        Step::Send(kb_fetch_reply()),
+        Step::Expect("LOGOUT".into()),
+        Step::Send(KB_LOGOUT_REPLY.into()),
+        Step::ExpectEof,
+    ];
+    let c = Case::tls(s).json();
+    c.steps(TLS_STEPS, "ok ok ok ok ok ok ok ok ok ok");
+    assert_eq!(c.v["folder_count"], 201, "{}", c.ctx);
 }
 
 /// The client's command lines without their tags.
@@ -118,7 +158,7 @@ fn completions_out_of_order_go_to_their_own_steps() {
             "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 10 1000)\r\n{}{{prevtag}} OK Getquotaroot completed.\r\n",
             kb_fetch_reply()
         )),
-        Step::ExpectQueued("LOGOUT".into()),
+        Step::Expect("LOGOUT".into()),
         Step::Send(KB_LOGOUT_REPLY.into()),
         Step::ExpectEof,
     ]);
@@ -151,7 +191,7 @@ fn id_data_that_comes_with_capability_s_answer_is_kept() {
         Step::Send("{tag} OK Getquotaroot completed.\r\n".into()),
         Step::ExpectQueued(KB_FETCH_NEWEST.into()),
         Step::Send(kb_fetch_reply()),
-        Step::ExpectQueued("LOGOUT".into()),
+        Step::Expect("LOGOUT".into()),
         Step::Send(KB_LOGOUT_REPLY.into()),
         Step::ExpectEof,
     ];
@@ -299,7 +339,7 @@ fn the_body_rides_in_the_batch() {
             vec![
                 Step::ExpectQueued(KB_FETCH_NEWEST.into()),
                 Step::ExpectQueued("FETCH * BODY.PEEK[]".into()),
-                Step::ExpectQueued("LOGOUT".into()),
+                Step::Expect("LOGOUT".into()),
                 Step::Send(answers),
                 Step::Send(KB_LOGOUT_REPLY.into()),
                 Step::ExpectEof,

@@ -39,7 +39,7 @@ fn opened_reply(reply: String) -> Vec<Step> {
 /// LOGOUT in the same write as the command before it.
 fn logout_queued() -> Vec<Step> {
     vec![
-        Step::ExpectQueued("LOGOUT".into()),
+        Step::Expect("LOGOUT".into()),
         Step::Send("* BYE Logging out\r\n{tag} OK Logout completed.\r\n".into()),
         Step::ExpectEof,
     ]
