@@ -112,7 +112,7 @@ impl Smtp {
     }
 
     /// The next reply, which must be one `phase` allows.
-    fn expect(&mut self, phase: Phase) -> Result<Reply, SmtpError> {
+    fn accepted_reply(&mut self, phase: Phase) -> Result<Reply, SmtpError> {
         let reply = self.reply(phase)?;
         if phase.expects().contains(&reply.code) {
             Ok(reply)
@@ -129,7 +129,7 @@ impl Smtp {
     fn command(&mut self, phase: Phase, line: &str) -> Result<Reply, SmtpError> {
         self.send(format!("{line}\r\n").as_bytes(), line)
             .map_err(|e| with_phase(e, phase))?;
-        self.expect(phase)
+        self.accepted_reply(phase)
     }
 
     /// Leaves politely: QUIT, without waiting for its answer (a server
@@ -271,7 +271,7 @@ fn session(
     if delivery.security == Security::Tls {
         tls = Some(start_tls(smtp, delivery, connector)?);
     }
-    smtp.expect(Phase::Greeting)?;
+    smtp.accepted_reply(Phase::Greeting)?;
     let ehlo_line = format!("EHLO {}", delivery.helo);
     let mut ehlo = smtp.command(Phase::Ehlo, &ehlo_line)?;
     if delivery.security == Security::Starttls {
@@ -342,7 +342,7 @@ fn session(
     );
     smtp.send(&wire, &shown)
         .map_err(|e| with_phase(e, Phase::DataEnd))?;
-    let accepted = smtp.expect(Phase::DataEnd)?;
+    let accepted = smtp.accepted_reply(Phase::DataEnd)?;
     Ok(Sent {
         accepted_at: Instant::now(),
         accepted,
