@@ -175,11 +175,14 @@ pub fn load_file(dir: &Path, path: &Path, contexts: &mut TlsContexts) -> Result<
 }
 
 /// Options whose value is a path: relative to the modules directory.
+/// Every path option of `cli::Args` but `--output` (which a module may not
+/// give); a unit test holds this list against the flags' definitions.
 const PATH_OPTIONS: &[&str] = &[
     "--password-file",
     "--ca-file",
     "--oauth-client-secret-file",
     "--oauth-refresh-token-file",
+    "--send-password-file",
 ];
 
 /// Why an option makes no sense in a module, if it does not.
@@ -274,6 +277,24 @@ impl TlsContexts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_path_option_is_relative_to_the_modules_directory() {
+        // The flags' definitions: each `Option<PathBuf>` field is a path
+        // option, named as argh names it (underscores become dashes).
+        let args = include_str!("../cli/args.rs");
+        let mut from_args: Vec<String> = args
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub "))
+            .filter_map(|l| l.strip_suffix(": Option<PathBuf>,"))
+            .map(|field| format!("--{}", field.replace('_', "-")))
+            .filter(|flag| flag != "--output")
+            .collect();
+        from_args.sort();
+        let mut listed: Vec<String> = PATH_OPTIONS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, from_args);
+    }
+
     use super::*;
     use std::path::PathBuf;
 
